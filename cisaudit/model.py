@@ -1,0 +1,171 @@
+"""The result model: what an audit found, independent of how it is shown.
+
+Everything here is plain data with a stable JSON form (``to_dict``/``from_dict``).
+The JSON layout is documented in ``docs/results-schema.md`` and versioned by
+``SCHEMA_VERSION``; renderers read only this model.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+
+class Status(str, enum.Enum):
+    """Verdict of one control on one target. ``ERROR`` means "could not tell", never "failed"."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    MANUAL = "MANUAL"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    ERROR = "ERROR"
+    WAIVED = "WAIVED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Offender:
+    """One object that breaks a control: a container, image, file, rule ..."""
+
+    kind: str
+    name: str
+    observed: Any = None
+    id: str | None = None
+
+
+@dataclass
+class Result:
+    """The verdict of one control on one target, with what decided it."""
+
+    control_id: str
+    status: Status
+    reason: str = ""
+    observed: Any = None
+    expected: Any = None
+    offenders: list[Offender] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # keys into the target's evidence
+    remediation: str = ""  # snippet specialised for this target, when there is one
+    waiver: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        data = dict(data)
+        data["status"] = Status(data["status"])
+        data["offenders"] = [Offender(**o) for o in data.get("offenders", [])]
+        return cls(**data)
+
+
+@dataclass
+class TargetResult:
+    """All verdicts for one target, plus whether the target could be reached at all."""
+
+    name: str
+    kind: str
+    address: str | None = None
+    groups: list[str] = field(default_factory=list)
+    benchmark: str = ""
+    reachable: bool = True
+    error: str | None = None  # why the target could not be audited, when it could not
+    started_at: str | None = None
+    duration_s: float | None = None
+    remote_calls: int | None = None
+    facts_summary: dict[str, Any] = field(default_factory=dict)
+    results: list[Result] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "results"}
+        data["results"] = [r.to_dict() for r in self.results]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TargetResult:
+        data = dict(data)
+        data["results"] = [Result.from_dict(r) for r in data.get("results", [])]
+        return cls(**data)
+
+
+@dataclass
+class ControlInfo:
+    """The catalog facts about a control that a report needs (titles, levels, remediation)."""
+
+    id: str
+    benchmark: str
+    section: str
+    title: dict[str, str]
+    level: int
+    profiles: list[str]
+    automated: bool
+    cis_assessment: str
+    description: dict[str, str] = field(default_factory=dict)
+    rationale: dict[str, str] = field(default_factory=dict)
+    remediation: dict[str, str] = field(default_factory=dict)
+    snippet: str = ""
+    snippet_kind: str = ""
+    audit: dict[str, str] = field(default_factory=dict)
+    references: list[str] = field(default_factory=list)
+    mappings: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """One audit run: targets, their results, the controls used and the summary."""
+
+    run_id: str
+    tool_version: str
+    started_at: str
+    finished_at: str
+    benchmarks: list[str]
+    options: dict[str, Any]
+    targets: list[TargetResult]
+    controls: dict[str, ControlInfo]
+    sections: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "tool": {"name": "cisaudit", "version": self.tool_version},
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "interrupted": self.interrupted,
+            "benchmarks": self.benchmarks,
+            "options": self.options,
+            "summary": self.summary,
+            "sections": self.sections,
+            "controls": {cid: asdict(info) for cid, info in self.controls.items()},
+            "targets": [t.to_dict() for t in self.targets],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        major = str(data.get("schema_version", "")).split(".")[0]
+        if major != SCHEMA_VERSION.split(".")[0]:
+            raise ValueError(
+                f"results schema version {data.get('schema_version')!r} is not supported "
+                f"(this cisaudit reads {SCHEMA_VERSION})"
+            )
+        return cls(
+            run_id=data["run_id"],
+            tool_version=data["tool"]["version"],
+            started_at=data["started_at"],
+            finished_at=data["finished_at"],
+            benchmarks=list(data["benchmarks"]),
+            options=dict(data.get("options", {})),
+            targets=[TargetResult.from_dict(t) for t in data["targets"]],
+            controls={cid: ControlInfo(**c) for cid, c in data.get("controls", {}).items()},
+            sections=data.get("sections", {}),
+            summary=data.get("summary", {}),
+            interrupted=bool(data.get("interrupted", False)),
+        )

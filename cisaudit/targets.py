@@ -1,0 +1,52 @@
+"""Targets: what to audit and how to reach it (filled in by ``cisaudit.inventory``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Kinds of target. Docker hosts and Kubernetes nodes are reached over SSH; clusters over
+# their API; "local" audits the machine cisaudit runs on; "bundle" is recorded evidence.
+KINDS = ("docker-host", "k8s-node", "k8s-cluster", "local", "bundle")
+NODE_ROLES = ("control-plane", "etcd", "worker")
+
+
+@dataclass(frozen=True)
+class JumpHost:
+    address: str
+    port: int = 22
+    user: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to audit. Secrets are never stored here: only the names of the
+    environment variables that hold them."""
+
+    name: str
+    kind: str = "docker-host"
+    address: str | None = None
+    port: int = 22
+    user: str | None = None
+    key: str | None = None  # private key path, ~ expanded
+    password_env: str | None = None  # name of the env var holding the SSH password
+    become: bool = False  # run the probe through sudo
+    become_method: str = "sudo"
+    become_password_env: str | None = None
+    jump: tuple[JumpHost, ...] = ()
+    groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()  # Kubernetes node roles
+    kubeconfig: str | None = None
+    context: str | None = None
+    path: str | None = None  # for "bundle" targets and offline cluster dumps
+    connect_timeout: float = 10.0
+    command_timeout: float = 60.0
+    vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    source: str = ""  # "file:line" where the target was defined
+
+    def describe(self) -> str:
+        if self.kind in ("docker-host", "k8s-node"):
+            who = f"{self.user}@" if self.user else ""
+            return f"{who}{self.address or self.name}:{self.port}"
+        return self.path or self.kubeconfig or self.name
