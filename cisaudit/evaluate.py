@@ -1,0 +1,281 @@
+"""Evaluation: a pure function from (control, facts) to a Result.
+
+No I/O and no globals: the same facts always give the same verdict, which is what lets
+``cisaudit evaluate`` re-run an audit offline and lets tests run on recorded facts.
+
+Facts are a nested dict; ``errors`` maps a top-level fact name to the reason it could not
+be collected. A control that needs a fact that could not be collected is ``ERROR`` with
+that reason: never a silent PASS or FAIL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cisaudit.catalog import Control
+from cisaudit.facts_registry import FACTS
+from cisaudit.model import Offender, Result, Status
+from cisaudit.operators import OPERATORS, describe
+
+
+@dataclass
+class FactSet:
+    """The facts of one target, plus the reasons for those that could not be collected."""
+
+    values: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        top = name.split(".")[0]
+        if top in self.errors:
+            raise MissingFact(top, self.errors[top])
+        if top not in self.values:
+            raise MissingFact(top, f"fact {top!r} was not collected for this target")
+        return dig(self.values, name)
+
+
+class MissingFact(Exception):
+    def __init__(self, fact: str, reason: str) -> None:
+        super().__init__(reason)
+        self.fact = fact
+        self.reason = reason
+
+
+def dig(data: Any, path: str) -> Any:
+    """Follow a dotted path through dicts (and list indices); missing -> None."""
+    current = data
+    for part in path.split("."):
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+        if current is None:
+            return None
+    return current
+
+
+@dataclass
+class Trace:
+    """What a condition looked at: (subject path, observed value, expectation) triples."""
+
+    seen: list[tuple[str, Any, str]] = field(default_factory=list)
+
+    def add(self, where: str, observed: Any, expected: str) -> None:
+        self.seen.append((where, observed, expected))
+
+
+def check_condition(cond: dict[str, Any], facts: FactSet, item: Any, trace: Trace) -> bool:
+    """Evaluate one condition tree. ``item`` is the current subject for ``path`` lookups."""
+    if "all" in cond:
+        return all(check_condition(c, facts, item, trace) for c in cond["all"])
+    if "any" in cond:
+        sub = Trace()
+        ok = any(check_condition(c, facts, item, sub) for c in cond["any"])
+        trace.seen.extend(sub.seen)
+        return ok
+    if "not" in cond:
+        sub = Trace()
+        ok = not check_condition(cond["not"], facts, item, sub)
+        trace.seen.extend((w, o, f"not ({e})") for w, o, e in sub.seen)
+        return ok
+    subject = facts.get(cond["fact"]) if "fact" in cond else dig(item, cond["path"])
+    where = cond.get("label") or cond.get("fact") or cond.get("path")
+    for quantifier in ("any_item", "every_item", "no_item"):
+        if quantifier in cond:
+            items = subject or []
+            inner = cond[quantifier]
+            hits = [x for x in items if check_condition(inner, facts, x, Trace())]
+            trace.add(where, items if quantifier != "every_item" else len(items),
+                      quantifier.replace("_", " "))
+            if quantifier == "any_item":
+                return bool(hits)
+            if quantifier == "every_item":
+                return len(hits) == len(items)
+            return not hits
+    expected = cond.get("value")
+    if isinstance(expected, dict) and "fact" in expected:
+        expected = facts.get(expected["fact"])
+    op = cond["op"]
+    ok = OPERATORS[op](subject, expected)
+    trace.add(str(where), subject, describe(op, expected))
+    return ok
+
+
+def evaluate(control: Control, facts: FactSet) -> Result:
+    """Decide one control on one target's facts."""
+    if not control.automated or control.check is None:
+        return _manual(control, facts)
+    check = control.check
+    try:
+        if "when" in check and not check_condition(check["when"], facts, None, Trace()):
+            return Result(control.id, Status.NOT_APPLICABLE, reason=check["otherwise"],
+                          evidence=_evidence(control, facts))
+        if "each" in check:
+            return _evaluate_each(control, check, facts)
+        if "file" in check:
+            return _evaluate_file(control, check, facts)
+        return _evaluate_host(control, check, facts)
+    except MissingFact as missing:
+        return Result(control.id, Status.ERROR,
+                      reason=f"could not collect {missing.fact}: {missing.reason}",
+                      evidence=_evidence(control, facts))
+
+
+def _evaluate_host(control: Control, check: dict[str, Any], facts: FactSet) -> Result:
+    trace = Trace()
+    ok = check_condition(check["test"], facts, None, trace)
+    observed, expected = _summarise(trace)
+    if ok and "review" in check and check_condition(check["review"], facts, None, Trace()):
+        return Result(control.id, Status.MANUAL, reason=check.get("review_reason", "needs review"),
+                      observed=observed, expected=expected, evidence=_evidence(control, facts))
+    return Result(
+        control.id, Status.PASS if ok else Status.FAIL, observed=observed, expected=expected,
+        remediation=_snippet(control, ok), evidence=_evidence(control, facts),
+    )
+
+
+def _evaluate_file(control: Control, check: dict[str, Any], facts: FactSet) -> Result:
+    name = check["file"]
+    record = facts.get(f"files.{name}")
+    evidence = _evidence(control, facts)
+    if record is None:
+        return Result(control.id, Status.NOT_APPLICABLE, evidence=evidence,
+                      reason=f"{name.replace('_', ' ')}: not present on this host")
+    path = record.get("path", name)
+    if record.get("error"):
+        return Result(control.id, Status.ERROR, reason=f"{path}: {record['error']}",
+                      evidence=evidence)
+    if not record.get("exists"):
+        return Result(control.id, Status.NOT_APPLICABLE, reason=f"{path} does not exist",
+                      observed={"path": path, "exists": False}, evidence=evidence)
+    trace = Trace()
+    ok = check_condition(check["test"], facts, record, trace)
+    observed, expected = _summarise(trace)
+    observed = {"path": path, **(observed if isinstance(observed, dict) else {"value": observed})}
+    offenders = [] if ok else [Offender(kind="file", name=path, observed=observed)]
+    return Result(control.id, Status.PASS if ok else Status.FAIL, observed=observed,
+                  expected=expected, offenders=offenders, evidence=evidence,
+                  remediation=_snippet(control, ok, path=path))
+
+
+def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> Result:
+    collection = check["each"]
+    items = facts.get(collection) or []
+    if "where" in check:
+        items = [x for x in items if check_condition(check["where"], facts, x, Trace())]
+    evidence = _evidence(control, facts)
+    if not items:
+        reason = check.get("empty", f"no {collection.replace('_', ' ')} to check")
+        return Result(control.id, Status.NOT_APPLICABLE, reason=reason, evidence=evidence)
+    name_path = check.get("name", "cis.name")
+    kind = check.get("kind", collection.rstrip("s"))
+    offenders, reviews = [], []
+    for item in items:
+        trace = Trace()
+        if not check_condition(check["test"], facts, item, trace):
+            observed, _ = _summarise(trace)
+            offenders.append(Offender(kind=kind, name=str(dig(item, name_path)),
+                                      id=dig(item, "Id") or dig(item, "cis.id"), observed=observed))
+        elif "review" in check and check_condition(check["review"], facts, item, Trace()):
+            reviews.append(Offender(kind=kind, name=str(dig(item, name_path)),
+                                    id=dig(item, "Id") or dig(item, "cis.id")))
+    expected = _expected_of(check["test"], facts)
+    observed = {"checked": len(items), "failing": len(offenders)}
+    if offenders:
+        names = ", ".join(o.name for o in offenders[:5]) + (" ..." if len(offenders) > 5 else "")
+        return Result(control.id, Status.FAIL, reason=f"{len(offenders)} of {len(items)} "
+                      f"{collection.replace('_', ' ')} fail: {names}", observed=observed,
+                      expected=expected, offenders=offenders, evidence=evidence,
+                      remediation=_snippet(control, False, names=[o.name for o in offenders]))
+    if reviews:
+        return Result(control.id, Status.MANUAL, reason=check.get("review_reason", "needs review"),
+                      observed=observed, expected=expected, offenders=reviews, evidence=evidence)
+    return Result(control.id, Status.PASS, observed=observed, expected=expected, evidence=evidence)
+
+
+def _manual(control: Control, facts: FactSet) -> Result:
+    observed = {}
+    for name in control.evidence_facts:
+        try:
+            observed[name] = facts.get(name)
+        except MissingFact as missing:
+            observed[name] = f"(not collected: {missing.reason})"
+    return Result(control.id, Status.MANUAL, reason="needs a reviewer's judgement; see the audit steps",
+                  observed=observed or None, evidence=_evidence(control, facts))
+
+
+def _summarise(trace: Trace) -> tuple[Any, Any]:
+    if not trace.seen:
+        return None, None
+    if len(trace.seen) == 1:
+        _, observed, expected = trace.seen[0]
+        return observed, expected
+    observed = {where: obs for where, obs, _ in trace.seen}
+    expected = {where: exp for where, _, exp in trace.seen}
+    return observed, expected
+
+
+def _expected_of(cond: dict[str, Any], facts: FactSet) -> Any:
+    """The expectation in words, for per-item checks (independent of any one item)."""
+    if "op" in cond:
+        value = cond.get("value")
+        if isinstance(value, dict) and "fact" in value:
+            try:
+                value = facts.get(value["fact"])
+            except MissingFact:
+                value = value["fact"]
+        return f"{cond.get('label') or cond.get('path') or cond.get('fact')}: {describe(cond['op'], value)}"
+    for key in ("all", "any"):
+        if key in cond:
+            joiner = " and " if key == "all" else " or "
+            return joiner.join(str(_expected_of(c, facts)) for c in cond[key])
+    if "not" in cond:
+        return f"not ({_expected_of(cond['not'], facts)})"
+    quantifier = next(q for q in ("any_item", "every_item", "no_item") if q in cond)
+    inner = _expected_of(cond[quantifier], facts)
+    return f"{quantifier.replace('_', ' ')} of {cond.get('label') or cond.get('path') or cond.get('fact')}: {inner}"
+
+
+def _snippet(control: Control, ok: bool, *, path: str | None = None,
+             names: list[str] | None = None) -> str:
+    """The remediation snippet specialised for this target (only for failures)."""
+    if ok:
+        return ""
+    text = control.snippet.get("text", "")
+    if path:
+        text = text.replace("{path}", path)
+    if names is not None:
+        text = text.replace("{names}", " ".join(names))
+    return text
+
+
+def _evidence(control: Control, facts: FactSet) -> list[str]:
+    tops: list[str] = []
+    _collect_tops(control.check or {}, tops)
+    for name in control.evidence_facts:
+        tops.append(name.split(".")[0])
+    if control.check and "each" in control.check:
+        tops.append(control.check["each"])
+    if control.check and "file" in control.check:
+        tops.append("files")
+    keys: list[str] = []
+    available = facts.values.get("_evidence_keys")
+    for top in dict.fromkeys(tops):
+        for key in FACTS.get(top, ("", ()))[1]:
+            if available is None or key in available:
+                keys.append(key)
+    return list(dict.fromkeys(keys))
+
+
+def _collect_tops(node: Any, out: list[str]) -> None:
+    if isinstance(node, dict):
+        if "fact" in node and isinstance(node["fact"], str):
+            out.append(node["fact"].split(".")[0])
+        for value in node.values():
+            _collect_tops(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _collect_tops(value, out)

@@ -1,0 +1,233 @@
+"""Every word a report prints, in English and Chinese.
+
+Templates never hold prose: they look labels up by key, so that both languages stay
+complete (``tests/test_report_i18n.py`` fails when a key lacks a language) and a
+translation fix is one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGS = ("en", "zh")
+
+# ``--lang both`` prints Chinese first, English beneath it.
+LANG_CHOICES: dict[str, tuple[str, ...]] = {"en": ("en",), "zh": ("zh",), "both": ("zh", "en")}
+
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "PASS": {"en": "Pass", "zh": "通过"},
+    "FAIL": {"en": "Fail", "zh": "不通过"},
+    "MANUAL": {"en": "Manual", "zh": "需人工检查"},
+    "NOT_APPLICABLE": {"en": "Not applicable", "zh": "不适用"},
+    "ERROR": {"en": "Could not tell", "zh": "无法判定"},
+    "WAIVED": {"en": "Waived", "zh": "已豁免"},
+}
+
+LABELS: dict[str, dict[str, str]] = {
+    # document
+    "report_title": {"en": "Security Configuration Audit Report", "zh": "安全配置审计报告"},
+    "report_subtitle": {"en": "CIS Benchmark assessment", "zh": "CIS 基准符合性评估"},
+    "contents": {"en": "Contents", "zh": "目录"},
+    # footer "Page 3 of 40" / "第 3 页，共 40 页": text before, between and after the numbers
+    "page_before": {"en": "Page ", "zh": "第 "},
+    "page_between": {"en": " of ", "zh": " 页，共 "},
+    "page_after": {"en": "", "zh": " 页"},
+    "confidential": {"en": "Confidential", "zh": "机密"},
+    # cover
+    "organisation": {"en": "Organisation", "zh": "审计机构"},
+    "client": {"en": "Client", "zh": "委托单位"},
+    "assessor": {"en": "Assessor", "zh": "审计人员"},
+    "scope": {"en": "Scope", "zh": "审计范围"},
+    "hosts": {"en": "Targets", "zh": "审计对象"},
+    "groups": {"en": "Groups", "zh": "分组"},
+    "run_started": {"en": "Audit started", "zh": "审计开始时间"},
+    "run_finished": {"en": "Audit finished", "zh": "审计结束时间"},
+    "generated_at": {"en": "Report generated", "zh": "报告生成时间"},
+    "benchmark": {"en": "Benchmark", "zh": "基准"},
+    "benchmark_version": {"en": "Version", "zh": "版本"},
+    "tool_version": {"en": "Tool version", "zh": "工具版本"},
+    "run_id": {"en": "Run ID", "zh": "运行编号"},
+    "not_given": {"en": "not given", "zh": "未提供"},
+    "interrupted": {
+        "en": "This audit was interrupted: results are incomplete.",
+        "zh": "本次审计被中断：结果不完整。",
+    },
+    # executive summary
+    "executive_summary": {"en": "Executive summary", "zh": "执行摘要"},
+    "score": {"en": "Score", "zh": "得分"},
+    "pass_rate": {"en": "Pass rate", "zh": "通过率"},
+    "automated_coverage": {"en": "Automated coverage", "zh": "自动化覆盖率"},
+    "targets_audited": {"en": "Targets audited", "zh": "已审计对象"},
+    "unreachable": {"en": "Targets that could not be audited", "zh": "无法审计的对象"},
+    "unreachable_none": {
+        "en": "Every target was reached and audited.",
+        "zh": "所有对象均已连接并完成审计。",
+    },
+    "score_note": {
+        "en": "Score and rates come from the audit's scorer; counts are per target and control.",
+        "zh": "得分与比率由审计评分模块给出；计数按对象与控制项统计。",
+    },
+    "status_counts": {"en": "Verdicts", "zh": "判定结果统计"},
+    "chart_sections": {"en": "Results by section", "zh": "各章节结果"},
+    "chart_hosts": {"en": "Targets with the most failures", "zh": "不通过项最多的对象"},
+    "chart_levels": {"en": "Level 1 and Level 2", "zh": "一级与二级"},
+    "chart_score_spread": {"en": "Score spread across targets", "zh": "各对象得分分布"},
+    "level": {"en": "Level", "zh": "级别"},
+    "top_risks": {"en": "Top risks", "zh": "主要风险"},
+    "top_risks_none": {"en": "No control failed.", "zh": "没有不通过的控制项。"},
+    "affected_targets": {"en": "Affected targets", "zh": "受影响对象"},
+    "more": {"en": "more", "zh": "更多"},
+    # findings
+    "findings": {"en": "Findings by target", "zh": "各对象检查结果"},
+    "findings_intro": {
+        "en": "Failures and undecided controls are shown in full; other verdicts as lists.",
+        "zh": "不通过与无法判定的控制项完整列出；其他结果以列表形式汇总。",
+    },
+    "target": {"en": "Target", "zh": "对象"},
+    "address": {"en": "Address", "zh": "地址"},
+    "kind": {"en": "Kind", "zh": "类型"},
+    "control": {"en": "Control", "zh": "控制项"},
+    "section": {"en": "Section", "zh": "章节"},
+    "title": {"en": "Title", "zh": "标题"},
+    "status": {"en": "Status", "zh": "状态"},
+    "observed": {"en": "Observed", "zh": "实际情况"},
+    "expected": {"en": "Expected", "zh": "期望值"},
+    "reason": {"en": "Reason", "zh": "原因"},
+    "why_it_matters": {"en": "Why it matters", "zh": "风险说明"},
+    "remediation": {"en": "Remediation", "zh": "整改建议"},
+    "remediation_snippet": {"en": "Fix for this target", "zh": "针对本对象的整改命令"},
+    "offenders": {"en": "Offending objects", "zh": "不合规对象"},
+    "evidence": {"en": "Evidence", "zh": "证据"},
+    "audit_steps": {"en": "Audit steps", "zh": "检查步骤"},
+    "waiver": {"en": "Waiver", "zh": "豁免"},
+    "waived_by": {"en": "by", "zh": "批准人"},
+    "waived_until": {"en": "until", "zh": "有效期至"},
+    "not_audited": {
+        "en": "This target could not be audited. Its controls are not passed: they are unknown.",
+        "zh": "该对象无法审计。其控制项并非通过，而是结果未知。",
+    },
+    "error": {"en": "Error", "zh": "错误"},
+    "automated": {"en": "Automated", "zh": "自动"},
+    "manual": {"en": "Manual", "zh": "人工"},
+    "manual_checks": {"en": "Checks for a person", "zh": "需人工完成的检查"},
+    "manual_intro": {
+        "en": "These controls cannot be decided by a machine; the audit steps say what to do.",
+        "zh": "以下控制项无法自动判定，请按检查步骤人工完成。",
+    },
+    "none": {"en": "none", "zh": "无"},
+    # frameworks
+    "frameworks": {"en": "Framework views", "zh": "合规框架视图"},
+    "frameworks_intro": {
+        "en": "Each framework clause with the benchmark controls mapped to it.",
+        "zh": "各合规框架条款及其对应的基准控制项。",
+    },
+    "frameworks_none": {
+        "en": "No framework mappings were available for these controls.",
+        "zh": "这些控制项没有可用的合规框架映射。",
+    },
+    "clause": {"en": "Clause", "zh": "条款"},
+    "controls": {"en": "Controls", "zh": "控制项"},
+    "failing_targets": {"en": "Failing targets", "zh": "不通过对象数"},
+    # evidence annex
+    "evidence_annex": {"en": "Evidence annex", "zh": "证据附录"},
+    "evidence_intro": {
+        "en": "Raw outputs behind each verdict with their SHA-256. Long outputs are cut here; "
+        "the full evidence file is attached to this PDF.",
+        "zh": "每项判定所依据的原始输出及其 SHA-256。较长的输出在此截断；完整证据文件已作为附件嵌入本 PDF。",
+    },
+    "evidence_missing": {
+        "en": "No evidence file was given: the annex lists evidence keys only.",
+        "zh": "未提供证据文件：附录仅列出证据键。",
+    },
+    "evidence_key": {"en": "Key", "zh": "键"},
+    "command": {"en": "Command", "zh": "命令"},
+    "exit_code": {"en": "Exit code", "zh": "退出码"},
+    "sha256": {"en": "SHA-256", "zh": "SHA-256"},
+    "sha256_mismatch": {
+        "en": "hash does not match the output",
+        "zh": "哈希与输出内容不符",
+    },
+    "truncated": {"en": "output cut; full text in the attached evidence file",
+                  "zh": "输出已截断；完整内容见附件中的证据文件"},
+    "referenced_by": {"en": "Used by", "zh": "引用控制项"},
+    "attachments": {"en": "Attached files", "zh": "嵌入附件"},
+    "file": {"en": "File", "zh": "文件"},
+    "size_bytes": {"en": "Bytes", "zh": "字节"},
+    # methodology
+    "methodology": {"en": "Methodology", "zh": "审计方法"},
+    "method_collect": {
+        "en": "cisaudit is agentless. For each target it opened one SSH session (or one "
+        "Kubernetes API connection) and ran a single batched, read-only probe that "
+        "gathers configuration files, process arguments, file permissions and the Docker "
+        "engine's JSON. Nothing was installed or changed on the targets.",
+        "zh": "cisaudit 无需安装代理。对每个对象仅建立一个 SSH 会话（或一个 Kubernetes API 连接），"
+        "执行一次批量只读探测，收集配置文件、进程参数、文件权限以及 Docker 引擎的 JSON 信息。"
+        "未在对象上安装或修改任何内容。",
+    },
+    "method_evaluate": {
+        "en": "Each control is data: the facts it needs and a test over them. Verdicts were "
+        "computed offline from the recorded facts, so they can be re-computed from the "
+        "attached evidence. A target that could not be reached is reported as such, never "
+        "as compliant.",
+        "zh": "每个控制项都以数据形式定义：所需的事实与对其的判定规则。判定结果由记录下的事实离线计算，"
+        "可依据所附证据复核。无法连接的对象如实报告，绝不视为合规。",
+    },
+    "method_privileges": {"en": "Privileges", "zh": "权限"},
+    "method_privileges_text": {
+        "en": "Read access to Docker and system configuration; root through sudo where a "
+        "target was configured with it. The options of this run are listed below.",
+        "zh": "需读取 Docker 与系统配置的权限；如对象配置了 sudo，则以 root 身份读取。本次运行的选项如下。",
+    },
+    "statuses": {"en": "What each verdict means", "zh": "各判定结果的含义"},
+    "status_help_PASS": {"en": "The target meets the control.", "zh": "对象满足该控制项。"},
+    "status_help_FAIL": {"en": "The target does not meet the control.",
+                         "zh": "对象不满足该控制项。"},
+    "status_help_MANUAL": {"en": "A person has to check it; the audit steps are given.",
+                           "zh": "需要人工检查；已给出检查步骤。"},
+    "status_help_NOT_APPLICABLE": {"en": "The control does not apply here, with why.",
+                                   "zh": "该控制项在此不适用，并说明原因。"},
+    "status_help_ERROR": {"en": "The audit could not tell, with why (unreachable, denied...).",
+                          "zh": "审计无法判定，并说明原因（无法连接、权限不足等）。"},
+    "status_help_WAIVED": {"en": "An accepted risk, with who accepted it and until when.",
+                           "zh": "已接受的风险，注明批准人及有效期。"},
+    "options": {"en": "Run options", "zh": "运行选项"},
+    # signature page
+    "signature_page": {"en": "Signature", "zh": "签署"},
+    "signed_intro": {
+        "en": "This PDF carries a digital signature (PAdES) over the whole document, including "
+        "the attached results and evidence. Check it with `cisaudit verify` or any PDF reader.",
+        "zh": "本 PDF 带有覆盖整个文档（包括所附结果与证据）的数字签名（PAdES），"
+        "可使用 `cisaudit verify` 或任意 PDF 阅读器验证。",
+    },
+    "unsigned_intro": {
+        "en": "This PDF was not digitally signed.",
+        "zh": "本 PDF 未进行数字签名。",
+    },
+    "signer": {"en": "Signer", "zh": "签署人"},
+    "certificate_sha256": {"en": "Certificate SHA-256", "zh": "证书 SHA-256"},
+    "timestamp_authority": {"en": "Timestamp authority", "zh": "时间戳服务"},
+    "handwritten": {"en": "Sign-off", "zh": "书面签字"},
+    "name_date": {"en": "Name and date", "zh": "姓名与日期"},
+    # HTML
+    "search": {"en": "Search", "zh": "搜索"},
+    "search_placeholder": {"en": "control, target, text...", "zh": "控制项、对象、文本……"},
+    "filter_status": {"en": "Status", "zh": "状态"},
+    "filter_target": {"en": "Target", "zh": "对象"},
+    "all": {"en": "all", "zh": "全部"},
+    "shown": {"en": "shown", "zh": "条已显示"},
+    "all_results": {"en": "All results", "zh": "全部结果"},
+}
+
+
+def localise(texts: Mapping[str, str] | None, lang: str) -> str:
+    """Pick ``lang`` from a ``{"en": ..., "zh": ...}`` mapping, falling back to English."""
+    if not texts:
+        return ""
+    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
+
+
+def labels_for(langs: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """All labels (statuses included, as ``status_<STATUS>``) restricted to ``langs``."""
+    table = dict(LABELS)
+    table.update({f"status_{k}": v for k, v in STATUS_LABELS.items()})
+    return {key: {lang: texts[lang] for lang in langs} for key, texts in table.items()}
