@@ -40,6 +40,8 @@ class Target:
     kubeconfig: str | None = None
     context: str | None = None
     path: str | None = None  # for "bundle" targets and offline cluster dumps
+    in_cluster: bool = False  # k8s-cluster: use the pod's service account, not a kubeconfig
+    known_hosts: str | None = None  # SSH known_hosts file to verify host keys against
     connect_timeout: float = 10.0
     command_timeout: float = 60.0
     vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

@@ -112,7 +112,7 @@ def build_host_image(engine: str, *, suite: str | None = None) -> str:
 def _docker_import(engine: str, handle: object, tag: str) -> None:
     env = dict(os.environ, DOCKER_HOST=engine)
     done = subprocess.run(
-        ["docker", "import", "--change", 'CMD ["/opt/cisaudit-lab/boot.sh"]', "-", tag],
+        ["docker", "import", "--change", 'CMD ["/opt/cisaudit-lab/_boot.sh"]', "-", tag],
         stdin=handle,  # type: ignore[arg-type]
         capture_output=True,
         env=env,

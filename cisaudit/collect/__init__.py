@@ -1,0 +1,1 @@
+"""Collection: transports that run the batched probe and return raw evidence."""

@@ -1,0 +1,46 @@
+# cisaudit docker-host probe, phase 1. Runs under POSIX sh on the audited host, as root
+# (directly or through sudo). Collects everything the catalog needs in one remote command:
+# each section runs in the background into its own file, then all are printed in order
+# between boundary lines that carry a per-run nonce (so host output cannot forge them).
+umask 077
+T=$(mktemp -d 2>/dev/null || echo /tmp/cisaudit.$$) && mkdir -p "$T" || exit 97
+trap 'rm -rf "$T"' EXIT
+export LC_ALL=C
+N=0
+sec() { # name command: start command in the background, output to $T/NNN.name.*
+  N=$((N + 1)); f="$T/$(printf %03d $N).$1"
+  ( ( eval "$2" ) >"$f.out" 2>"$f.err" </dev/null; echo $? >"$f.rc" ) &
+}
+dpid=$(pidof dockerd 2>/dev/null | tr ' ' '\n' | sort -n | head -n 1)
+[ -z "$dpid" ] && dpid=$(ps -eo pid=,comm= 2>/dev/null | awk '$2=="dockerd"{print $1; exit}')
+sec id 'id -u'
+sec host.os 'cat /etc/os-release'
+sec host.ps 'ps -eo pid=,ppid=,uid=,comm='
+sec host.cgroups "grep -H -E '[0-9a-f]{64}' /proc/[0-9]*/cgroup 2>/dev/null; true"
+sec dockerd.cmdline '[ -n "$dpid" ] || { echo "no dockerd process found" >&2; exit 3; }; echo "pid $dpid"; echo "uid $(stat -c %u /proc/$dpid)"; echo "exe $(readlink /proc/$dpid/exe)"; tr "\000" "\n" </proc/$dpid/cmdline'
+sec daemon.json 'cfg=/etc/docker/daemon.json; if [ -n "$dpid" ]; then c=$(tr "\000" "\n" </proc/$dpid/cmdline | awk "p{print;exit} /^--config-file=/{sub(/^--config-file=/,\"\");print;exit} /^--config-file\$/{p=1}"); [ -n "$c" ] && cfg=$c; fi; echo "path $cfg"; if [ -e "$cfg" ]; then cat "$cfg"; else echo "absent" >&2; exit 4; fi'
+sec docker.info "docker info --format '{{json .}}'"
+sec docker.version "docker version --format '{{json .}}'"
+sec docker.inspect 'ids=$(docker ps -aq --no-trunc) || exit $?; if [ -n "$ids" ]; then docker inspect $ids; else echo "[]"; fi'
+sec docker.images 'ids=$(docker image ls -aq --no-trunc | sort -u) || exit $?; if [ -n "$ids" ]; then docker image inspect $ids; else echo "[]"; fi'
+sec docker.history 'for i in $(docker image ls -aq --no-trunc | sort -u); do echo "#image $i"; docker history --no-trunc --format "{{json .}}" "$i" || echo "#failed $i"; done'
+sec docker.networks 'ids=$(docker network ls -q --no-trunc) || exit $?; if [ -n "$ids" ]; then docker network inspect $ids; else echo "[]"; fi'
+sec host.group 'getent group docker || grep "^docker:" /etc/group'
+sec host.mounts 'cat /proc/self/mountinfo'
+sec host.listeners 'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null'
+sec host.environment 'grep -Hs "" /etc/environment; grep -Hs DOCKER_CONTENT_TRUST /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc; true'
+sec host.which 'for b in dockerd containerd containerd-shim containerd-shim-runc-v1 containerd-shim-runc-v2 runc docker; do p=$(command -v "$b") && echo "$b $p $(readlink -f "$p")"; done; true'
+sec host.units 'systemctl show -p Id,FragmentPath,Listen docker.service docker.socket 2>/dev/null; for d in /etc/systemd/system /run/systemd/system /lib/systemd/system /usr/lib/systemd/system; do for u in docker.service docker.socket; do [ -f "$d/$u" ] && { echo "#unit $d/$u"; grep -E "^(ListenStream|ExecStart)=" "$d/$u"; }; done; done; true'
+sec containerd.config 'if [ -e /etc/containerd/config.toml ]; then cat /etc/containerd/config.toml; else echo absent >&2; exit 4; fi'
+sec audit.auditctl 'auditctl -l'
+sec audit.files 'grep -Hs "" /etc/audit/rules.d/*.rules /etc/audit/audit.rules; true'
+sec host.certs_d 'if [ -d /etc/docker/certs.d ]; then find /etc/docker/certs.d -xdev -type f -exec stat -c "%n	%f	%u	%g	%U	%G" {} +; else echo absent >&2; exit 4; fi'
+wait
+for f in "$T"/*.out; do
+  base=${f%.out}; name=${base##*/}; name=${name#*.}
+  printf '\n%s BEGIN %s\n' "$CISAUDIT_NONCE" "$name"
+  cat "$f"
+  printf '\n%s STDERR %s\n' "$CISAUDIT_NONCE" "$name"
+  cat "$base.err"
+  printf '\n%s END %s %s\n' "$CISAUDIT_NONCE" "$name" "$(cat "$base.rc")"
+done

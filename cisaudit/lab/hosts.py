@@ -1,0 +1,288 @@
+"""Start lab hosts from profiles and describe them for cisaudit (inventory, known_hosts)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cisaudit.lab.engine import LabError, docker, ensure_engine
+from cisaudit.lab.image import build_host_image
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+MOUNT_POINT = "/opt/cisaudit-lab"
+LABEL = "org.cisaudit.lab"
+
+# Docker in Docker on this kind of machine: every capability except SYS_RESOURCE (withheld
+# by the machine, so --privileged fails), no seccomp/AppArmor confinement, the cgroup tree,
+# and a tmpfs for the inner engine's data (a mount point of its own, as on a real host).
+HOST_RUN_FLAGS = (
+    "--init",
+    "--cap-add", "ALL",
+    "--cap-drop", "SYS_RESOURCE",
+    "--security-opt", "seccomp=unconfined",
+    "--security-opt", "apparmor=unconfined",
+    "--security-opt", "systempaths=unconfined",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run:exec,mode=0755",
+    "--tmpfs", "/var/lib/docker:exec,mode=0711",
+)
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles shipped in ``cisaudit/lab/profiles`` (files not starting with _)."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.sh") if not p.name.startswith("_"))
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One lab host as cisaudit reaches it."""
+
+    name: str
+    profile: str
+    address: str
+    port: int
+    user: str
+    key_path: Path
+    container_id: str
+
+
+@dataclass
+class Lab:
+    """A set of running lab hosts; a context manager that removes them on exit."""
+
+    engine: str
+    workdir: Path
+    hosts: list[LabHost]
+    key_path: Path
+    inventory_path: Path
+    known_hosts_path: Path
+    _stopped: bool = field(default=False, repr=False)
+
+    def host(self, name: str) -> LabHost:
+        for host in self.hosts:
+            if name in (host.name, host.profile):
+                return host
+        raise KeyError(f"no lab host named {name!r}; hosts: {[h.name for h in self.hosts]}")
+
+    def exec(self, host_name: str, command: str, *, timeout: float = 120) -> tuple[int, str]:
+        """Run a shell command as root inside a host (not over SSH); return (rc, stdout+stderr)."""
+        host = self.host(host_name)
+        done = docker(
+            self.engine,
+            ["exec", host.container_id, "sh", "-c", command],
+            timeout=timeout,
+            check=False,
+        )
+        out = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
+        return done.returncode, out
+
+    def logs(self, host_name: str, tail: int = 60) -> str:
+        """The host's boot output followed by the tail of its inner dockerd log."""
+        host = self.host(host_name)
+        return _host_logs(self.engine, host.container_id, tail)
+
+    def stop(self) -> None:
+        """Remove the host containers (and with them everything that ran inside)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        _remove(self.engine, [h.container_id for h in self.hosts])
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_lab(
+    profiles: Sequence[str],
+    *,
+    workdir: Path,
+    engine: str | None = None,
+    image: str | None = None,
+    timeout: float = 300,
+) -> Lab:
+    """Start one host per profile (named ``lab-<profile>``) and wait until all are ready.
+
+    Writes into ``workdir`` the lab's SSH key (``id_ed25519``), ``known_hosts`` with each
+    host's real host key, and ``inventory.yaml`` in cisaudit's native format.
+    """
+    known = available_profiles()
+    unknown = [p for p in profiles if p not in known]
+    if unknown:
+        raise ValueError(f"unknown lab profile(s) {unknown}; known: {known}")
+    if len(set(profiles)) != len(profiles):
+        raise ValueError(f"each profile may appear once: {list(profiles)}")
+    engine = engine or ensure_engine()
+    image = image or build_host_image(engine)
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    key_path, public_key = _write_key(workdir)
+    lab_id = secrets.token_hex(4)
+
+    ids: list[str] = []
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(profiles))) as pool:
+            ids = list(
+                pool.map(lambda p: _run_host(engine, image, p, lab_id, public_key), profiles)
+            )
+            ports = list(pool.map(lambda c: _ssh_port(engine, c), ids))
+            list(pool.map(lambda c: _wait_ready(engine, c, timeout), ids))
+            host_keys = list(pool.map(lambda c: _host_key(engine, c), ids))
+    except BaseException:
+        _remove(engine, ids)
+        raise
+
+    hosts = [
+        LabHost(
+            name=f"lab-{profile}",
+            profile=profile,
+            address="127.0.0.1",
+            port=port,
+            user="root",
+            key_path=key_path,
+            container_id=cid,
+        )
+        for profile, cid, port in zip(profiles, ids, ports, strict=True)
+    ]
+    known_hosts = workdir / "known_hosts"
+    known_hosts.write_text(
+        "".join(f"[{h.address}]:{h.port} {k}\n" for h, k in zip(hosts, host_keys, strict=True))
+    )
+    inventory = workdir / "inventory.yaml"
+    inventory.write_text(_inventory_yaml(hosts, key_path, known_hosts))
+    return Lab(engine, workdir, hosts, key_path, inventory, known_hosts)
+
+
+def _write_key(workdir: Path) -> tuple[Path, str]:
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+    path = workdir / "id_ed25519"
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)
+    path.write_bytes(private)
+    (workdir / "id_ed25519.pub").write_text(public + " cisaudit-lab\n")
+    return path, f"{public} cisaudit-lab"
+
+
+def _run_host(engine: str, image: str, profile: str, lab_id: str, public_key: str) -> str:
+    name = f"cisaudit-lab-{lab_id}-{profile}"
+    done = docker(
+        engine,
+        [
+            "run", "-d",
+            "--name", name,
+            "--hostname", f"lab-{profile}",
+            "--label", f"{LABEL}={lab_id}",
+            "--label", f"{LABEL}.profile={profile}",
+            *HOST_RUN_FLAGS,
+            "-p", "127.0.0.1::22",
+            "-v", f"{PROFILE_DIR}:{MOUNT_POINT}:ro",
+            "-e", f"LAB_PROFILE={profile}",
+            "-e", f"LAB_PUBKEY={public_key}",
+            image,
+            f"{MOUNT_POINT}/_boot.sh",
+        ],
+    )
+    return done.stdout.decode().strip()
+
+
+def _ssh_port(engine: str, container_id: str) -> int:
+    out = docker(engine, ["port", container_id, "22/tcp"]).stdout.decode()
+    for line in out.splitlines():
+        if line.startswith("127.0.0.1:"):
+            return int(line.rsplit(":", 1)[1])
+    raise LabError(f"lab host {container_id[:12]} has no SSH port on 127.0.0.1: {out!r}")
+
+
+def _wait_ready(engine: str, container_id: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        done = docker(engine, ["exec", container_id, "cat", "/run/lab/state"], check=False)
+        state = done.stdout.decode().strip()
+        if state == "ready":
+            return
+        if state == "failed" or (done.returncode != 0 and not _running(engine, container_id)):
+            break
+        time.sleep(0.3)
+    else:
+        state = f"not ready after {timeout:.0f} s"
+    raise LabError(
+        f"lab host {_name(engine, container_id)} {state or 'exited'}; its output:\n"
+        + _host_logs(engine, container_id, 40)
+    )
+
+
+def _running(engine: str, container_id: str) -> bool:
+    done = docker(engine, ["inspect", "--format", "{{.State.Running}}", container_id], check=False)
+    return done.stdout.decode().strip() == "true"
+
+
+def _name(engine: str, container_id: str) -> str:
+    done = docker(engine, ["inspect", "--format", "{{.Name}}", container_id], check=False)
+    return done.stdout.decode().strip().lstrip("/") or container_id[:12]
+
+
+def _host_logs(engine: str, container_id: str, tail: int) -> str:
+    boot = docker(engine, ["logs", "--tail", str(tail), container_id], check=False)
+    inner = docker(
+        engine,
+        ["exec", container_id, "sh", "-c", f"tail -n {tail} /var/log/dockerd.log 2>/dev/null"],
+        check=False,
+    )
+    text = (boot.stdout + boot.stderr).decode(errors="replace")
+    dockerd_log = inner.stdout.decode(errors="replace")
+    if dockerd_log:
+        text += "\n--- inner dockerd log ---\n" + dockerd_log
+    return text
+
+
+def _host_key(engine: str, container_id: str) -> str:
+    out = docker(engine, ["exec", container_id, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
+    algo, key, *_ = out.stdout.decode().split()
+    return f"{algo} {key}"
+
+
+def _remove(engine: str, container_ids: Iterable[str]) -> None:
+    ids = [c for c in container_ids if c]
+    if ids:
+        docker(engine, ["rm", "-f", "-v", *ids], timeout=180, check=False)
+
+
+def _inventory_yaml(hosts: Sequence[LabHost], key_path: Path, known_hosts: Path) -> str:
+    data = {
+        "hosts": {
+            h.name: {
+                "address": h.address,
+                "port": h.port,
+                "user": h.user,
+                "key": str(key_path),
+                "known_hosts": str(known_hosts),
+            }
+            for h in hosts
+        }
+    }
+    return yaml.safe_dump(data, sort_keys=False)

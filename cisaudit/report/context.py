@@ -1,0 +1,441 @@
+"""The report context: everything a report template may use, built once from a ``Run``.
+
+The HTML and PDF templates read only this context (plain dicts, lists, strings and
+numbers, so it is JSON-serialisable and golden-tested in
+``tests/test_report_context.py``). Its keys are documented in ``docs/reports.md``; a
+user template directory (``--templates``) can rely on them.
+
+Text that exists in several languages is a ``{lang: text}`` mapping holding exactly the
+languages of the report (``langs``); the ``tx`` macro prints them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cisaudit.model import ControlInfo, Result, Run, Status, TargetResult
+from cisaudit.report import charts
+from cisaudit.report.i18n import LANG_CHOICES, labels_for, localise
+
+CONTEXT_VERSION = "1"
+STATUSES = [s.value for s in Status]
+FULL_STATUSES = ("FAIL", "ERROR")  # shown in full per target; the rest as compact lists
+COMPACT_ORDER = ("WAIVED", "MANUAL", "NOT_APPLICABLE", "PASS")
+TOP_RISKS = 10
+WORST_TARGETS = 15
+EXCERPT_LINES = 12
+EXCERPT_CHARS = 1200
+VALUE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    """Who the report is for and by; given on the command line, not in results.json."""
+
+    org: str = ""
+    client: str = ""
+    assessor: str = ""
+    generated_at: str = ""  # ISO 8601, UTC; fixed by tests for golden output
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file embedded in the PDF, listed in the annex with its SHA-256."""
+
+    name: str
+    data: bytes
+    mime: str
+    description: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    """What the signature page says about the signature that will be applied."""
+
+    signer: str = ""
+    cert_sha256: str = ""
+    tsa_url: str = ""
+
+
+@dataclass
+class _Ctx:
+    run: Run
+    langs: tuple[str, ...]
+    colors: Mapping[str, str]
+    evidence: Mapping[str, Any]
+    fallback_controls: dict[str, ControlInfo] = field(default_factory=dict)
+
+    def tx(self, texts: Mapping[str, str] | None) -> dict[str, str]:
+        return {lang: localise(texts, lang) for lang in self.langs}
+
+    def control(self, target: TargetResult, result: Result) -> ControlInfo:
+        key = f"{target.benchmark}/{result.control_id}"
+        info = self.run.controls.get(key)
+        if info is None:  # a result for a control the run did not describe: show its id
+            info = self.fallback_controls.setdefault(key, ControlInfo(
+                id=result.control_id, benchmark=target.benchmark,
+                section=result.control_id.split(".")[0], title={"en": result.control_id},
+                level=1, profiles=[], automated=True, cis_assessment="",
+            ))
+        return info
+
+    def section_title(self, benchmark: str, section: str) -> dict[str, str]:
+        texts = self.run.sections.get(benchmark, {}).get(section)
+        return self.tx(texts) if texts else {lang: section for lang in self.langs}
+
+
+def natural_key(control_id: str) -> tuple[Any, ...]:
+    """Sort "5.10" after "5.9": numbers compare as numbers."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-]", control_id))
+
+
+def format_value(value: Any) -> str:
+    """Observed/expected values as text: strings as they are, anything else as JSON."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(
+        value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS] + " …"
+
+
+def benchmark_info(benchmark: str) -> dict[str, str]:
+    """``cis-docker-1.6.0`` -> name "CIS Docker Benchmark", version "1.6.0"."""
+    match = re.match(r"^cis-(?P<product>.+?)-v?(?P<version>\d[\w.]*)$", benchmark)
+    if not match:
+        return {"id": benchmark, "name": benchmark, "version": ""}
+    product = match["product"].replace("-", " ").title()
+    return {"id": benchmark, "name": f"CIS {product} Benchmark", "version": match["version"]}
+
+
+def _counts(results: Iterable[Result]) -> dict[str, int]:
+    counter = Counter(r.status.value for r in results)
+    return {s: counter.get(s, 0) for s in STATUSES}
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _summary(ctx: _Ctx) -> dict[str, Any]:
+    all_results = [r for t in ctx.run.targets for r in t.results]
+    counts = _counts(all_results)
+    fleet = ctx.run.summary.get("fleet", {}) if isinstance(ctx.run.summary, dict) else {}
+    controls = ctx.run.controls.values()
+    # Used only while the scorer does not say: the share of decided verdicts that pass,
+    # and the share of controls a machine can decide.
+    pass_rate = fleet.get("pass_rate", _rate(counts["PASS"], counts["PASS"] + counts["FAIL"]))
+    coverage = fleet.get("automated_coverage",
+                         _rate(sum(c.automated for c in controls), len(ctx.run.controls)))
+    return {
+        "score": fleet.get("score"),
+        "pass_rate": pass_rate,
+        "automated_coverage": coverage,
+        "counts": counts,
+        "total_results": len(all_results),
+        "targets_total": len(ctx.run.targets),
+        "targets_audited": sum(t.reachable for t in ctx.run.targets),
+        "unreachable": [
+            {"name": t.name, "address": t.address or "", "error": t.error or ""}
+            for t in ctx.run.targets if not t.reachable
+        ],
+        "exit_code": ctx.run.summary.get("exit_code") if isinstance(ctx.run.summary, dict)
+        else None,
+        "interrupted": ctx.run.interrupted,
+    }
+
+
+def _charts(ctx: _Ctx) -> dict[str, Any]:
+    by_section: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    by_level: dict[int, Counter[str]] = defaultdict(Counter)
+    multi = len({t.benchmark for t in ctx.run.targets}) > 1
+    for target in ctx.run.targets:
+        if not target.reachable:
+            continue
+        for result in target.results:
+            info = ctx.control(target, result)
+            by_section[(target.benchmark, info.section)][result.status.value] += 1
+            by_level[info.level][result.status.value] += 1
+    lang = ctx.langs[0]
+    section_rows = []
+    for (bench, section) in sorted(by_section, key=lambda k: (k[0], natural_key(k[1]))):
+        title = ctx.section_title(bench, section)[lang]
+        prefix = f"{benchmark_info(bench)['name'].replace('CIS ', '').replace(' Benchmark', '')} " \
+            if multi else ""
+        label = f"{prefix}{section}. {title}" if title != section else f"{prefix}{section}"
+        section_rows.append((label, by_section[(bench, section)]))
+    worst = sorted(
+        (t for t in ctx.run.targets if t.reachable),
+        key=lambda t: (-sum(r.status is Status.FAIL for r in t.results), t.name),
+    )[:WORST_TARGETS]
+    level_word = labels_for((lang,))["level"][lang]
+    return {
+        "sections": charts.stacked_bars(section_rows, ctx.colors),
+        "targets": charts.stacked_bars(
+            [(t.name, _counts(t.results)) for t in worst], ctx.colors),
+        "levels": charts.stacked_bars(
+            [(f"{level_word} {lvl}", by_level[lvl]) for lvl in sorted(by_level)], ctx.colors),
+    }
+
+
+def _top_risks(ctx: _Ctx) -> list[dict[str, Any]]:
+    failing: dict[str, list[str]] = defaultdict(list)
+    infos: dict[str, ControlInfo] = {}
+    for target in ctx.run.targets:
+        for result in target.results:
+            if result.status is Status.FAIL:
+                info = ctx.control(target, result)
+                key = f"{info.benchmark}/{info.id}"
+                failing[key].append(target.name)
+                infos[key] = info
+    audited = max(sum(t.reachable for t in ctx.run.targets), 1)
+    ranked = sorted(failing, key=lambda k: (-len(failing[k]), infos[k].level,
+                                             infos[k].benchmark, natural_key(infos[k].id)))
+    return [{
+        "key": key,
+        "control_id": infos[key].id,
+        "benchmark": infos[key].benchmark,
+        "title": ctx.tx(infos[key].title),
+        "level": infos[key].level,
+        "rationale": ctx.tx(infos[key].rationale),
+        "targets": failing[key][:8],
+        "targets_more": max(len(failing[key]) - 8, 0),
+        "target_count": len(failing[key]),
+        "target_share": _rate(len(failing[key]), audited),
+    } for key in ranked[:TOP_RISKS]]
+
+
+def _finding(ctx: _Ctx, target: TargetResult, result: Result) -> dict[str, Any]:
+    info = ctx.control(target, result)
+    return {
+        "control_id": result.control_id,
+        "key": f"{info.benchmark}/{info.id}",
+        "anchor": _anchor(target.name, result.control_id),
+        "status": result.status.value,
+        "title": ctx.tx(info.title),
+        "section": info.section,
+        "level": info.level,
+        "automated": info.automated,
+        "reason": result.reason,
+        "observed": format_value(result.observed),
+        "expected": format_value(result.expected),
+        "offenders": [
+            {"kind": o.kind, "name": o.name, "id": o.id or "",
+             "observed": format_value(o.observed)}
+            for o in result.offenders
+        ],
+        "evidence": list(result.evidence),
+        "rationale": ctx.tx(info.rationale),
+        "remediation": ctx.tx(info.remediation),
+        "snippet": result.remediation or info.snippet,
+        "snippet_kind": info.snippet_kind,
+        "audit": ctx.tx(info.audit),
+        "waiver": {str(k): format_value(v) for k, v in (result.waiver or {}).items()},
+    }
+
+
+def _anchor(*parts: str) -> str:
+    # Ids for links inside the document: derived from a hash so hostile names stay inert.
+    return "x" + hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:12]
+
+
+def _target(ctx: _Ctx, target: TargetResult) -> dict[str, Any]:
+    results = sorted(target.results, key=lambda r: natural_key(r.control_id))
+    counts = _counts(results)
+    full = [] if not target.reachable else [
+        _finding(ctx, target, r)
+        for status in FULL_STATUSES for r in results if r.status.value == status
+    ]
+    compact = {
+        status: [
+            {"control_id": r.control_id, "title": ctx.tx(ctx.control(target, r).title),
+             "reason": r.reason,
+             "waiver": {str(k): format_value(v) for k, v in (r.waiver or {}).items()}}
+            for r in results if r.status.value == status
+        ]
+        for status in COMPACT_ORDER
+    } if target.reachable else {s: [] for s in COMPACT_ORDER}
+    scored = ctx.run.summary.get("targets", {}).get(target.name, {}) \
+        if isinstance(ctx.run.summary, dict) else {}
+    return {
+        "name": target.name,
+        "anchor": _anchor(target.name),
+        "kind": target.kind,
+        "address": target.address or "",
+        "groups": list(target.groups),
+        "benchmark": target.benchmark,
+        "reachable": target.reachable,
+        "error": target.error or "",
+        "duration_s": target.duration_s,
+        "counts": counts,
+        "score": scored.get("score") if isinstance(scored, dict) else None,
+        "findings": full,
+        "compact": compact,
+    }
+
+
+def _frameworks(ctx: _Ctx) -> list[dict[str, Any]]:
+    clauses: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for key, info in ctx.run.controls.items():
+        for framework, ids in (info.mappings or {}).items():
+            for clause in ids:
+                clauses[framework][str(clause)].append(key)
+    failing: dict[str, set[str]] = defaultdict(set)
+    for target in ctx.run.targets:
+        for result in target.results:
+            if result.status is Status.FAIL:
+                failing[f"{target.benchmark}/{result.control_id}"].add(target.name)
+    views = []
+    for framework in sorted(clauses):
+        rows = []
+        for clause in sorted(clauses[framework], key=natural_key):
+            keys = sorted(clauses[framework][clause])
+            rows.append({
+                "clause": clause,
+                "controls": [{
+                    "key": k, "control_id": ctx.run.controls[k].id,
+                    "title": ctx.tx(ctx.run.controls[k].title),
+                    "failing_targets": len(failing.get(k, ())),
+                } for k in keys],
+                "failing_targets": len(set().union(*(failing.get(k, set()) for k in keys))),
+            })
+        views.append({"id": framework, "clauses": rows})
+    return views
+
+
+def _manual(ctx: _Ctx) -> list[dict[str, Any]]:
+    targets: dict[str, list[str]] = defaultdict(list)
+    infos: dict[str, ControlInfo] = {}
+    for target in ctx.run.targets:
+        for result in target.results:
+            if result.status is Status.MANUAL:
+                info = ctx.control(target, result)
+                key = f"{info.benchmark}/{info.id}"
+                targets[key].append(target.name)
+                infos[key] = info
+    return [{
+        "key": key, "control_id": infos[key].id, "title": ctx.tx(infos[key].title),
+        "audit": ctx.tx(infos[key].audit), "target_count": len(targets[key]),
+        "targets": targets[key][:8], "targets_more": max(len(targets[key]) - 8, 0),
+    } for key in sorted(targets, key=lambda k: (infos[k].benchmark, natural_key(infos[k].id)))]
+
+
+def excerpt(text: str) -> tuple[str, bool]:
+    """The first lines of a raw output, and whether anything was cut."""
+    lines = text.splitlines()
+    cut = "\n".join(lines[:EXCERPT_LINES])
+    if len(cut) > EXCERPT_CHARS:
+        cut = cut[:EXCERPT_CHARS]
+    return cut, cut != text.rstrip("\n")
+
+
+def _evidence(ctx: _Ctx) -> list[dict[str, Any]]:
+    documents = ctx.evidence.get("targets", {}) if ctx.evidence else {}
+    annex = []
+    for target in ctx.run.targets:
+        used: dict[str, list[str]] = defaultdict(list)
+        shown: set[str] = set()
+        for result in sorted(target.results, key=lambda r: natural_key(r.control_id)):
+            for key in result.evidence:
+                used[key].append(result.control_id)
+                if result.status.value in FULL_STATUSES:
+                    shown.add(key)
+        if not used:
+            continue
+        items = documents.get(target.name, {}).get("evidence", {})
+        rows = []
+        for key in sorted(used):
+            item = items.get(key)
+            if not isinstance(item, dict):
+                rows.append({"key": key, "missing": True, "referenced_by": used[key]})
+                continue
+            output = str(item.get("output", ""))
+            text, truncated = excerpt(output) if key in shown else ("", False)
+            actual = hashlib.sha256(output.encode("utf-8")).hexdigest()
+            rows.append({
+                "key": key,
+                "missing": False,
+                "command": str(item.get("command", "")),
+                "rc": item.get("rc"),
+                "sha256": str(item.get("sha256") or actual),
+                "sha256_ok": not item.get("sha256") or item.get("sha256") == actual,
+                "size": len(output.encode("utf-8")),
+                "excerpt": text,
+                "truncated": truncated,
+                "referenced_by": used[key],
+            })
+        annex.append({"target": target.name, "anchor": _anchor("ev", target.name),
+                      "entries": rows})
+    return annex
+
+
+def _meta(ctx: _Ctx, meta: ReportMeta, theme: Mapping[str, Any]) -> dict[str, Any]:
+    groups = sorted({g for t in ctx.run.targets for g in t.groups})
+    return {
+        "org": meta.org or str(theme.get("org_name", "")),
+        "client": meta.client,
+        "assessor": meta.assessor,
+        "generated_at": meta.generated_at,
+        "run_id": ctx.run.run_id,
+        "started_at": ctx.run.started_at,
+        "finished_at": ctx.run.finished_at,
+        "tool_version": ctx.run.tool_version,
+        "benchmarks": [benchmark_info(b) for b in ctx.run.benchmarks],
+        "scope": {
+            "targets": [t.name for t in ctx.run.targets],
+            "target_count": len(ctx.run.targets),
+            "groups": groups,
+        },
+        "options": {str(k): format_value(v) for k, v in sorted(ctx.run.options.items())},
+    }
+
+
+def build_context(
+    run: Run,
+    *,
+    lang: str = "en",
+    theme: Mapping[str, Any],
+    meta: ReportMeta,
+    evidence: Mapping[str, Any] | None = None,
+    attachments: Iterable[Attachment] = (),
+    signature: SignatureInfo | None = None,
+) -> dict[str, Any]:
+    """The documented template context for ``run`` (see ``docs/reports.md``)."""
+    if lang not in LANG_CHOICES:
+        raise ValueError(f"unknown report language {lang!r}; choose from {sorted(LANG_CHOICES)}")
+    langs = LANG_CHOICES[lang]
+    ctx = _Ctx(run=run, langs=langs, colors=theme.get("colors", {}), evidence=evidence or {})
+    return {
+        "context_version": CONTEXT_VERSION,
+        "lang": lang,
+        "langs": list(langs),
+        "labels": labels_for(langs),
+        "statuses": STATUSES,
+        "theme": dict(theme),
+        "meta": _meta(ctx, meta, theme),
+        "summary": _summary(ctx),
+        "charts": _charts(ctx),
+        "top_risks": _top_risks(ctx),
+        "targets": [_target(ctx, t) for t in run.targets],
+        "manual": _manual(ctx),
+        "frameworks": _frameworks(ctx),
+        "evidence": _evidence(ctx),
+        "has_evidence": bool(evidence),
+        "attachments": [
+            {"name": a.name, "sha256": a.sha256, "size": len(a.data),
+             "description": a.description} for a in attachments
+        ],
+        "signature": None if signature is None else {
+            "signer": signature.signer, "cert_sha256": signature.cert_sha256,
+            "tsa_url": signature.tsa_url,
+        },
+    }

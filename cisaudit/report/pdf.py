@@ -1,0 +1,50 @@
+"""The PDF report: the context rendered through ``report.pdf.html.j2`` by weasyprint."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from cisaudit.report.context import Attachment
+from cisaudit.report.fonts import warn_if_no_cjk_font
+from cisaudit.report.paths import builtin_template_dir
+from cisaudit.report.templates import render_template
+
+# Weasyprint logs every CSS property it ignores; a report run is not the place for that.
+logging.getLogger("weasyprint").setLevel(logging.ERROR)
+logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+PDF_VARIANT = "pdf/a-3b"  # PDF/A-3 lets the report carry results and evidence as files
+
+
+def render_pdf(
+    context: dict[str, Any],
+    out: Path,
+    *,
+    env: jinja2.Environment,
+    attachments: Sequence[Attachment] = (),
+) -> Path:
+    """Write the PDF report for ``context`` to ``out`` with ``attachments`` embedded."""
+    import weasyprint  # imported here: it is heavy and only the PDF needs it
+
+    if "zh" in context["langs"]:
+        warn_if_no_cjk_font()
+    html = render_template(env, "report.pdf.html.j2", context)
+    files = [
+        weasyprint.Attachment(string=a.data, name=a.name, description=a.description,
+                              relationship="Source" if a.name.endswith(".json") else "Data")
+        for a in attachments
+    ]
+    document = weasyprint.HTML(string=html, base_url=str(builtin_template_dir()))
+    document.write_pdf(
+        out,
+        attachments=files,
+        pdf_variant=PDF_VARIANT,
+        custom_metadata=True,
+        uncompressed_pdf=False,
+    )
+    return out

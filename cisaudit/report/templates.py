@@ -1,0 +1,36 @@
+"""The Jinja environment shared by the HTML and PDF renderers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from cisaudit.report.paths import builtin_template_dir
+
+
+def environment(template_dir: Path | None = None) -> jinja2.Environment:
+    """Templates from ``template_dir`` first (user overrides), then the built-in ones.
+
+    Autoescaping is always on: every host, container and evidence string is user data.
+    Undefined names fail loudly so that a template and its context cannot drift apart.
+    """
+    search = [str(template_dir)] if template_dir else []
+    search.append(str(builtin_template_dir()))
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateError as exc:
+        where = getattr(exc, "filename", None) or name
+        line = getattr(exc, "lineno", None)
+        raise RuntimeError(
+            f"report template {where}{f':{line}' if line else ''}: {exc}") from exc
