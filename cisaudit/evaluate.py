@@ -153,8 +153,8 @@ def _evaluate_file(control: Control, check: dict[str, Any], facts: FactSet) -> R
                       observed={"path": path, "exists": False}, evidence=evidence)
     trace = Trace()
     ok = check_condition(check["test"], facts, record, trace)
-    observed, expected = _summarise(trace)
-    observed = {"path": path, **(observed if isinstance(observed, dict) else {"value": observed})}
+    _, expected = _summarise(trace)
+    observed = {"path": path, **{where: obs for where, obs, _ in trace.seen}}
     offenders = [] if ok else [Offender(kind="file", name=path, observed=observed)]
     return Result(control.id, Status.PASS if ok else Status.FAIL, observed=observed,
                   expected=expected, offenders=offenders, evidence=evidence,

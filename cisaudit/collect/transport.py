@@ -80,7 +80,7 @@ class SSHTransport:
 
     def _connect(self, accept_new: bool, known_hosts: str | None, retries: int) -> paramiko.SSHClient:
         t = self.target
-        known = known_hosts or t.vars.get("known_hosts") or getattr(t, "known_hosts", None)
+        known = known_hosts or t.known_hosts
         known_path = Path(os.path.expanduser(known or "~/.ssh/known_hosts"))
         sock = self._jump_channel(accept_new, known_path) if t.jump else None
         password = os.environ.get(t.password_env) if t.password_env else None

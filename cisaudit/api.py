@@ -1,0 +1,235 @@
+"""The library API: ``audit`` an inventory, ``evaluate`` recorded evidence.
+
+The CLI is a thin shell over these two functions; tests and other programs call them
+directly. Collection runs in a bounded thread pool (one SSH connection per target);
+evaluation and scoring are pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cisaudit import __version__
+from cisaudit.catalog import Benchmark, Catalog, Control, load_catalog
+from cisaudit.collect.evidence import TargetEvidence, read_bundle, write_bundle
+from cisaudit.evaluate import FactSet, evaluate
+from cisaudit.model import Result, Run, Status, TargetResult
+from cisaudit.score import Report
+from cisaudit.targets import Target
+
+DEFAULT_BENCHMARKS = {"docker-host": "cis-docker-1.6.0", "local": "cis-docker-1.6.0"}
+
+
+@dataclass
+class Selection:
+    """Which controls to run: by benchmark, level and id/section filters."""
+
+    benchmark: str | None = None
+    level: int | None = None
+    only: Sequence[str] = ()
+    skip: Sequence[str] = ()
+
+    def matches(self, control: Control) -> bool:
+        if self.level is not None and control.level > self.level:
+            return False
+        if self.only and not any(_id_matches(control, p) for p in self.only):
+            return False
+        return not any(_id_matches(control, p) for p in self.skip)
+
+
+def _id_matches(control: Control, pattern: str) -> bool:
+    pattern = pattern.strip()
+    return control.id == pattern or control.id.startswith(pattern + ".") or control.section == pattern
+
+
+@dataclass
+class Outcome:
+    run: Run
+    evidence: list[TargetEvidence]
+
+    @property
+    def exit_code(self) -> int:
+        return Report(self.run).exit_code
+
+    def write(self, outdir: Path, *, gzip_evidence: bool = False) -> tuple[Path, Path]:
+        import json
+
+        outdir.mkdir(parents=True, exist_ok=True)
+        results = outdir / "results.json"
+        results.write_text(json.dumps(self.run.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
+        evidence = outdir / ("evidence.json.gz" if gzip_evidence else "evidence.json")
+        write_bundle(evidence, self.evidence, {"run_id": self.run.run_id,
+                                               "tool": {"name": "cisaudit", "version": __version__}})
+        return results, evidence
+
+
+ProgressFn = Callable[[str, TargetEvidence | None], None]
+
+
+def audit(
+    targets: Iterable[Target] | str | Path,
+    *,
+    selection: Selection | None = None,
+    concurrency: int = 16,
+    timeout: float | None = None,
+    accept_new_host_keys: bool = False,
+    limit: Sequence[str] | None = None,
+    catalog: Catalog | None = None,
+    progress: ProgressFn | None = None,
+) -> Outcome:
+    """Collect from every target (in parallel, bounded) and evaluate. Never raises for one
+    bad target: it becomes ERROR results with the reason. Ctrl-C keeps what finished."""
+    if isinstance(targets, str | Path):
+        from cisaudit.inventory import load_inventory
+
+        targets = load_inventory(targets).select(list(limit) if limit else None)
+    targets = [replace(t, command_timeout=timeout, connect_timeout=min(timeout, t.connect_timeout))
+               if timeout else t for t in targets]
+    catalog = catalog or load_catalog()
+    selection = selection or Selection()
+    started = _now()
+    collected: dict[str, TargetEvidence] = {}
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="cisaudit")
+    futures: dict[Future[TargetEvidence], Target] = {
+        pool.submit(collect_target, t, accept_new_host_keys): t for t in targets}
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                target = futures[future]
+                collected[target.name] = future.result()
+                if progress:
+                    progress(target.name, collected[target.name])
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+    ordered = [collected.get(t.name) or _not_collected(t, interrupted) for t in targets]
+    run = build_run(ordered, catalog=catalog, selection=selection, started=started,
+                    options=_options(selection, concurrency, timeout), interrupted=interrupted)
+    return Outcome(run, ordered)
+
+
+def collect_target(target: Target, accept_new_host_keys: bool = False) -> TargetEvidence:
+    """Reach one target and collect its evidence; failures are recorded, not raised."""
+    from cisaudit.collect.docker_host import collect_docker_host
+    from cisaudit.collect.transport import LocalTransport, SSHTransport, TransportError
+
+    if target.kind == "bundle":
+        return _from_bundle(target)
+    if target.kind not in DEFAULT_BENCHMARKS:
+        return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
+                              groups=list(target.groups),
+                              error=f"targets of kind {target.kind!r} are not supported yet")
+    try:
+        transport = (LocalTransport(target) if target.kind == "local"
+                     else SSHTransport(target, accept_new_host_keys=accept_new_host_keys))
+    except TransportError as exc:
+        return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
+                              groups=list(target.groups), collected_at=_now(), error=str(exc))
+    try:
+        return collect_docker_host(target, transport)
+    finally:
+        transport.close()
+
+
+def _from_bundle(target: Target) -> TargetEvidence:
+    try:
+        _, recorded = read_bundle(Path(target.path or ""))
+    except (OSError, ValueError) as exc:
+        return TargetEvidence(name=target.name, kind="bundle", error=f"cannot read bundle: {exc}")
+    for item in recorded:
+        if item.name == target.name or len(recorded) == 1:
+            return item
+    return TargetEvidence(name=target.name, kind="bundle", error="target not found in bundle")
+
+
+def evaluate_bundle(path: Path, *, selection: Selection | None = None,
+                    catalog: Catalog | None = None) -> Outcome:
+    """Re-evaluate a recorded evidence bundle offline: same facts, same verdicts."""
+    meta, recorded = read_bundle(path)
+    run = build_run(recorded, catalog=catalog or load_catalog(), selection=selection or Selection(),
+                    started=_now(), options={"evaluated_from": str(path),
+                                             "original_run_id": meta.get("run_id")})
+    return Outcome(run, recorded)
+
+
+def build_run(evidence: list[TargetEvidence], *, catalog: Catalog, selection: Selection,
+              started: str, options: dict[str, Any], interrupted: bool = False) -> Run:
+    targets: list[TargetResult] = []
+    controls = {}
+    sections: dict[str, dict[str, dict[str, str]]] = {}
+    for item in evidence:
+        bench = _benchmark_for(item, catalog, selection)
+        chosen = [c for c in bench.ordered() if selection.matches(c)] if bench else []
+        for control in chosen:
+            controls[control.key] = control.info()
+        if bench:
+            sections[bench.id] = bench.sections
+        targets.append(evaluate_target(item, bench, chosen))
+    run = Run(run_id=str(uuid.uuid4()), tool_version=__version__, started_at=started,
+              finished_at=_now(), benchmarks=sorted(sections), options=options, targets=targets,
+              controls=controls, sections=sections, interrupted=interrupted)
+    run.summary = Report(run).summary()
+    return run
+
+
+def _benchmark_for(item: TargetEvidence, catalog: Catalog, selection: Selection) -> Benchmark | None:
+    kind = "docker-host" if item.kind == "bundle" else item.kind
+    wanted = selection.benchmark or DEFAULT_BENCHMARKS.get(kind)
+    if wanted is None or wanted not in catalog.benchmarks:
+        return None
+    return catalog.get(wanted)
+
+
+def evaluate_target(item: TargetEvidence, bench: Benchmark | None, controls: list[Control]) -> TargetResult:
+    result = TargetResult(
+        name=item.name, kind=item.kind, address=item.address, groups=item.groups,
+        benchmark=bench.id if bench else "", reachable=item.error is None, error=item.error,
+        started_at=item.collected_at, duration_s=item.duration_s, remote_calls=item.remote_calls,
+    )
+    if bench is None:
+        result.reachable = False
+        result.error = item.error or f"no benchmark for targets of kind {item.kind!r}"
+        return result
+    if item.error is not None:
+        result.results = [Result(c.id, Status.ERROR, reason=f"target not audited: {item.error}")
+                          for c in controls]
+        return result
+    from cisaudit.derive_docker import derive
+
+    values, errors = derive(item.sections)
+    facts = FactSet(values, errors)
+    result.facts_summary = {
+        "engine_version": (values.get("engine") or {}).get("server_version"),
+        "containers": len(values.get("containers") or []),
+        "images": len(values.get("images") or []),
+        "os": ((values.get("host") or {}).get("os") or {}).get("PRETTY_NAME"),
+        "audit_uid": (values.get("host") or {}).get("uid"),
+        "fact_errors": errors,
+    }
+    result.results = [evaluate(c, facts) for c in controls]
+    return result
+
+
+def _not_collected(target: Target, interrupted: bool) -> TargetEvidence:
+    reason = "interrupted before this target finished" if interrupted else "not collected"
+    return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
+                          groups=list(target.groups), error=reason)
+
+
+def _options(selection: Selection, concurrency: int, timeout: float | None) -> dict[str, Any]:
+    return {"benchmark": selection.benchmark, "level": selection.level, "only": list(selection.only),
+            "skip": list(selection.skip), "concurrency": concurrency, "timeout": timeout}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
