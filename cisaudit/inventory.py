@@ -544,7 +544,14 @@ def _env_lookup(value: Any) -> str | None:
     return match[1] if match else None
 
 
-def _password_error(ctx: _Ctx, line: int, key: str) -> NoReturn:
+def _password_error(ctx: _Ctx, line: int, key: str, value: Any) -> NoReturn:
+    if ctx.fmt != NATIVE and isinstance(value, str) and "{{" in value:
+        ctx.fail(
+            line,
+            f"{key} is a template cisaudit cannot evaluate; the one template it reads for"
+            f" a secret is {key}: \"{{{{ lookup('env', 'NAME') }}}}\", with the secret in"
+            " the environment variable NAME",
+        )
     if ctx.fmt == NATIVE:
         fix = (
             "put it in an environment variable and name that variable with `password_env:`"
@@ -553,7 +560,7 @@ def _password_error(ctx: _Ctx, line: int, key: str) -> NoReturn:
     else:
         fix = (
             f"put it in an environment variable NAME and write"
-            f" {key}: \"{{{{ lookup('env', 'NAME') }}}}\" (cisaudit maps it to password_env)"
+            f" {key}: \"{{{{ lookup('env', 'NAME') }}}}\" (cisaudit reads NAME when it runs)"
         )
     ctx.fail(
         line, f"clear-text password in {key!r}: passwords do not belong in an inventory; {fix}"
@@ -565,7 +572,7 @@ def _reject_passwords(ctx: _Ctx, value: Any) -> None:
     if isinstance(value, LineDict):
         for key, item in value.items():
             if _is_password_key(key) and (ctx.fmt == NATIVE or _env_lookup(item) is None):
-                _password_error(ctx, value.line_of(key), str(key))
+                _password_error(ctx, value.line_of(key), str(key), item)
             _reject_passwords(ctx, item)
     elif isinstance(value, list):
         for item in value:
@@ -778,7 +785,9 @@ _ANSIBLE_SECRETS = {
 _ANSIBLE_SSH_ARGS = ("ansible_ssh_common_args", "ansible_ssh_extra_args")
 _ANSIBLE_CONNECTIONS_SSH = ("ssh", "paramiko", "smart")
 # cisaudit_<setting> selects any native setting from an Ansible inventory.
-_CISAUDIT_VARS = tuple(f"cisaudit_{k}" for k in (*_HOST_KEYS, *_CLUSTER_KEYS) if k != "vars")
+_CISAUDIT_VARS = tuple(
+    dict.fromkeys(f"cisaudit_{k}" for k in (*_HOST_KEYS, *_CLUSTER_KEYS) if k != "vars")
+)
 
 
 def _ansible_vars(
@@ -813,14 +822,14 @@ def _ansible_vars(
         elif key in _ANSIBLE_SECRETS:
             env = _env_lookup(value)
             if env is None:
-                _password_error(ctx, line, key)
+                _password_error(ctx, line, key, value)
             put(_ANSIBLE_SECRETS[key], _Val(env, line, key))
         elif key in _ANSIBLE_SSH_ARGS:
             jumps, rest = _ssh_args(ctx, key, value, line)
             if jumps:
                 put("jump", _Val(jumps, line, key))
-            if rest:
-                free[key] = _Val(rest, line, key)
+            if rest:  # the options cisaudit does not use, verbatim when nothing was taken
+                free[key] = _Val(rest if jumps else value, line, key)
         elif key == "ansible_connection":
             kind = _connection_kind(ctx, value, line)
             if kind:
@@ -835,7 +844,7 @@ def _ansible_vars(
                 f" cisaudit_ variables are {', '.join(_CISAUDIT_VARS)}",
             )
         elif _is_password_key(key) and _env_lookup(value) is None:
-            _password_error(ctx, line, key)
+            _password_error(ctx, line, key, value)
         else:
             free[key] = _Val(_plain(value), line, key)
     return settings, free
@@ -969,7 +978,11 @@ def _group_vars(draft: _Draft, grp: _Group, items: list[tuple[Any, Any, int]]) -
     rest = []
     for key, value, line in items:
         if key == "ansible_group_priority":
-            grp.priority = _port(ctx, key, value, line)  # a small positive integer
+            if ctx.lenient and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                ctx.fail(line, f"{key} must be a whole number, not {_show(value)}")
+            grp.priority = value
         else:
             rest.append((key, value, line))
     draft.add_vars(grp, "group", *_ansible_vars(ctx, rest, strict=False))
@@ -1153,12 +1166,13 @@ def _resolve(draft: _Draft) -> Inventory:
     if not nodes:
         ctx.fail(None, "the inventory defines no targets")
     ordered_groups = sorted(groups.values(), key=lambda g: (g.name != "all", g.line))
+    groups_of: dict[str, list[_Group]] = {name: [] for name in hosts}
+    for grp in ordered_groups[1:]:  # "all" comes first and is every host's root
+        for name in members[grp.name]:
+            groups_of[name].append(grp)
     targets = []
     for node in nodes:
-        chain = sorted(
-            (g for g in ordered_groups if g.name != "all" and node.name in members[g.name]),
-            key=lambda g: (depth[g.name], g.priority, g.name),
-        )
+        chain = sorted(groups_of[node.name], key=lambda g: (depth[g.name], g.priority, g.name))
         settings, free = _inherit(ctx, groups["all"], chain, node, depth)
         in_chain = {g.name for g in chain} - {"ungrouped"}
         labels = tuple(g.name for g in ordered_groups if g.name in in_chain)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from cisaudit.report.paths import builtin_template_dir
 
@@ -18,12 +19,29 @@ def environment(template_dir: Path | None = None) -> jinja2.Environment:
     """
     search = [str(template_dir)] if template_dir else []
     search.append(str(builtin_template_dir()))
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(search),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    env.filters["css_string"] = css_string
+    return env
+
+
+def css_string(value: object) -> Markup:
+    """``value`` as a quoted CSS string (for ``content:``); safe inside ``<style>``.
+
+    Everything but plain letters, digits, spaces and common punctuation becomes a CSS
+    hex escape, so quotes, backslashes and ``</style>`` cannot break out.
+    """
+    out = []
+    for ch in str(value):
+        if ch.isalnum() or ch in " .,:;-_/()·|":
+            out.append(ch)
+        else:
+            out.append(f"\\{ord(ch):x} ")
+    return Markup('"' + "".join(out) + '"')
 
 
 def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:

@@ -21,12 +21,16 @@ lab_base() {
     log "sshd started"
 }
 
-# Wait until a command succeeds, at most $1 seconds.
+# wait_for SECONDS PID COMMAND...: until COMMAND succeeds; give up early if PID exits.
 wait_for() {
-    limit=$1; shift
+    limit=$1 pid=$2; shift 2
     i=0
     while ! "$@" >/dev/null 2>&1; do
         i=$((i + 1))
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "process $pid exited while waiting for: $*"
+            return 1
+        fi
         if [ "$i" -gt $((limit * 5)) ]; then
             log "timed out waiting for: $*"
             return 1
@@ -38,7 +42,7 @@ wait_for() {
 # containerd on its own (as systemd would start it), so /run/containerd/containerd.sock exists.
 start_containerd() {
     containerd "$@" > /var/log/containerd.log 2>&1 &
-    if ! wait_for 30 test -S /run/containerd/containerd.sock; then
+    if ! wait_for 30 $! test -S /run/containerd/containerd.sock; then
         tail -20 /var/log/containerd.log
         return 1
     fi
@@ -47,7 +51,7 @@ start_containerd() {
 # dockerd with the given flags; waits until the engine answers on the unix socket.
 start_dockerd() {
     /usr/sbin/dockerd "$@" > /var/log/dockerd.log 2>&1 &
-    if ! wait_for 60 docker -H unix:///var/run/docker.sock version; then
+    if ! wait_for 60 $! docker -H unix:///var/run/docker.sock version; then
         tail -30 /var/log/dockerd.log
         return 1
     fi
@@ -107,7 +111,7 @@ write_audit_rules() {
 start_authz_plugin() {
     mkdir -p /run/docker/plugins
     perl "$LAB_DIR/_authz.pl" /run/docker/plugins/lab-authz.sock > /var/log/lab-authz.log 2>&1 &
-    wait_for 10 test -S /run/docker/plugins/lab-authz.sock
+    wait_for 10 $! test -S /run/docker/plugins/lab-authz.sock
 }
 
 # set_file PATH OWNER MODE [CONTENT]: create or change a file's owner and mode.
@@ -118,6 +122,16 @@ set_file() {
     chmod "$3" "$1"
 }
 
-# A process whose executable is called sshd, inside a container: busybox copied as sshd
-# and run with argv[0] "sleep" (busybox picks the applet from argv[0]; ps shows "sshd").
-SSHD_DECOY='cp /bin/busybox /tmp/sshd && exec -a sleep /tmp/sshd 1000000'
+# An image whose command is a process called sshd (a shell script at /usr/sbin/sshd, so
+# both its executable name and its command line say sshd) inside a container.
+build_sshd_decoy() {
+    dctx=$(mktemp -d)
+    printf '#!/bin/sh\n# not a real sshd: a stand-in the audit must notice\nwhile :; do sleep 3600; done\n' \
+        > "$dctx/sshd"
+    chmod 0755 "$dctx/sshd"
+    build_image "$1" "$dctx" <<DOCKERFILE
+FROM $2
+COPY sshd /usr/sbin/sshd
+CMD ["/usr/sbin/sshd", "-D"]
+DOCKERFILE
+}

@@ -42,7 +42,7 @@ start_dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 \
     --tls --tlscacert /etc/docker/tls/ca.pem --tlscert=/etc/docker/tls/server-cert.pem \
     --tlskey /etc/docker/tls/server-key.pem \
     --containerd /run/containerd/containerd.sock \
-    --data-root /srv/docker --storage-driver=overlay2 \
+    --data-root /srv/docker --storage-driver vfs \
     --icc=true --log-level debug --iptables=false \
     --insecure-registry 10.0.0.5:5000 --insecure-registry=registry.lab:5000 \
     --cgroup-parent=/lab-weak --experimental --userland-proxy=true
@@ -77,7 +77,8 @@ docker run -d --name w-mounts -v /etc:/host/etc -v /var/run/docker.sock:/var/run
     -v /srv/shared:/shared:rshared lab/base:import sleep 1000000 > /dev/null
 docker run -d --name w-web -p 0.0.0.0:80:8080 -p 2222:22 --restart always \
     lab/legacy:latest > /dev/null
-docker run -d --name w-sshd lab/base:import sh -c "$SSHD_DECOY" > /dev/null
+build_sshd_decoy lab/sshd:latest lab/base:import
+docker run -d --name w-sshd lab/sshd:latest > /dev/null
 docker run -d --name w-cgroup --cgroup-parent /lab-custom lab/base:import sleep 1000000 > /dev/null
 # Privileged containers cannot run on this machine: created, never started.
 docker create --name w-privileged --privileged lab/base:import sleep 1000000 > /dev/null
