@@ -219,20 +219,25 @@ def _validation_context(trust: Path | None) -> Any:
 
 def _embedded_files(reader: Any) -> dict[str, bytes]:
     """The PDF's document-level attachments, by name."""
-    root = reader.root
-    names = root.get("/Names")
-    tree = names.get("/EmbeddedFiles") if names is not None else None
+
+    def entry(node: Any, key: str) -> Any:
+        # Indexing dereferences indirect objects; ``get`` would not.
+        return node[key] if key in node else None
+
+    names = entry(reader.root, "/Names")
+    tree = entry(names, "/EmbeddedFiles") if names is not None else None
     found: dict[str, bytes] = {}
     pending = [tree] if tree is not None else []
     while pending:
         node = pending.pop()
-        for kid in node.get("/Kids", []):
-            pending.append(kid.get_object())
-        pairs = node.get("/Names", [])
+        kids = entry(node, "/Kids")
+        pending.extend(kid.get_object() for kid in (kids or []))
+        pairs = entry(node, "/Names") or []
         for i in range(0, len(pairs) - 1, 2):
             spec = pairs[i + 1].get_object()
-            stream = spec["/EF"].get("/F") or spec["/EF"].get("/UF")
-            found[str(pairs[i])] = stream.get_object().data
+            files = spec["/EF"]
+            stream = entry(files, "/F") or entry(files, "/UF")
+            found[str(pairs[i])] = stream.data
     return found
 
 

@@ -22,8 +22,8 @@ sec daemon.json 'cfg=/etc/docker/daemon.json; if [ -n "$dpid" ]; then c=$(tr "\0
 sec docker.info "docker info --format '{{json .}}'"
 sec docker.version "docker version --format '{{json .}}'"
 sec docker.inspect 'ids=$(docker ps -aq --no-trunc) || exit $?; if [ -n "$ids" ]; then docker inspect $ids; else echo "[]"; fi'
-sec docker.images 'ids=$(docker image ls -aq --no-trunc | sort -u) || exit $?; if [ -n "$ids" ]; then docker image inspect $ids; else echo "[]"; fi'
-sec docker.history 'for i in $(docker image ls -aq --no-trunc | sort -u); do echo "#image $i"; docker history --no-trunc --format "{{json .}}" "$i" || echo "#failed $i"; done'
+sec docker.images 'ids=$(docker image ls -q --no-trunc | sort -u) || exit $?; if [ -n "$ids" ]; then docker image inspect $ids; else echo "[]"; fi'
+sec docker.history 'for i in $(docker image ls -q --no-trunc | sort -u); do echo "#image $i"; docker history --no-trunc --format "{{json .}}" "$i" || echo "#failed $i"; done'
 sec docker.networks 'ids=$(docker network ls -q --no-trunc) || exit $?; if [ -n "$ids" ]; then docker network inspect $ids; else echo "[]"; fi'
 sec host.group 'getent group docker || grep "^docker:" /etc/group'
 sec host.mounts 'cat /proc/self/mountinfo'

@@ -126,16 +126,23 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+def _percent(fraction: Any, fallback: float | None) -> float | None:
+    if isinstance(fraction, (int, float)):
+        return round(100.0 * fraction, 1)
+    return fallback
+
+
 def _summary(ctx: _Ctx) -> dict[str, Any]:
     all_results = [r for t in ctx.run.targets for r in t.results]
     counts = _counts(all_results)
     fleet = ctx.run.summary.get("fleet", {}) if isinstance(ctx.run.summary, dict) else {}
     controls = ctx.run.controls.values()
-    # Used only while the scorer does not say: the share of decided verdicts that pass,
-    # and the share of controls a machine can decide.
-    pass_rate = fleet.get("pass_rate", _rate(counts["PASS"], counts["PASS"] + counts["FAIL"]))
-    coverage = fleet.get("automated_coverage",
-                         _rate(sum(c.automated for c in controls), len(ctx.run.controls)))
+    # The scorer (cisaudit/score.py) gives the score in percent and both rates as fractions;
+    # the report shows percentages. While a key is missing, the same definitions are
+    # computed here: passes among all verdicts, automated among the run's controls.
+    pass_rate = _percent(fleet.get("pass_rate"), _rate(counts["PASS"], len(all_results)))
+    coverage = _percent(fleet.get("automated_coverage"),
+                        _rate(sum(c.automated for c in controls), len(ctx.run.controls)))
     return {
         "score": fleet.get("score"),
         "pass_rate": pass_rate,

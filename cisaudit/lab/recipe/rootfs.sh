@@ -13,6 +13,9 @@ debootstrap --variant=minbase --include="$packages" "$suite" "$dir" "$mirror"
 # Lab users: root, `audit` with passwordless sudo, `nosudo` without. Keys arrive at start.
 chroot "$dir" useradd --create-home --shell /bin/bash audit
 chroot "$dir" useradd --create-home --shell /bin/bash nosudo
+# No password, but not locked either: sshd refuses key logins to locked ("!") accounts.
+chroot "$dir" usermod -p '*' audit
+chroot "$dir" usermod -p '*' nosudo
 echo 'audit ALL=(ALL) NOPASSWD: ALL' > "$dir/etc/sudoers.d/audit"
 chmod 0440 "$dir/etc/sudoers.d/audit"
 for home in root home/audit home/nosudo; do

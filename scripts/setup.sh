@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Prepare a Debian machine (a developer's, or CI's as root) for cisaudit and its test lab:
+# the system packages first (installed only when missing, so re-running is cheap), then
+# cisaudit itself in editable mode with every extra.
+#
+#   bash scripts/setup.sh            # as root (or with sudo available)
+#   PYTHON=python3.11 bash scripts/setup.sh
+#   bash scripts/setup.sh --lab      # also start the engine and build the lab host image
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+packages=(
+    docker.io          # the engine the lab hosts run on (and their own, inside)
+    debootstrap        # builds the lab host image from the Debian mirror
+    busybox-static     # root filesystem of the containers inside lab hosts
+    openssh-client     # ssh-keygen, ssh for poking at lab hosts by hand
+    iproute2 tar ca-certificates
+    poppler-utils      # pdftotext/pdfinfo: tests read generated PDFs back
+    fonts-noto-cjk     # fonts for PDF reports
+    libpango-1.0-0 libpangoft2-1.0-0   # weasyprint's text layout
+    python3-venv
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$pkg")
+    fi
+done
+
+if ((${#missing[@]})); then
+    as_root=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo > /dev/null || { echo "setup.sh: need root to install: ${missing[*]}" >&2; exit 1; }
+        as_root=(sudo)
+    fi
+    echo "setup.sh: installing ${missing[*]}"
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" > /dev/null
+fi
+
+PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q -e '.[all]'
+
+if [ "${1:-}" = --lab ]; then
+    "$PYTHON" -c 'from cisaudit.lab import build_host_image, ensure_engine
+print("setup.sh: lab image", build_host_image(ensure_engine()))'
+fi
+echo "setup.sh: done"

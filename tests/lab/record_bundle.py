@@ -1,0 +1,18 @@
+"""Re-record ``tests/data/bundles/lab-docker.json`` from a fresh lab (root, docker.io)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from cisaudit.api import audit
+from cisaudit.inventory import load_inventory
+from cisaudit.lab import start_lab
+
+with tempfile.TemporaryDirectory() as tmp, start_lab(["hardened", "weak", "bare"], workdir=Path(tmp)) as lab:
+    outcome = audit(load_inventory(lab.inventory_path).select(None))
+    _, evidence = outcome.write(Path(tmp) / "out")
+    target = Path(__file__).parents[1] / "data" / "bundles" / "lab-docker.json"
+    shutil.copy(evidence, target)
+    print(f"recorded {target}")

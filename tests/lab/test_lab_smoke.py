@@ -1,0 +1,98 @@
+"""The lab itself: every host answers over real SSH with strict host key checking, runs
+its own Docker engine, and has the users the audit needs (root, audit with passwordless
+sudo, nosudo without)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import paramiko
+import pytest
+import yaml
+
+from cisaudit.lab import Lab, LabHost
+
+pytestmark = pytest.mark.lab
+
+
+def _connect(lab: Lab, host: LabHost, user: str) -> paramiko.SSHClient:
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(lab.known_hosts_path))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(
+        host.address,
+        port=host.port,
+        username=user,
+        key_filename=str(host.key_path),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=15,
+    )
+    return client
+
+
+def _run(client: paramiko.SSHClient, command: str) -> tuple[int, str]:
+    _, stdout, stderr = client.exec_command(command, timeout=60)
+    out = stdout.read().decode() + stderr.read().decode()
+    return stdout.channel.recv_exit_status(), out
+
+
+@pytest.fixture(params=["root", "audit", "nosudo"])
+def user(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def sessions(lab: Lab, user: str) -> Iterator[dict[str, paramiko.SSHClient]]:
+    clients = {h.name: _connect(lab, h, user) for h in lab.hosts}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+def test_inventory_describes_every_host(lab: Lab) -> None:
+    inventory = yaml.safe_load(lab.inventory_path.read_text())
+    assert set(inventory["hosts"]) == {h.name for h in lab.hosts}
+    for host in lab.hosts:
+        entry = inventory["hosts"][host.name]
+        assert (entry["address"], entry["port"], entry["user"]) == ("127.0.0.1", host.port, "root")
+        assert entry["key"] == str(lab.key_path)
+        assert entry["known_hosts"] == str(lab.known_hosts_path)
+
+
+def test_unknown_host_key_is_rejected(lab: Lab) -> None:
+    host = lab.hosts[0]
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    with pytest.raises(paramiko.SSHException):
+        client.connect(host.address, port=host.port, username="root",
+                       key_filename=str(host.key_path), look_for_keys=False,
+                       allow_agent=False, timeout=15)
+    client.close()
+
+
+def test_each_host_runs_its_own_engine(lab: Lab, sessions: dict[str, paramiko.SSHClient],
+                                       user: str) -> None:
+    prefix = "" if user == "root" else "sudo -n "
+    for host in lab.hosts:
+        rc, out = _run(sessions[host.name], f"{prefix}docker ps --format '{{{{.Names}}}}'")
+        if user == "nosudo":
+            assert rc != 0 and "password is required" in out, f"{host.name}: {out}"
+        else:
+            assert rc == 0, f"{host.name}: {out}"
+            rc, name = _run(sessions[host.name], f"{prefix}docker info --format '{{{{.Name}}}}'")
+            assert (rc, name.strip()) == (0, host.name)
+
+
+def test_sudo_rights(lab: Lab, sessions: dict[str, paramiko.SSHClient], user: str) -> None:
+    for host in lab.hosts:
+        rc, out = _run(sessions[host.name], "id -un; sudo -n true")
+        assert out.splitlines()[0] == user
+        assert (rc == 0) == (user != "nosudo"), f"{host.name} as {user}: {out}"
+
+
+def test_exec_changes_a_hosts_state(lab: Lab) -> None:
+    rc, out = lab.exec("lab-bare", "touch /tmp/lab-exec-probe && echo done")
+    assert (rc, out.strip()) == (0, "done")
+    rc, _ = lab.exec("lab-bare", "test -e /tmp/no-such-file")
+    assert rc == 1

@@ -1,0 +1,72 @@
+"""The lab's assertions, replayed on evidence recorded from the lab (no network, no root).
+
+``tests/data/bundles/lab-docker.json`` is a real evidence bundle from the lab hosts; the
+verdicts must equal ``tests/lab/expected.yaml``, the same file the live lab test uses.
+Re-record it with ``python tests/lab/record_bundle.py`` when the probe changes.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cisaudit.api import evaluate_bundle
+
+BUNDLE = Path(__file__).parent / "data" / "bundles" / "lab-docker.json"
+EXPECTED = yaml.safe_load((Path(__file__).parent / "lab" / "expected.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def outcome():  # type: ignore[no-untyped-def]
+    return evaluate_bundle(BUNDLE)
+
+
+def test_recorded_verdicts_match_the_lab_expectations(outcome) -> None:  # type: ignore[no-untyped-def]
+    wrong = []
+    for target in outcome.run.targets:
+        want = EXPECTED[target.name.removeprefix("lab-")]
+        got = {r.control_id: r.status.value for r in target.results}
+        for control_id, status in want.items():
+            if got.get(control_id) != status:
+                wrong.append(f"{target.name} {control_id}: expected {status}, got {got.get(control_id)}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_evaluation_is_offline(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def refuse(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise AssertionError("evaluate must not touch the network")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert evaluate_bundle(BUNDLE).run.targets
+
+
+def test_results_schema(outcome) -> None:  # type: ignore[no-untyped-def]
+    data = outcome.run.to_dict()
+    assert data["schema_version"] == "1.0"
+    fleet = data["summary"]["fleet"]
+    assert set(fleet["counts"]) == {"PASS", "FAIL", "MANUAL", "NOT_APPLICABLE", "ERROR", "WAIVED"}
+    assert 0 < fleet["automated_coverage"] <= 1 and fleet["score"] is not None
+    for target in data["targets"]:
+        assert target["name"] and target["results"]
+        assert data["summary"]["targets"][target["name"]]["score"] is not None
+        for result in target["results"]:
+            assert {"control_id", "status", "observed", "expected", "offenders", "evidence"} <= set(result)
+            assert f"{target['benchmark']}/{result['control_id']}" in data["controls"]
+            if result["status"] == "FAIL":
+                assert result["offenders"] or result["observed"] is not None
+    assert data["summary"]["sections"]["cis-docker-1.6.0"]["5"]["counts"]
+
+
+def test_failures_name_offenders_and_carry_a_fix(outcome) -> None:  # type: ignore[no-untyped-def]
+    weak = next(t for t in outcome.run.targets if t.name == "lab-weak")
+    privileged = next(r for r in weak.results if r.control_id == "5.5")
+    assert privileged.status.value == "FAIL" and privileged.offenders
+    assert privileged.remediation and privileged.offenders[0].name in privileged.remediation
+    for result in weak.results:
+        if result.status.value == "FAIL":
+            assert result.remediation, f"{result.control_id} fails without a remediation snippet"
+            assert result.evidence, f"{result.control_id} fails without evidence keys"
