@@ -9,6 +9,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+PYTHON_GIVEN=${PYTHON:-}
 PYTHON=${PYTHON:-python3}
 
 packages=(
@@ -42,6 +43,13 @@ if ((${#missing[@]})); then
         --no-install-recommends "${missing[@]}" > /dev/null
 fi
 
+# A virtualenv in .venv by default: Debian's own python3 refuses system-wide pip installs
+# (PEP 668). Set PYTHON to install into another interpreter instead.
+if [ -z "${PYTHON_GIVEN:-}" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    PYTHON=.venv/bin/python
+fi
+PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --upgrade pip > /dev/null
 PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q -e '.[all]'
 
 if [ "${1:-}" = --lab ]; then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Iterable, Sequence
@@ -95,7 +96,10 @@ class Lab:
         if self._stopped:
             return
         self._stopped = True
-        _remove(self.engine, [h.container_id for h in self.hosts])
+        ids = [h.container_id for h in self.hosts]
+        with ThreadPoolExecutor(max_workers=max(1, len(ids))) as pool:
+            list(pool.map(lambda c: _remove_inner_containers(self.engine, c), ids))
+        _remove(self.engine, ids)
 
     def __enter__(self) -> Lab:
         return self
@@ -134,6 +138,7 @@ def start_lab(
     workdir.mkdir(parents=True, exist_ok=True)
     key_path, public_key = _write_key(workdir)
     lab_id = secrets.token_hex(4)
+    _remove_orphans(engine)
 
     ids: list[str] = []
     try:
@@ -197,6 +202,7 @@ def _run_host(engine: str, image: str, profile: str, lab_id: str, public_key: st
             "--hostname", f"lab-{profile}",
             "--label", f"{LABEL}={lab_id}",
             "--label", f"{LABEL}.profile={profile}",
+            "--label", f"{LABEL}.pid={os.getpid()}",
             *HOST_RUN_FLAGS,
             "-p", "127.0.0.1::22",
             "-v", f"{PROFILE_DIR}:{MOUNT_POINT}:ro",
@@ -256,6 +262,35 @@ def _host_key(engine: str, container_id: str) -> str:
     out = docker(engine, ["exec", container_id, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
     algo, key, *_ = out.stdout.decode().split()
     return f"{algo} {key}"
+
+
+def _remove_inner_containers(engine: str, container_id: str) -> None:
+    # Through the inner engine, so that it deletes the cgroups it made: they live in this
+    # machine's cgroup tree and would outlive the host container otherwise. Best effort:
+    # the host container is removed next whatever happens here.
+    docker(
+        engine,
+        ["exec", container_id, "sh", "-c", "docker ps -aq | xargs -r docker rm -f >/dev/null"],
+        timeout=60,
+        check=False,
+    )
+
+
+def _remove_orphans(engine: str) -> None:
+    """Remove lab hosts left behind by processes of this machine that no longer exist
+    (a killed test session never reaches its teardown)."""
+    listed = docker(
+        engine,
+        ["ps", "-a", "--filter", f"label={LABEL}",
+         "--format", f'{{{{.ID}}}} {{{{.Label "{LABEL}.pid"}}}}'],
+        check=False,
+    )
+    orphans = []
+    for line in listed.stdout.decode().splitlines():
+        cid, _, pid = line.partition(" ")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            orphans.append(cid)
+    _remove(engine, orphans)
 
 
 def _remove(engine: str, container_ids: Iterable[str]) -> None:

@@ -106,7 +106,19 @@ def build_host_image(engine: str, *, suite: str | None = None) -> str:
             _build_rootfs_tarball(tarball, suite)
         with open(tarball, "rb") as handle:
             _docker_import(engine, handle, tag)
+        _forget_old_builds(engine, tag, tarball)
     return tag
+
+
+def _forget_old_builds(engine: str, tag: str, tarball: Path) -> None:
+    """Drop images and tarballs of earlier recipes (an image still in use stays)."""
+    for old in tarball.parent.glob("rootfs-*.tar"):
+        if old != tarball:
+            old.unlink(missing_ok=True)
+    listed = docker(engine, ["images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE_REPO])
+    stale = [t for t in listed.stdout.decode().split() if t != tag]
+    if stale:
+        docker(engine, ["rmi", *stale], check=False)
 
 
 def _docker_import(engine: str, handle: object, tag: str) -> None:

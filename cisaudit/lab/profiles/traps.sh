@@ -57,12 +57,12 @@ docker run -d --name vanilla-api $limits --restart on-failure:5 -p 127.0.0.1:808
 # Shares the host PID namespace (5.16 fails) while no container runs sshd: a check that
 # runs `ps` inside containers sees the host's sshd here.
 # shellcheck disable=SC2086
-docker run -d --name t-pidhost $limits --pid host --restart on-failure:3 lab/api:2.1 \
-    sleep 1000000 > /dev/null
+docker run -d --name t-pidhost $limits --pid host --restart on-failure:3 \
+    --health-cmd true --health-interval 30s lab/api:2.1 sleep 1000000 > /dev/null
 # Root spelled numerically: User "0:0" is root too.
 # shellcheck disable=SC2086
-docker run -d --name t-root $limits --user 0:0 --restart on-failure:3 lab/api:2.1 \
-    sleep 1000000 > /dev/null
+docker run -d --name t-root $limits --user 0:0 --restart on-failure:3 \
+    --health-cmd true --health-interval 30s lab/api:2.1 sleep 1000000 > /dev/null
 # Stopped, never started: mounts the host root. `docker ps` does not show it; `ps -a` does.
 # shellcheck disable=SC2086
 docker create --name t-stopped $limits -v /:/host:ro lab/api:2.1 sleep 1000000 > /dev/null

@@ -44,7 +44,7 @@ start_dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 \
     --containerd /run/containerd/containerd.sock \
     --data-root /srv/docker --storage-driver vfs \
     --icc=true --log-level debug --iptables=false \
-    --insecure-registry 10.0.0.5:5000 --insecure-registry=registry.lab:5000 \
+    --insecure-registry 10.0.0.0/24 --insecure-registry=registry.lab:5000 \
     --cgroup-parent=/lab-weak --experimental --userland-proxy=true
 chown root:root /var/run/docker.sock
 chmod 0606 /var/run/docker.sock

@@ -31,6 +31,7 @@ from cisaudit.model import (  # noqa: E402
     Status,
     TargetResult,
 )
+from cisaudit.score import Report  # noqa: E402
 
 DOCKER = "cis-docker-1.6.0"
 K8S = "cis-kubernetes-1.12"
@@ -219,13 +220,8 @@ def sample_run() -> tuple[Run, dict[str, Any]]:
         started_at="2026-11-22T08:00:00Z", finished_at="2026-11-22T08:00:15Z",
         benchmarks=[DOCKER, K8S], options={"profile": "Level 2", "inventory": "inv.yml"},
         targets=targets, controls=controls, sections=SECTIONS,
-        summary={
-            "fleet": {"counts": {"PASS": 7, "FAIL": 6, "ERROR": 12, "MANUAL": 3,
-                                 "NOT_APPLICABLE": 3, "WAIVED": 3},
-                      "score": 53.8, "pass_rate": 53.8, "automated_coverage": 88.9},
-            "exit_code": 1,
-        },
     )
+    run.summary = Report(run).summary()
     return run, {"schema_version": "1.0", "targets": evidence}
 
 
@@ -273,6 +269,7 @@ def synthetic_run(hosts: int = 50, controls: int = 117, seed: int = 7) -> tuple[
     run = Run(run_id="bench", tool_version="0.1.0", started_at="2026-11-22T08:00:00Z",
               finished_at="2026-11-22T08:05:00Z", benchmarks=[DOCKER], options={},
               targets=targets, controls=catalog, sections={DOCKER: sections})
+    run.summary = Report(run).summary()
     return run, {"schema_version": "1.0", "targets": evidence}
 
 

@@ -1,0 +1,95 @@
+"""Benchmark: render (and sign) the PDF report for a synthetic fleet.
+
+    python bench/bench_report.py                 # 50 hosts x 117 controls, English
+    python bench/bench_report.py --hosts 200 --lang both --sign
+
+Prints wall time per stage, pages, file size and peak RSS. Targets on the 2-core
+reference machine: under 60 s and under 1.5 GB for 50 x 117.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cisaudit.report import ReportMeta, render  # noqa: E402
+from cisaudit.signing import SignConfig, init_keys  # noqa: E402
+
+TARGET_SECONDS = 60.0
+TARGET_RSS_MB = 1536.0
+
+
+def _samples():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(
+        "report_samples", ROOT / "tests" / "data" / "report" / "samples.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pages(pdf: Path) -> str:
+    try:
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return next((line.split()[-1] for line in info.stdout.splitlines()
+                 if line.startswith("Pages:")), "?")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--controls", type=int, default=117)
+    parser.add_argument("--lang", default="en", choices=["en", "zh", "both"])
+    parser.add_argument("--sign", action="store_true", help="also sign the PDF (PAdES)")
+    parser.add_argument("--keep", type=Path, help="write the outputs here instead of a temp dir")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    run, evidence = _samples().synthetic_run(args.hosts, args.controls)
+    built = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        evidence_path = work / "evidence.json"
+        evidence_path.write_text(json.dumps(evidence), encoding="utf-8")
+        sign = None
+        if args.sign:
+            keys = init_keys(work / "keys", common_name="Bench Signer", overwrite=True)
+            sign = SignConfig(key=keys.key, cert=keys.cert)
+        prepared = time.perf_counter()
+        written = render(run, work / "out", formats=["pdf"], lang=args.lang,
+                         evidence_path=evidence_path, sign=sign,
+                         meta=ReportMeta(org="Bench Org", client="Bench Client",
+                                         assessor="Bench Assessor"))
+        done = time.perf_counter()
+        pdf = next(p for p in written if p.suffix == ".pdf")
+        size_mb = pdf.stat().st_size / 1e6
+        pages = _pages(pdf)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    render_s = done - prepared
+    print(f"fleet: {args.hosts} hosts x {args.controls} controls = "
+          f"{sum(len(t.results) for t in run.targets)} verdicts, lang={args.lang}, "
+          f"signed={args.sign}")
+    print(f"build sample run: {built - start:6.2f} s")
+    print(f"render PDF:       {render_s:6.2f} s  (target < {TARGET_SECONDS:.0f} s)")
+    print(f"pages: {pages}, size: {size_mb:.1f} MB")
+    print(f"peak RSS:         {rss_mb:6.0f} MB (target < {TARGET_RSS_MB:.0f} MB)")
+    ok = render_s < TARGET_SECONDS and rss_mb < TARGET_RSS_MB
+    print("within target" if ok else "OVER TARGET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

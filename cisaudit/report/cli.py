@@ -1,0 +1,188 @@
+"""``cisaudit report``, ``cisaudit keys`` and ``cisaudit verify``: thin shells over
+``cisaudit.report.render`` and ``cisaudit.signing``. ``register`` adds them to a group."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from cisaudit.model import Run
+from cisaudit.report import FORMATS, ReportMeta, render
+from cisaudit.report.i18n import LANG_CHOICES
+from cisaudit.signing import SignConfig, SigningError, Verification, init_keys, verify
+
+EXIT_VERIFY_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _formats(value: str) -> list[str]:
+    wanted = [f.strip().lower() for f in value.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown or not wanted:
+        raise click.BadParameter(f"{','.join(unknown) or value!r}: choose from {','.join(FORMATS)}")
+    return wanted
+
+
+def _passphrase(env_name: str | None) -> bytes | None:
+    if not env_name:
+        return None
+    value = os.environ.get(env_name)
+    if value is None:
+        raise click.BadParameter(f"environment variable {env_name} is not set",
+                                 param_hint="--sign-pass-env")
+    return value.encode()
+
+
+def _sign_config(key: str | None, cert: str | None, p12: str | None, pass_env: str | None,
+                 tsa_url: str | None) -> SignConfig | None:
+    if not (key or cert or p12):
+        if tsa_url or pass_env:
+            raise click.UsageError("--tsa-url and --sign-pass-env need --sign-key/--sign-cert "
+                                   "or --sign-p12")
+        return None
+    if p12 and (key or cert):
+        raise click.UsageError("give either --sign-p12 or --sign-key with --sign-cert, not both")
+    if not p12 and not (key and cert):
+        raise click.UsageError("--sign-key and --sign-cert go together")
+    return SignConfig(key=Path(key) if key else None, cert=Path(cert) if cert else None,
+                      p12=Path(p12) if p12 else None, passphrase=_passphrase(pass_env),
+                      tsa_url=tsa_url)
+
+
+def _load_run(path: Path) -> tuple[Run, bytes]:
+    raw = path.read_bytes()
+    try:
+        return Run.from_dict(json.loads(raw)), raw
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"{path}: not a cisaudit results file: {exc}") from exc
+
+
+@click.command("report")
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "outdir", default="cisaudit-report", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Directory for the reports.")
+@click.option("--format", "formats", default="pdf,html", show_default=True,
+              help=f"Comma-separated formats: {','.join(FORMATS)}.")
+@click.option("--lang", default="en", show_default=True, type=click.Choice(list(LANG_CHOICES)),
+              help="Report language; 'both' makes one bilingual document.")
+@click.option("--theme", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Theme YAML (organisation, logo, colours); see reports/theme.yml.")
+@click.option("--templates", "template_dir", type=click.Path(exists=True, file_okay=False,
+              path_type=Path), help="Directory whose templates override the built-in ones.")
+@click.option("--evidence", "evidence_path", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="Evidence file (.json or .json.gz) for the annex and attachment.")
+@click.option("--sign-key", type=click.Path(dir_okay=False), help="PEM private key to sign with.")
+@click.option("--sign-cert", type=click.Path(dir_okay=False), help="PEM certificate of that key.")
+@click.option("--sign-p12", type=click.Path(dir_okay=False), help="PKCS#12 file (key + certificate).")
+@click.option("--sign-pass-env", metavar="VAR", help="Environment variable holding the key passphrase.")
+@click.option("--tsa-url", metavar="URL", help="RFC 3161 timestamp authority for the signature.")
+@click.option("--client", default="", help="Client (audited organisation) named on the cover.")
+@click.option("--assessor", default="", help="Assessor named on the cover and signature page.")
+@click.option("--org", default="", help="Auditing organisation (overrides the theme's org_name).")
+def report_command(results: Path, outdir: Path, formats: str, lang: str, theme: Path | None,
+                   template_dir: Path | None, evidence_path: Path | None, sign_key: str | None,
+                   sign_cert: str | None, sign_p12: str | None, sign_pass_env: str | None,
+                   tsa_url: str | None, client: str, assessor: str, org: str) -> None:
+    """Render RESULTS (a results.json) as PDF, HTML, CSV, JUnit XML and SARIF, optionally signed."""
+    wanted = _formats(formats)
+    sign = _sign_config(sign_key, sign_cert, sign_p12, sign_pass_env, tsa_url)
+    run, raw = _load_run(results)
+    try:
+        written = render(run, outdir, formats=wanted, lang=lang, theme=theme,
+                         template_dir=template_dir, evidence_path=evidence_path, sign=sign,
+                         meta=ReportMeta(org=org, client=client, assessor=assessor),
+                         results_bytes=raw)
+    except (SigningError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Signing keys for reports."""
+
+
+@keys_group.command("init")
+@click.option("-o", "--output", "outdir", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for signing-key.pem (mode 0600) and signing-cert.pem.")
+@click.option("--name", "common_name", required=True, help="Signer's name in the certificate.")
+@click.option("--org", default="", help="Organisation in the certificate.")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650),
+              help="Validity of the certificate.")
+@click.option("--pass-env", metavar="VAR", help="Encrypt the key with the passphrase in VAR.")
+@click.option("--force", is_flag=True, help="Replace an existing key and certificate.")
+def keys_init(outdir: Path, common_name: str, org: str, days: int, pass_env: str | None,
+              force: bool) -> None:
+    """Create a trial signing key and self-signed certificate."""
+    try:
+        paths = init_keys(outdir, common_name=common_name, organisation=org, days=days,
+                          passphrase=_passphrase(pass_env), overwrite=force)
+    except SigningError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {paths.key} (private, 0600)\nwrote {paths.cert}")
+    click.echo("This self-signed certificate is for trials: readers will call the signer "
+               "unknown until they trust it (cisaudit verify --trust CERT).", err=True)
+
+
+def _print_verification(v: Verification) -> None:
+    what = "PDF signature" if v.kind == "pdf" else "detached signature"
+    click.echo(f"{v.path}: {what}")
+    if v.signer:
+        click.echo(f"  signed by:        {v.signer}")
+        click.echo(f"  certificate:      SHA-256 {v.cert_sha256}")
+    if v.signed_at:
+        click.echo(f"  signed at:        {v.signed_at}")
+    if v.timestamp:
+        click.echo(f"  timestamp (TSA):  {v.timestamp}")
+    click.echo(f"  intact:           {'yes' if v.intact else 'NO'}")
+    click.echo(f"  signature valid:  {'yes' if v.valid else 'NO'}")
+    if v.kind == "pdf":
+        click.echo(f"  covers whole file: {'yes' if v.whole_file else 'NO'}")
+    trusted = {None: "not checked (use --trust CERT)", True: "yes", False: "NO"}[v.trusted]
+    click.echo(f"  trusted signer:   {trusted}")
+    for name, ok, digest in v.attachments:
+        click.echo(f"  attachment {name}: {'hash matches' if ok else 'HASH MISMATCH'} ({digest})")
+    if v.ok:
+        click.echo("OK: signature valid, document intact" +
+                   (", attachments match" if v.attachments else ""))
+    else:
+        for problem in v.problems:
+            click.echo(f"TAMPERED OR INVALID: {problem}", err=True)
+
+
+@click.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--trust", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Certificate (PEM or DER) the signer must chain to.")
+@click.option("--signature", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Detached signature file (default: PATH.sig).")
+def verify_command(path: Path, trust: Path | None, signature: Path | None) -> None:
+    """Verify a signed report PDF or a file with a detached signature (e.g. the evidence).
+
+    Exit 0 only when the signature is valid, the file is intact and whole, and every
+    embedded attachment matches its recorded SHA-256; 1 otherwise; 2 on usage errors.
+    """
+    # pyHanko logs a traceback for every untrusted (e.g. self-signed) chain; the verdict
+    # below already says whether the signer is trusted.
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        result = verify(path, trust=trust, signature=signature)
+    except SigningError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    _print_verification(result)
+    sys.exit(0 if result.ok else EXIT_VERIFY_FAILED)
+
+
+def register(group: click.Group) -> None:
+    """Add ``report``, ``keys`` and ``verify`` to ``group`` (the ``cisaudit`` command)."""
+    for command in (report_command, keys_group, verify_command):
+        group.add_command(command)
