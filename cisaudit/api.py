@@ -8,6 +8,7 @@ evaluation and scoring are pure.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,9 +23,6 @@ from cisaudit.evaluate import FactSet, evaluate
 from cisaudit.model import Result, Run, Status, TargetResult
 from cisaudit.score import Report
 from cisaudit.targets import Target
-
-DEFAULT_BENCHMARKS = {"docker-host": "cis-docker-1.6.0", "local": "cis-docker-1.6.0"}
-
 
 @dataclass
 class Selection:
@@ -118,25 +116,55 @@ def audit(
     return Outcome(run, ordered)
 
 
+# How each kind of target is reached and how its facts are derived. Entries are
+# "module:function" so that optional dependencies (kubernetes) load only when used.
+COLLECTORS: dict[str, tuple[str, str | None]] = {
+    "docker-host": ("cisaudit.collect.docker_host:collect_docker_host", "ssh"),
+    "local": ("cisaudit.collect.docker_host:collect_docker_host", "local"),
+    "k8s-node": ("cisaudit.collect.k8s_node:collect_k8s_node", "ssh"),
+    "k8s-cluster": ("cisaudit.collect.k8s_cluster:collect_k8s_cluster", None),
+}
+DERIVERS: dict[str, str] = {
+    "docker-host": "cisaudit.derive_docker:derive",
+    "local": "cisaudit.derive_docker:derive",
+    "k8s-node": "cisaudit.derive_k8s_node:derive",
+    "k8s-cluster": "cisaudit.derive_k8s_cluster:derive",
+}
+
+
+def _load(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def collect_target(target: Target, accept_new_host_keys: bool = False) -> TargetEvidence:
     """Reach one target and collect its evidence; failures are recorded, not raised."""
-    from cisaudit.collect.docker_host import collect_docker_host
     from cisaudit.collect.transport import LocalTransport, SSHTransport, TransportError
 
     if target.kind == "bundle":
         return _from_bundle(target)
-    if target.kind not in DEFAULT_BENCHMARKS:
+    if target.kind not in COLLECTORS:
         return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
                               groups=list(target.groups),
-                              error=f"targets of kind {target.kind!r} are not supported yet")
+                              error=f"targets of kind {target.kind!r} are not supported")
+    collector_ref, transport_kind = COLLECTORS[target.kind]
     try:
-        transport = (LocalTransport(target) if target.kind == "local"
+        collector = _load(collector_ref)
+    except ImportError as exc:
+        return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
+                              groups=list(target.groups), collected_at=_now(),
+                              error=f"collector for {target.kind} unavailable: {exc}")
+    if transport_kind is None:
+        return collector(target)
+    try:
+        transport = (LocalTransport(target) if transport_kind == "local"
                      else SSHTransport(target, accept_new_host_keys=accept_new_host_keys))
     except TransportError as exc:
         return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
-                              groups=list(target.groups), collected_at=_now(), error=str(exc))
+                              groups=list(target.groups), roles=list(target.roles),
+                              collected_at=_now(), error=str(exc))
     try:
-        return collect_docker_host(target, transport)
+        return collector(target, transport)
     finally:
         transport.close()
 
@@ -169,7 +197,8 @@ def build_run(evidence: list[TargetEvidence], *, catalog: Catalog, selection: Se
     sections: dict[str, dict[str, dict[str, str]]] = {}
     for item in evidence:
         bench = _benchmark_for(item, catalog, selection)
-        chosen = [c for c in bench.ordered() if selection.matches(c)] if bench else []
+        chosen = ([c for c in catalog.applicable(bench, item.kind, item.roles) if selection.matches(c)]
+                  if bench else [])
         for control in chosen:
             controls[control.key] = control.info()
         if bench:
@@ -183,11 +212,11 @@ def build_run(evidence: list[TargetEvidence], *, catalog: Catalog, selection: Se
 
 
 def _benchmark_for(item: TargetEvidence, catalog: Catalog, selection: Selection) -> Benchmark | None:
-    kind = "docker-host" if item.kind == "bundle" else item.kind
-    wanted = selection.benchmark or DEFAULT_BENCHMARKS.get(kind)
-    if wanted is None or wanted not in catalog.benchmarks:
-        return None
-    return catalog.get(wanted)
+    if selection.benchmark:
+        bench = catalog.benchmarks.get(selection.benchmark)
+        return bench if bench and item.kind in bench.target_kinds else catalog.pick(
+            item.kind, item.platform_version)
+    return catalog.pick(item.kind, item.platform_version)
 
 
 def evaluate_target(item: TargetEvidence, bench: Benchmark | None, controls: list[Control]) -> TargetResult:
@@ -204,20 +233,24 @@ def evaluate_target(item: TargetEvidence, bench: Benchmark | None, controls: lis
         result.results = [Result(c.id, Status.ERROR, reason=f"target not audited: {item.error}")
                           for c in controls]
         return result
-    from cisaudit.derive_docker import derive
-
-    values, errors = derive(item.sections)
+    values, errors = _load(DERIVERS[item.kind])(item.sections)
     facts = FactSet(values, errors)
-    result.facts_summary = {
+    result.facts_summary = {**_facts_summary(values), "fact_errors": errors}
+    result.results = [evaluate(c, facts) for c in controls]
+    return result
+
+
+def _facts_summary(values: dict[str, Any]) -> dict[str, Any]:
+    """A few headline facts for reports (engine/platform version, object counts, OS)."""
+    if "summary" in values:  # derivers for other kinds provide their own
+        return dict(values["summary"])
+    return {
         "engine_version": (values.get("engine") or {}).get("server_version"),
         "containers": len(values.get("containers") or []),
         "images": len(values.get("images") or []),
         "os": ((values.get("host") or {}).get("os") or {}).get("PRETTY_NAME"),
         "audit_uid": (values.get("host") or {}).get("uid"),
-        "fact_errors": errors,
     }
-    result.results = [evaluate(c, facts) for c in controls]
-    return result
 
 
 def _not_collected(target: Target, interrupted: bool) -> TargetEvidence:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cisaudit.facts_registry import FACTS, SUBJECTS
+from cisaudit.facts_registry import FACTS, SUBJECT_PREFIXES, SUBJECTS
 from cisaudit.model import ControlInfo
 from cisaudit.operators import OPERATORS, UNARY
 from cisaudit.yamlsrc import LineDict, SourceError, load_file
@@ -96,6 +96,7 @@ class Benchmark:
     target_kinds: list[str]
     sections: dict[str, dict[str, str]]
     controls: dict[str, Control]
+    platform_versions: list[str] = field(default_factory=list)  # e.g. Kubernetes "1.32"
 
     def ordered(self) -> list[Control]:
         return sorted(self.controls.values(), key=lambda c: control_sort_key(c.id))
@@ -121,6 +122,31 @@ class Catalog:
     def for_kind(self, kind: str) -> list[Benchmark]:
         return [b for b in self.benchmarks.values() if kind in b.target_kinds]
 
+    def pick(self, kind: str, platform_version: str | None = None) -> Benchmark | None:
+        """The benchmark for a target kind: the one covering its platform version (e.g. the
+        Kubernetes minor version), else the newest benchmark for that kind."""
+        candidates = sorted(self.for_kind(kind), key=lambda b: control_sort_key(b.version))
+        if not candidates:
+            return None
+        if platform_version:
+            minor = ".".join(platform_version.lstrip("v").split(".")[:2])
+            for bench in candidates:
+                if minor in bench.platform_versions:
+                    return bench
+        return candidates[-1]
+
+    def applicable(self, bench: Benchmark, kind: str, roles: Sequence[str] = ()) -> list[Control]:
+        """Controls of ``bench`` that apply to a target of this kind and these node roles."""
+        chosen = []
+        for control in bench.ordered():
+            kinds = control.targets or bench.target_kinds
+            if kind not in kinds and not (kind == "bundle"):
+                continue
+            if control.roles and kind == "k8s-node" and not set(control.roles) & set(roles):
+                continue
+            chosen.append(control)
+        return chosen
+
 
 def load_catalog(root: Path | None = None) -> Catalog:
     """Load every benchmark folder under ``root`` and the mapping files beside them."""
@@ -141,7 +167,8 @@ def load_catalog(root: Path | None = None) -> Catalog:
 def load_benchmark(folder: Path) -> Benchmark:
     meta_path = folder / "benchmark.yaml"
     meta = _mapping(load_file(meta_path), meta_path, "benchmark file")
-    _known_keys(meta, {"id", "name", "version", "target_kinds", "sections"}, meta_path)
+    _known_keys(meta, {"id", "name", "version", "target_kinds", "sections", "platform_versions"},
+                meta_path)
     bench_id = _required(meta, "id", str, meta_path)
     if bench_id != folder.name:
         raise SourceError(meta_path, meta.line_of("id"),
@@ -160,6 +187,7 @@ def load_benchmark(folder: Path) -> Benchmark:
         version=str(_required(meta, "version", (str, int, float), meta_path)),
         target_kinds=list(_required(meta, "target_kinds", list, meta_path)),
         sections=sections, controls=controls,
+        platform_versions=[str(v) for v in meta.get("platform_versions", [])],
     )
 
 
@@ -228,7 +256,8 @@ def _validate_check(check: Any, path: Path) -> None:
     if "each" in check and "file" in check:
         raise SourceError(path, check.line, "a check takes 'each' or 'file', not both")
     scoped = "each" in check or "file" in check
-    if "each" in check and check["each"] not in SUBJECTS:
+    if "each" in check and check["each"] not in SUBJECTS and not str(check["each"]).startswith(
+            SUBJECT_PREFIXES):
         raise SourceError(path, check.line_of("each"),
                           f"unknown collection {check['each']!r}{_suggest(check['each'], SUBJECTS)}")
     if "file" in check:

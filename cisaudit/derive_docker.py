@@ -488,8 +488,26 @@ def _under(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
+def daemon_ulimits(options: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """The daemon's default-ulimits as {name: (soft, hard)}, from daemon.json or flags."""
+    found: dict[str, tuple[int, int]] = {}
+    value = options.get("default-ulimits") or {}
+    if isinstance(value, dict):
+        for name, spec in value.items():
+            if isinstance(spec, dict):
+                found[name] = (int(spec.get("Soft", 0)), int(spec.get("Hard", 0)))
+    else:
+        for item in value:
+            name, _, limits = str(item).partition("=")
+            soft, _, hard = limits.partition(":")
+            if soft.lstrip("-").isdigit():
+                found[name] = (int(soft), int(hard or soft))
+    return found
+
+
 def derive_container(container: dict[str, Any], processes: list[dict[str, Any]],
-                     cgroups: dict[int, set[str]], docker_sock: str | None) -> dict[str, Any]:
+                     cgroups: dict[int, set[str]], docker_sock: str | None,
+                     defaults: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
     host = container.get("HostConfig") or {}
     config = container.get("Config") or {}
     state = container.get("State") or {}
@@ -528,6 +546,11 @@ def derive_container(container: dict[str, Any], processes: list[dict[str, Any]],
         "restart_policy": ((host.get("RestartPolicy") or {}).get("Name") or "no"),
         "restart_max": (host.get("RestartPolicy") or {}).get("MaximumRetryCount", 0),
         "has_healthcheck": bool(healthcheck) and healthcheck[0] != "NONE",
+        # The engine copies the daemon's default-ulimits into every container's
+        # HostConfig.Ulimits; only values that differ from them are real overrides.
+        "ulimit_overrides": [f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}"
+                             for u in host.get("Ulimits") or []
+                             if (defaults or {}).get(u.get("Name")) != (u.get("Soft"), u.get("Hard"))],
     }
 
 
@@ -625,7 +648,8 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         values["swarm"] = derive_swarm(info)
     if containers is not None:
         values["containers"] = [
-            {**c, "cis": derive_container(c, processes, cgroups, paths.get("docker_sock"))}
+            {**c, "cis": derive_container(c, processes, cgroups, paths.get("docker_sock"),
+                                          daemon_ulimits(daemon["options"]))}
             for c in containers]
         if info is not None:
             values["engine"]["containers_stopped"] = sum(1 for c in values["containers"]

@@ -27,11 +27,15 @@ class FactSet:
     errors: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:
-        top = name.split(".")[0]
-        if top in self.errors:
-            raise MissingFact(top, self.errors[top])
-        if top not in self.values:
-            raise MissingFact(top, f"fact {top!r} was not collected for this target")
+        parts = name.split(".")
+        # An error may be recorded for a whole fact ("containers") or a part of one
+        # ("cluster.pods": that kind was forbidden while the rest of the cluster was read).
+        for depth in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:depth])
+            if prefix in self.errors:
+                raise MissingFact(prefix, self.errors[prefix])
+        if parts[0] not in self.values:
+            raise MissingFact(parts[0], f"fact {parts[0]!r} was not collected for this target")
         return dig(self.values, name)
 
 

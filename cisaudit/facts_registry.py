@@ -29,9 +29,12 @@ FACTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "networks": ("every Docker network: inspect data", ("docker.networks",)),
     "swarm": ("swarm state of the engine", ("docker.info",)),
     # Kubernetes nodes (over SSH) and clusters (over the API)
-    "k8s": ("Kubernetes node facts: component processes, flags, config files",
-            ("host.ps", "k8s.files")),
-    "cluster": ("Kubernetes cluster objects from the API", ("k8s.api",)),
+    "k8s": ("Kubernetes node facts: component processes, flags, config files (docs/facts-k8s.md)",
+            ("k8s.processes", "k8s.configs")),
+    "pki_files": ("stat of every file under the Kubernetes PKI directory", ("host.stat",)),
+    "cni_files": ("stat of every CNI configuration file", ("host.stat",)),
+    "cluster": ("Kubernetes cluster objects from the API or an offline dump (docs/facts-k8s.md)",
+                ("k8s.api",)),
 }
 
 # Collections a check may iterate with ``each``; items are mappings.
@@ -40,4 +43,8 @@ SUBJECTS: dict[str, str] = {
     "images": "images",
     "networks": "networks",
     "cert_files": "cert_files",
+    "pki_files": "pki_files",
+    "cni_files": "cni_files",
 }
+# Any collection under "cluster." (cluster.pods, cluster.workloads, ...) may be iterated too.
+SUBJECT_PREFIXES = ("cluster.",)

@@ -17,6 +17,7 @@ packages=(
     debootstrap        # builds the lab host image from the Debian mirror
     busybox-static     # root filesystem of the containers inside lab hosts
     openssh-client     # ssh-keygen, ssh for poking at lab hosts by hand
+    debian-archive-keyring gpgv    # debootstrap checks the mirror's signatures
     iproute2 tar ca-certificates
     poppler-utils      # pdftotext/pdfinfo: tests read generated PDFs back
     fonts-noto-cjk     # fonts for PDF reports

@@ -43,6 +43,7 @@ class TargetEvidence:
     duration_s: float | None = None
     remote_calls: int = 0
     error: str | None = None
+    platform_version: str | None = None  # e.g. the Kubernetes version, to pick the benchmark
     sections: dict[str, Section] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ See ``tests/lab/PROFILES.md`` for what each profile does to each control.
 """
 
 from cisaudit.lab.engine import LabError, LabUnavailable, ensure_engine
-from cisaudit.lab.hosts import Lab, LabHost, available_profiles, start_lab
+from cisaudit.lab.hosts import Lab, LabHost, available_profiles, remove_lab_hosts, start_lab
 from cisaudit.lab.image import build_host_image
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "available_profiles",
     "build_host_image",
     "ensure_engine",
+    "remove_lab_hosts",
     "start_lab",
 ]

@@ -114,9 +114,13 @@ def ensure_engine(*, timeout: float = 90) -> str:
     for candidate in (os.environ.get("DOCKER_HOST"), DEFAULT_SOCKET, own_url):
         if candidate and engine_answers(candidate):
             return candidate
-    dockerd = shutil.which("dockerd") or ("/usr/sbin/dockerd" if Path("/usr/sbin/dockerd").exists() else None)
+    dockerd = shutil.which("dockerd") or (
+        "/usr/sbin/dockerd" if Path("/usr/sbin/dockerd").exists() else None
+    )
     if not dockerd:
-        raise LabUnavailable(f"no Docker engine answers and dockerd is not installed; {INSTALL_HINT}")
+        raise LabUnavailable(
+            f"no Docker engine answers and dockerd is not installed; {INSTALL_HINT}"
+        )
     if os.geteuid() != 0:
         raise LabUnavailable(
             "no Docker engine answers and starting dockerd needs root; run as root, or start "
@@ -134,7 +138,9 @@ def ensure_engine(*, timeout: float = 90) -> str:
                 break
             time.sleep(0.5)
     tail = _tail(own["log"])
-    raise LabUnavailable(f"dockerd did not answer on {own_url} within {timeout:.0f} s; its log ends:\n{tail}")
+    raise LabUnavailable(
+        f"dockerd did not answer on {own_url} within {timeout:.0f} s; its log ends:\n{tail}"
+    )
 
 
 def _start_dockerd(dockerd: str, paths: dict[str, Path]) -> None:
@@ -144,10 +150,14 @@ def _start_dockerd(dockerd: str, paths: dict[str, Path]) -> None:
     paths["pid"].unlink(missing_ok=True)
     cmd = [
         dockerd,
-        "--data-root", str(paths["data"]),
-        "--exec-root", str(paths["exec"]),
-        "--pidfile", str(paths["pid"]),
-        "-H", f"unix://{paths['socket']}",
+        "--data-root",
+        str(paths["data"]),
+        "--exec-root",
+        str(paths["exec"]),
+        "--pidfile",
+        str(paths["pid"]),
+        "-H",
+        f"unix://{paths['socket']}",
     ]
     with open(paths["log"], "ab") as log:
         # A session of its own: the engine outlives this process and is reused next time.

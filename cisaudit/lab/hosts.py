@@ -27,14 +27,22 @@ LABEL = "org.cisaudit.lab"
 # and a tmpfs for the inner engine's data (a mount point of its own, as on a real host).
 HOST_RUN_FLAGS = (
     "--init",
-    "--cap-add", "ALL",
-    "--cap-drop", "SYS_RESOURCE",
-    "--security-opt", "seccomp=unconfined",
-    "--security-opt", "apparmor=unconfined",
-    "--security-opt", "systempaths=unconfined",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "--tmpfs", "/run:exec,mode=0755",
-    "--tmpfs", "/var/lib/docker:exec,mode=0711",
+    "--cap-add",
+    "ALL",
+    "--cap-drop",
+    "SYS_RESOURCE",
+    "--security-opt",
+    "seccomp=unconfined",
+    "--security-opt",
+    "apparmor=unconfined",
+    "--security-opt",
+    "systempaths=unconfined",
+    "-v",
+    "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs",
+    "/run:exec,mode=0755",
+    "--tmpfs",
+    "/var/lib/docker:exec,mode=0711",
 )
 
 
@@ -138,7 +146,7 @@ def start_lab(
     workdir.mkdir(parents=True, exist_ok=True)
     key_path, public_key = _write_key(workdir)
     lab_id = secrets.token_hex(4)
-    _remove_orphans(engine)
+    remove_lab_hosts(engine, orphans_only=True)
 
     ids: list[str] = []
     try:
@@ -181,9 +189,11 @@ def _write_key(workdir: Path) -> tuple[Path, str]:
         serialization.PrivateFormat.OpenSSH,
         serialization.NoEncryption(),
     )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     path = workdir / "id_ed25519"
     path.unlink(missing_ok=True)
     path.touch(mode=0o600)
@@ -197,17 +207,27 @@ def _run_host(engine: str, image: str, profile: str, lab_id: str, public_key: st
     done = docker(
         engine,
         [
-            "run", "-d",
-            "--name", name,
-            "--hostname", f"lab-{profile}",
-            "--label", f"{LABEL}={lab_id}",
-            "--label", f"{LABEL}.profile={profile}",
-            "--label", f"{LABEL}.pid={os.getpid()}",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--hostname",
+            f"lab-{profile}",
+            "--label",
+            f"{LABEL}={lab_id}",
+            "--label",
+            f"{LABEL}.profile={profile}",
+            "--label",
+            f"{LABEL}.pid={os.getpid()}",
             *HOST_RUN_FLAGS,
-            "-p", "127.0.0.1::22",
-            "-v", f"{PROFILE_DIR}:{MOUNT_POINT}:ro",
-            "-e", f"LAB_PROFILE={profile}",
-            "-e", f"LAB_PUBKEY={public_key}",
+            "-p",
+            "127.0.0.1::22",
+            "-v",
+            f"{PROFILE_DIR}:{MOUNT_POINT}:ro",
+            "-e",
+            f"LAB_PROFILE={profile}",
+            "-e",
+            f"LAB_PUBKEY={public_key}",
             image,
             f"{MOUNT_POINT}/_boot.sh",
         ],
@@ -276,21 +296,30 @@ def _remove_inner_containers(engine: str, container_id: str) -> None:
     )
 
 
-def _remove_orphans(engine: str) -> None:
-    """Remove lab hosts left behind by processes of this machine that no longer exist
-    (a killed test session never reaches its teardown)."""
+def remove_lab_hosts(engine: str, *, orphans_only: bool = True) -> int:
+    """Remove lab hosts on ``engine``; by default only those whose starting process on this
+    machine is gone (a killed test session never reaches its teardown). Returns how many."""
     listed = docker(
         engine,
-        ["ps", "-a", "--filter", f"label={LABEL}",
-         "--format", f'{{{{.ID}}}} {{{{.Label "{LABEL}.pid"}}}}'],
+        [
+            "ps",
+            "-a",
+            "--filter",
+            f"label={LABEL}",
+            "--format",
+            f'{{{{.ID}}}} {{{{.Label "{LABEL}.pid"}}}}',
+        ],
         check=False,
     )
-    orphans = []
+    doomed = []
     for line in listed.stdout.decode().splitlines():
         cid, _, pid = line.partition(" ")
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            orphans.append(cid)
-    _remove(engine, orphans)
+        if not orphans_only or (pid.isdigit() and not Path(f"/proc/{pid}").exists()):
+            doomed.append(cid)
+    with ThreadPoolExecutor(max_workers=max(1, len(doomed))) as pool:
+        list(pool.map(lambda c: _remove_inner_containers(engine, c), doomed))
+    _remove(engine, doomed)
+    return len(doomed)
 
 
 def _remove(engine: str, container_ids: Iterable[str]) -> None:
@@ -312,4 +341,4 @@ def _inventory_yaml(hosts: Sequence[LabHost], key_path: Path, known_hosts: Path)
             for h in hosts
         }
     }
-    return yaml.safe_dump(data, sort_keys=False)
+    return str(yaml.safe_dump(data, sort_keys=False))

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from cisaudit.lab.engine import INSTALL_HINT, LabError, LabUnavailable, cache_dir, docker, file_lock
 
@@ -88,7 +89,10 @@ def _apt_sources(root: Path) -> list[tuple[str, list[str]]]:
 
 
 def image_exists(engine: str, tag: str) -> bool:
-    return docker(engine, ["image", "inspect", "--format", "{{.Id}}", tag], check=False).returncode == 0
+    return (
+        docker(engine, ["image", "inspect", "--format", "{{.Id}}", tag], check=False).returncode
+        == 0
+    )
 
 
 def build_host_image(engine: str, *, suite: str | None = None) -> str:
@@ -121,11 +125,11 @@ def _forget_old_builds(engine: str, tag: str, tarball: Path) -> None:
         docker(engine, ["rmi", *stale], check=False)
 
 
-def _docker_import(engine: str, handle: object, tag: str) -> None:
+def _docker_import(engine: str, handle: BinaryIO, tag: str) -> None:
     env = dict(os.environ, DOCKER_HOST=engine)
     done = subprocess.run(
         ["docker", "import", "--change", 'CMD ["/opt/cisaudit-lab/_boot.sh"]', "-", tag],
-        stdin=handle,  # type: ignore[arg-type]
+        stdin=handle,
         capture_output=True,
         env=env,
         timeout=600,
@@ -137,7 +141,9 @@ def _docker_import(engine: str, handle: object, tag: str) -> None:
 
 def _build_rootfs_tarball(tarball: Path, suite: str) -> None:
     if os.geteuid() != 0:
-        raise LabUnavailable(f"building the lab image runs debootstrap, which needs root; {INSTALL_HINT}")
+        raise LabUnavailable(
+            f"building the lab image runs debootstrap, which needs root; {INSTALL_HINT}"
+        )
     for tool in ("debootstrap", "tar"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             raise LabUnavailable(f"{tool} is not installed; {INSTALL_HINT}")

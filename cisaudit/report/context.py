@@ -74,6 +74,7 @@ class _Ctx:
     colors: Mapping[str, str]
     evidence: Mapping[str, Any]
     fallback_controls: dict[str, ControlInfo] = field(default_factory=dict)
+    explained: set[str] = field(default_factory=set)  # controls whose "why" was printed
 
     def tx(self, texts: Mapping[str, str] | None) -> dict[str, str]:
         return {lang: localise(texts, lang) for lang in self.langs}
@@ -223,10 +224,18 @@ def _top_risks(ctx: _Ctx) -> list[dict[str, Any]]:
 
 def _finding(ctx: _Ctx, target: TargetResult, result: Result) -> dict[str, Any]:
     info = ctx.control(target, result)
+    key = f"{info.benchmark}/{info.id}"
+    # Why a control matters and how to fix it in general is the same on every target:
+    # printed in full at its first failure, referenced (with its page) afterwards.
+    explain = result.status is Status.FAIL and key not in ctx.explained
+    if explain:
+        ctx.explained.add(key)
     return {
         "control_id": result.control_id,
-        "key": f"{info.benchmark}/{info.id}",
+        "key": key,
         "anchor": _anchor(target.name, result.control_id),
+        "explain": explain,
+        "explain_anchor": _anchor("why", key),
         "status": result.status.value,
         "title": ctx.tx(info.title),
         "section": info.section,

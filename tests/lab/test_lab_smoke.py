@@ -1,18 +1,57 @@
 """The lab itself: every host answers over real SSH with strict host key checking, runs
 its own Docker engine, and has the users the audit needs (root, audit with passwordless
-sudo, nosudo without)."""
+sudo, nosudo without). The first tests need no lab: how it finds its mirror and how it
+says what is missing."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import paramiko
 import pytest
 import yaml
 
-from cisaudit.lab import Lab, LabHost
+from cisaudit.lab import Lab, LabHost, LabUnavailable, available_profiles, ensure_engine
+from cisaudit.lab.image import debian_mirror, image_tag
 
-pytestmark = pytest.mark.lab
+
+def test_mirror_is_read_from_apt_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CISAUDIT_LAB_MIRROR", raising=False)
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/security\nSuites: bookworm-security\n"
+        "Components: main\n\n"
+        "# the release itself\nTypes: deb deb-src\nURIs: http://mirror.example/debian\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n"
+    )
+    assert debian_mirror(tmp_path) == "http://mirror.example/debian"
+    (tmp_path / "sources.list.d" / "debian.sources").unlink()
+    (tmp_path / "sources.list").write_text(
+        "# deb http://old.example/debian bookworm main\n"
+        "deb [arch=amd64] http://list.example/debian bookworm main\n"
+    )
+    assert debian_mirror(tmp_path) == "http://list.example/debian"
+    (tmp_path / "sources.list").write_text("")
+    with pytest.raises(LabUnavailable, match="CISAUDIT_LAB_MIRROR"):
+        debian_mirror(tmp_path)
+
+
+def test_missing_docker_is_reported_with_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LabUnavailable, match="docker.io"):
+        ensure_engine()
+
+
+def test_image_tag_follows_the_recipe() -> None:
+    tag = image_tag()
+    assert tag.startswith("cisaudit-lab-host:") and len(tag.split(":")[1]) == 12
+    assert image_tag("trixie") != tag
+    assert {"hardened", "weak", "bare", "traps", "swarm", "swarm-locked"} <= set(
+        available_profiles()
+    )
 
 
 def _connect(lab: Lab, host: LabHost, user: str) -> paramiko.SSHClient:
@@ -50,6 +89,7 @@ def sessions(lab: Lab, user: str) -> Iterator[dict[str, paramiko.SSHClient]]:
         client.close()
 
 
+@pytest.mark.lab
 def test_inventory_describes_every_host(lab: Lab) -> None:
     inventory = yaml.safe_load(lab.inventory_path.read_text())
     assert set(inventory["hosts"]) == {h.name for h in lab.hosts}
@@ -60,19 +100,28 @@ def test_inventory_describes_every_host(lab: Lab) -> None:
         assert entry["known_hosts"] == str(lab.known_hosts_path)
 
 
+@pytest.mark.lab
 def test_unknown_host_key_is_rejected(lab: Lab) -> None:
     host = lab.hosts[0]
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     with pytest.raises(paramiko.SSHException):
-        client.connect(host.address, port=host.port, username="root",
-                       key_filename=str(host.key_path), look_for_keys=False,
-                       allow_agent=False, timeout=15)
+        client.connect(
+            host.address,
+            port=host.port,
+            username="root",
+            key_filename=str(host.key_path),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=15,
+        )
     client.close()
 
 
-def test_each_host_runs_its_own_engine(lab: Lab, sessions: dict[str, paramiko.SSHClient],
-                                       user: str) -> None:
+@pytest.mark.lab
+def test_each_host_runs_its_own_engine(
+    lab: Lab, sessions: dict[str, paramiko.SSHClient], user: str
+) -> None:
     prefix = "" if user == "root" else "sudo -n "
     for host in lab.hosts:
         rc, out = _run(sessions[host.name], f"{prefix}docker ps --format '{{{{.Names}}}}'")
@@ -84,6 +133,7 @@ def test_each_host_runs_its_own_engine(lab: Lab, sessions: dict[str, paramiko.SS
             assert (rc, name.strip()) == (0, host.name)
 
 
+@pytest.mark.lab
 def test_sudo_rights(lab: Lab, sessions: dict[str, paramiko.SSHClient], user: str) -> None:
     for host in lab.hosts:
         rc, out = _run(sessions[host.name], "id -un; sudo -n true")
@@ -91,6 +141,7 @@ def test_sudo_rights(lab: Lab, sessions: dict[str, paramiko.SSHClient], user: st
         assert (rc == 0) == (user != "nosudo"), f"{host.name} as {user}: {out}"
 
 
+@pytest.mark.lab
 def test_exec_changes_a_hosts_state(lab: Lab) -> None:
     rc, out = lab.exec("lab-bare", "touch /tmp/lab-exec-probe && echo done")
     assert (rc, out.strip()) == (0, "done")

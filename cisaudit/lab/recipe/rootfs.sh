@@ -7,6 +7,8 @@ set -eu
 dir=$1 suite=$2 mirror=$3
 
 packages=openssh-server,procps,iproute2,busybox-static,auditd,sudo,openssl,docker.io,passwd,perl-base
+# for a rootless dockerd run by an ordinary user
+packages=$packages,rootlesskit,uidmap,slirp4netns
 
 debootstrap --variant=minbase --include="$packages" "$suite" "$dir" "$mirror"
 
