@@ -39,14 +39,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         lab = start_lab(["bare"], workdir=Path(tmp), engine=engine)
         try:
-            lab.exec("bare", "docker image inspect bench-busybox >/dev/null 2>&1 || "
-                             "docker import /opt/lab/busybox-rootfs.tar bench-busybox")
+            lab.exec(
+                "bare",
+                "docker image inspect bench-busybox >/dev/null 2>&1 || "
+                "docker import /opt/lab/busybox-rootfs.tar bench-busybox",
+            )
             targets = load_inventory(lab.inventory_path).select(None)
             running = 0
             print("containers  median_s  remote_calls")
             for wanted in (1, 10, 40):
                 for i in range(running, wanted):
-                    rc, out = lab.exec("bare", f"docker run -d --name c{i} bench-busybox sleep 100000")
+                    rc, out = lab.exec(
+                        "bare", f"docker run -d --name c{i} bench-busybox sleep 100000"
+                    )
                     assert rc == 0, out
                 running = wanted
                 seconds, calls = timed_audit(targets, args.repeat)
@@ -59,12 +64,18 @@ def main() -> None:
         labs, targets = [], []
         try:
             for i in range(0, len(profiles), 3):
-                lab = start_lab(sorted(set(profiles[i:i + 3])), workdir=Path(tmp) / str(i), engine=engine)
+                lab = start_lab(
+                    sorted(set(profiles[i : i + 3])), workdir=Path(tmp) / str(i), engine=engine
+                )
                 labs.append(lab)
                 for target in load_inventory(lab.inventory_path).select(None):
-                    targets.append(target.__class__(**{**target.__dict__, "name": f"{target.name}-{i}"}))
+                    targets.append(
+                        target.__class__(**{**target.__dict__, "name": f"{target.name}-{i}"})
+                    )
             seconds, calls = timed_audit(targets, max(1, args.repeat // 2))
-            print(f"fleet of {len(targets)} hosts: {seconds:.3f} s, remote calls per host {sorted(set(calls))}")
+            print(
+                f"fleet of {len(targets)} hosts: {seconds:.3f} s, remote calls per host {sorted(set(calls))}"
+            )
         finally:
             for lab in labs:
                 lab.stop()

@@ -24,6 +24,7 @@ from cisaudit.model import Result, Run, Status, TargetResult
 from cisaudit.score import Report
 from cisaudit.targets import Target
 
+
 @dataclass
 class Selection:
     """Which controls to run: by benchmark, level and id/section filters."""
@@ -43,7 +44,9 @@ class Selection:
 
 def _id_matches(control: Control, pattern: str) -> bool:
     pattern = pattern.strip()
-    return control.id == pattern or control.id.startswith(pattern + ".") or control.section == pattern
+    return (
+        control.id == pattern or control.id.startswith(pattern + ".") or control.section == pattern
+    )
 
 
 @dataclass
@@ -60,10 +63,15 @@ class Outcome:
 
         outdir.mkdir(parents=True, exist_ok=True)
         results = outdir / "results.json"
-        results.write_text(json.dumps(self.run.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
+        results.write_text(
+            json.dumps(self.run.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8"
+        )
         evidence = outdir / ("evidence.json.gz" if gzip_evidence else "evidence.json")
-        write_bundle(evidence, self.evidence, {"run_id": self.run.run_id,
-                                               "tool": {"name": "cisaudit", "version": __version__}})
+        write_bundle(
+            evidence,
+            self.evidence,
+            {"run_id": self.run.run_id, "tool": {"name": "cisaudit", "version": __version__}},
+        )
         return results, evidence
 
 
@@ -87,8 +95,12 @@ def audit(
         from cisaudit.inventory import load_inventory
 
         targets = load_inventory(targets).select(list(limit) if limit else None)
-    targets = [replace(t, command_timeout=timeout, connect_timeout=min(timeout, t.connect_timeout))
-               if timeout else t for t in targets]
+    targets = [
+        replace(t, command_timeout=timeout, connect_timeout=min(timeout, t.connect_timeout))
+        if timeout
+        else t
+        for t in targets
+    ]
     catalog = catalog or load_catalog()
     selection = selection or Selection()
     started = _now()
@@ -96,7 +108,8 @@ def audit(
     interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="cisaudit")
     futures: dict[Future[TargetEvidence], Target] = {
-        pool.submit(collect_target, t, accept_new_host_keys): t for t in targets}
+        pool.submit(collect_target, t, accept_new_host_keys): t for t in targets
+    }
     try:
         pending = set(futures)
         while pending:
@@ -111,8 +124,14 @@ def audit(
     finally:
         pool.shutdown(wait=not interrupted, cancel_futures=True)
     ordered = [collected.get(t.name) or _not_collected(t, interrupted) for t in targets]
-    run = build_run(ordered, catalog=catalog, selection=selection, started=started,
-                    options=_options(selection, concurrency, timeout), interrupted=interrupted)
+    run = build_run(
+        ordered,
+        catalog=catalog,
+        selection=selection,
+        started=started,
+        options=_options(selection, concurrency, timeout),
+        interrupted=interrupted,
+    )
     return Outcome(run, ordered)
 
 
@@ -144,25 +163,43 @@ def collect_target(target: Target, accept_new_host_keys: bool = False) -> Target
     if target.kind == "bundle":
         return _from_bundle(target)
     if target.kind not in COLLECTORS:
-        return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
-                              groups=list(target.groups),
-                              error=f"targets of kind {target.kind!r} are not supported")
+        return TargetEvidence(
+            name=target.name,
+            kind=target.kind,
+            address=target.address,
+            groups=list(target.groups),
+            error=f"targets of kind {target.kind!r} are not supported",
+        )
     collector_ref, transport_kind = COLLECTORS[target.kind]
     try:
         collector = _load(collector_ref)
     except ImportError as exc:
-        return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
-                              groups=list(target.groups), collected_at=_now(),
-                              error=f"collector for {target.kind} unavailable: {exc}")
+        return TargetEvidence(
+            name=target.name,
+            kind=target.kind,
+            address=target.address,
+            groups=list(target.groups),
+            collected_at=_now(),
+            error=f"collector for {target.kind} unavailable: {exc}",
+        )
     if transport_kind is None:
         return collector(target)
     try:
-        transport = (LocalTransport(target) if transport_kind == "local"
-                     else SSHTransport(target, accept_new_host_keys=accept_new_host_keys))
+        transport = (
+            LocalTransport(target)
+            if transport_kind == "local"
+            else SSHTransport(target, accept_new_host_keys=accept_new_host_keys)
+        )
     except TransportError as exc:
-        return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
-                              groups=list(target.groups), roles=list(target.roles),
-                              collected_at=_now(), error=str(exc))
+        return TargetEvidence(
+            name=target.name,
+            kind=target.kind,
+            address=target.address,
+            groups=list(target.groups),
+            roles=list(target.roles),
+            collected_at=_now(),
+            error=str(exc),
+        )
     try:
         return collector(target, transport)
     finally:
@@ -180,58 +217,97 @@ def _from_bundle(target: Target) -> TargetEvidence:
     return TargetEvidence(name=target.name, kind="bundle", error="target not found in bundle")
 
 
-def evaluate_bundle(path: Path, *, selection: Selection | None = None,
-                    catalog: Catalog | None = None) -> Outcome:
+def evaluate_bundle(
+    path: Path, *, selection: Selection | None = None, catalog: Catalog | None = None
+) -> Outcome:
     """Re-evaluate a recorded evidence bundle offline: same facts, same verdicts."""
     meta, recorded = read_bundle(path)
-    run = build_run(recorded, catalog=catalog or load_catalog(), selection=selection or Selection(),
-                    started=_now(), options={"evaluated_from": str(path),
-                                             "original_run_id": meta.get("run_id")})
+    run = build_run(
+        recorded,
+        catalog=catalog or load_catalog(),
+        selection=selection or Selection(),
+        started=_now(),
+        options={"evaluated_from": str(path), "original_run_id": meta.get("run_id")},
+    )
     return Outcome(run, recorded)
 
 
-def build_run(evidence: list[TargetEvidence], *, catalog: Catalog, selection: Selection,
-              started: str, options: dict[str, Any], interrupted: bool = False) -> Run:
+def build_run(
+    evidence: list[TargetEvidence],
+    *,
+    catalog: Catalog,
+    selection: Selection,
+    started: str,
+    options: dict[str, Any],
+    interrupted: bool = False,
+) -> Run:
     targets: list[TargetResult] = []
     controls = {}
     sections: dict[str, dict[str, dict[str, str]]] = {}
     for item in evidence:
         bench = _benchmark_for(item, catalog, selection)
-        chosen = ([c for c in catalog.applicable(bench, item.kind, item.roles) if selection.matches(c)]
-                  if bench else [])
+        chosen = (
+            [c for c in catalog.applicable(bench, item.kind, item.roles) if selection.matches(c)]
+            if bench
+            else []
+        )
         for control in chosen:
             controls[control.key] = control.info()
         if bench:
             sections[bench.id] = bench.sections
         targets.append(evaluate_target(item, bench, chosen))
-    run = Run(run_id=str(uuid.uuid4()), tool_version=__version__, started_at=started,
-              finished_at=_now(), benchmarks=sorted(sections), options=options, targets=targets,
-              controls=controls, sections=sections, interrupted=interrupted)
+    run = Run(
+        run_id=str(uuid.uuid4()),
+        tool_version=__version__,
+        started_at=started,
+        finished_at=_now(),
+        benchmarks=sorted(sections),
+        options=options,
+        targets=targets,
+        controls=controls,
+        sections=sections,
+        interrupted=interrupted,
+    )
     run.summary = Report(run).summary()
     return run
 
 
-def _benchmark_for(item: TargetEvidence, catalog: Catalog, selection: Selection) -> Benchmark | None:
+def _benchmark_for(
+    item: TargetEvidence, catalog: Catalog, selection: Selection
+) -> Benchmark | None:
     if selection.benchmark:
         bench = catalog.benchmarks.get(selection.benchmark)
-        return bench if bench and item.kind in bench.target_kinds else catalog.pick(
-            item.kind, item.platform_version)
+        return (
+            bench
+            if bench and item.kind in bench.target_kinds
+            else catalog.pick(item.kind, item.platform_version)
+        )
     return catalog.pick(item.kind, item.platform_version)
 
 
-def evaluate_target(item: TargetEvidence, bench: Benchmark | None, controls: list[Control]) -> TargetResult:
+def evaluate_target(
+    item: TargetEvidence, bench: Benchmark | None, controls: list[Control]
+) -> TargetResult:
     result = TargetResult(
-        name=item.name, kind=item.kind, address=item.address, groups=item.groups,
-        benchmark=bench.id if bench else "", reachable=item.error is None, error=item.error,
-        started_at=item.collected_at, duration_s=item.duration_s, remote_calls=item.remote_calls,
+        name=item.name,
+        kind=item.kind,
+        address=item.address,
+        groups=item.groups,
+        benchmark=bench.id if bench else "",
+        reachable=item.error is None,
+        error=item.error,
+        started_at=item.collected_at,
+        duration_s=item.duration_s,
+        remote_calls=item.remote_calls,
     )
     if bench is None:
         result.reachable = False
         result.error = item.error or f"no benchmark for targets of kind {item.kind!r}"
         return result
     if item.error is not None:
-        result.results = [Result(c.id, Status.ERROR, reason=f"target not audited: {item.error}")
-                          for c in controls]
+        result.results = [
+            Result(c.id, Status.ERROR, reason=f"target not audited: {item.error}") for c in controls
+        ]
         return result
     values, errors = _load(DERIVERS[item.kind])(item.sections)
     facts = FactSet(values, errors)
@@ -255,14 +331,25 @@ def _facts_summary(values: dict[str, Any]) -> dict[str, Any]:
 
 def _not_collected(target: Target, interrupted: bool) -> TargetEvidence:
     reason = "interrupted before this target finished" if interrupted else "not collected"
-    return TargetEvidence(name=target.name, kind=target.kind, address=target.address,
-                          groups=list(target.groups), error=reason)
+    return TargetEvidence(
+        name=target.name,
+        kind=target.kind,
+        address=target.address,
+        groups=list(target.groups),
+        error=reason,
+    )
 
 
 def _options(selection: Selection, concurrency: int, timeout: float | None) -> dict[str, Any]:
-    return {"benchmark": selection.benchmark, "level": selection.level, "only": list(selection.only),
-            "skip": list(selection.skip), "concurrency": concurrency, "timeout": timeout}
+    return {
+        "benchmark": selection.benchmark,
+        "level": selection.level,
+        "only": list(selection.only),
+        "skip": list(selection.skip),
+        "concurrency": concurrency,
+        "timeout": timeout,
+    }
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -21,18 +21,53 @@ from cisaudit.operators import OPERATORS, UNARY
 from cisaudit.yamlsrc import LineDict, SourceError, load_file
 
 CONTROL_KEYS = {
-    "id": True, "title": True, "section": True, "level": True, "profiles": True,
-    "cis_assessment": True, "automated": True, "targets": False, "roles": False,
-    "description": True, "rationale": True, "impact": False, "audit": True,
-    "remediation": True, "snippet": False, "references": False, "check": False,
-    "evidence": False, "default_value": False, "notes": False,
+    "id": True,
+    "title": True,
+    "section": True,
+    "level": True,
+    "profiles": True,
+    "cis_assessment": True,
+    "automated": True,
+    "targets": False,
+    "roles": False,
+    "description": True,
+    "rationale": True,
+    "impact": False,
+    "audit": True,
+    "remediation": True,
+    "snippet": False,
+    "references": False,
+    "check": False,
+    "evidence": False,
+    "default_value": False,
+    "notes": False,
 }
-CHECK_KEYS = {"each", "file", "when", "otherwise", "empty", "test", "review", "review_reason",
-              "name", "kind", "where"}
+CHECK_KEYS = {
+    "each",
+    "file",
+    "when",
+    "otherwise",
+    "empty",
+    "test",
+    "review",
+    "review_reason",
+    "name",
+    "kind",
+    "where",
+}
 COND_LEAF_KEYS = {"fact", "path", "op", "value", "label"}
 QUANTIFIERS = ("any_item", "every_item", "no_item")
-SNIPPET_KINDS = {"shell", "daemon.json", "audit-rule", "docker-run", "dockerfile", "yaml",
-                 "kubelet-config", "manifest-flag", "text"}
+SNIPPET_KINDS = {
+    "shell",
+    "daemon.json",
+    "audit-rule",
+    "docker-run",
+    "dockerfile",
+    "yaml",
+    "kubelet-config",
+    "manifest-flag",
+    "text",
+}
 LANGS = ("en", "zh")
 
 
@@ -76,15 +111,22 @@ class Control:
 
     def info(self) -> ControlInfo:
         return ControlInfo(
-            id=self.id, benchmark=self.benchmark, section=self.section, title=self.title,
-            level=self.level, profiles=self.profiles, automated=self.automated,
+            id=self.id,
+            benchmark=self.benchmark,
+            section=self.section,
+            title=self.title,
+            level=self.level,
+            profiles=self.profiles,
+            automated=self.automated,
             cis_assessment=self.cis_assessment,
             description=self.texts.get("description", {}),
             rationale=self.texts.get("rationale", {}),
             remediation=self.texts.get("remediation", {}),
             audit=self.texts.get("audit", {}),
-            snippet=self.snippet.get("text", ""), snippet_kind=self.snippet.get("kind", ""),
-            references=self.references, mappings=self.mappings,
+            snippet=self.snippet.get("text", ""),
+            snippet_kind=self.snippet.get("kind", ""),
+            references=self.references,
+            mappings=self.mappings,
         )
 
 
@@ -167,12 +209,16 @@ def load_catalog(root: Path | None = None) -> Catalog:
 def load_benchmark(folder: Path) -> Benchmark:
     meta_path = folder / "benchmark.yaml"
     meta = _mapping(load_file(meta_path), meta_path, "benchmark file")
-    _known_keys(meta, {"id", "name", "version", "target_kinds", "sections", "platform_versions"},
-                meta_path)
+    _known_keys(
+        meta, {"id", "name", "version", "target_kinds", "sections", "platform_versions"}, meta_path
+    )
     bench_id = _required(meta, "id", str, meta_path)
     if bench_id != folder.name:
-        raise SourceError(meta_path, meta.line_of("id"),
-                          f"id {bench_id!r} must equal the folder name {folder.name!r}")
+        raise SourceError(
+            meta_path,
+            meta.line_of("id"),
+            f"id {bench_id!r} must equal the folder name {folder.name!r}",
+        )
     sections = {}
     for sid, titles in _required(meta, "sections", dict, meta_path).items():
         sections[str(sid)] = _bilingual(titles, meta_path, meta["sections"].line_of(sid))
@@ -183,10 +229,12 @@ def load_benchmark(folder: Path) -> Benchmark:
         control = load_control(path, bench_id, sections)
         controls[control.id] = control
     return Benchmark(
-        id=bench_id, name=_required(meta, "name", str, meta_path),
+        id=bench_id,
+        name=_required(meta, "name", str, meta_path),
         version=str(_required(meta, "version", (str, int, float), meta_path)),
         target_kinds=list(_required(meta, "target_kinds", list, meta_path)),
-        sections=sections, controls=controls,
+        sections=sections,
+        controls=controls,
         platform_versions=[str(v) for v in meta.get("platform_versions", [])],
     )
 
@@ -199,14 +247,16 @@ def load_control(path: Path, benchmark: str, sections: dict[str, Any]) -> Contro
             raise SourceError(path, data.line, f"missing required key {key!r}")
     control_id = str(data["id"])
     if path.stem != control_id:
-        raise SourceError(path, data.line_of("id"),
-                          f"id {control_id!r} must equal the file name {path.stem!r}")
+        raise SourceError(
+            path, data.line_of("id"), f"id {control_id!r} must equal the file name {path.stem!r}"
+        )
     section = str(data["section"])
     if section not in sections:
         raise SourceError(path, data.line_of("section"), f"unknown section {section!r}")
     if not control_id.startswith(section.split(".")[0]):
-        raise SourceError(path, data.line_of("section"),
-                          f"control {control_id} is not in section {section}")
+        raise SourceError(
+            path, data.line_of("section"), f"control {control_id} is not in section {section}"
+        )
     automated = data["automated"]
     if not isinstance(automated, bool):
         raise SourceError(path, data.line_of("automated"), "automated must be true or false")
@@ -232,19 +282,30 @@ def load_control(path: Path, benchmark: str, sections: dict[str, Any]) -> Contro
         snippet = _mapping(snippet, path, "snippet")
         _known_keys(snippet, {"kind", "text"}, path)
         if snippet.get("kind") not in SNIPPET_KINDS:
-            raise SourceError(path, snippet.line_of("kind"),
-                              f"snippet kind must be one of {sorted(SNIPPET_KINDS)}")
+            raise SourceError(
+                path,
+                snippet.line_of("kind"),
+                f"snippet kind must be one of {sorted(SNIPPET_KINDS)}",
+            )
     if automated and not snippet:
         raise SourceError(path, data.line, "an automated control needs a remediation 'snippet'")
     return Control(
-        benchmark=benchmark, id=control_id, section=section,
+        benchmark=benchmark,
+        id=control_id,
+        section=section,
         title=_bilingual(data["title"], path, data.line_of("title")),
-        level=level, profiles=[str(p) for p in data["profiles"]],
-        cis_assessment=str(data["cis_assessment"]), automated=automated,
+        level=level,
+        profiles=[str(p) for p in data["profiles"]],
+        cis_assessment=str(data["cis_assessment"]),
+        automated=automated,
         targets=[str(t) for t in data.get("targets", [])],
         roles=[str(r) for r in data.get("roles", [])],
-        texts=texts, snippet=dict(snippet), references=[str(r) for r in data.get("references", [])],
-        check=check, evidence_facts=evidence, source=str(path),
+        texts=texts,
+        snippet=dict(snippet),
+        references=[str(r) for r in data.get("references", [])],
+        check=check,
+        evidence_facts=evidence,
+        source=str(path),
     )
 
 
@@ -256,10 +317,16 @@ def _validate_check(check: Any, path: Path) -> None:
     if "each" in check and "file" in check:
         raise SourceError(path, check.line, "a check takes 'each' or 'file', not both")
     scoped = "each" in check or "file" in check
-    if "each" in check and check["each"] not in SUBJECTS and not str(check["each"]).startswith(
-            SUBJECT_PREFIXES):
-        raise SourceError(path, check.line_of("each"),
-                          f"unknown collection {check['each']!r}{_suggest(check['each'], SUBJECTS)}")
+    if (
+        "each" in check
+        and check["each"] not in SUBJECTS
+        and not str(check["each"]).startswith(SUBJECT_PREFIXES)
+    ):
+        raise SourceError(
+            path,
+            check.line_of("each"),
+            f"unknown collection {check['each']!r}{_suggest(check['each'], SUBJECTS)}",
+        )
     if "file" in check:
         _validate_fact(f"files.{check['file']}", path, check.line_of("file"))
     for key in ("when",):
@@ -269,8 +336,9 @@ def _validate_check(check: Any, path: Path) -> None:
         if key in check:
             _validate_cond(check[key], path, scoped=scoped)
     if "when" in check and "otherwise" not in check:
-        raise SourceError(path, check.line_of("when"),
-                          "'when' needs an 'otherwise' reason for NOT_APPLICABLE")
+        raise SourceError(
+            path, check.line_of("when"), "'when' needs an 'otherwise' reason for NOT_APPLICABLE"
+        )
 
 
 def _validate_cond(cond: Any, path: Path, *, scoped: bool) -> None:
@@ -298,12 +366,14 @@ def _validate_cond(cond: Any, path: Path, *, scoped: bool) -> None:
     _validate_subject_ref(cond, path, scoped)
     op = cond.get("op")
     if op not in OPERATORS:
-        raise SourceError(path, cond.line_of("op"),
-                          f"unknown operator {op!r}{_suggest(str(op), OPERATORS)}")
+        raise SourceError(
+            path, cond.line_of("op"), f"unknown operator {op!r}{_suggest(str(op), OPERATORS)}"
+        )
     if op not in UNARY and "value" not in cond:
         raise SourceError(path, cond.line_of("op"), f"operator {op!r} needs a 'value'")
     if op == "mode_at_most":
         from cisaudit.operators import parse_mode
+
         try:
             parse_mode(cond["value"])
         except ValueError as exc:
@@ -318,8 +388,11 @@ def _validate_subject_ref(cond: LineDict, path: Path, scoped: bool) -> None:
     if ("fact" in cond) == ("path" in cond):
         raise SourceError(path, cond.line, "a condition names exactly one of 'fact' or 'path'")
     if "path" in cond and not scoped:
-        raise SourceError(path, cond.line_of("path"),
-                          "'path' is relative to an item: use it under 'each', 'file' or a quantifier")
+        raise SourceError(
+            path,
+            cond.line_of("path"),
+            "'path' is relative to an item: use it under 'each', 'file' or a quantifier",
+        )
     if "fact" in cond:
         _validate_fact(str(cond["fact"]), path, cond.line_of("fact"))
 
@@ -342,8 +415,11 @@ def _apply_mapping(path: Path, benchmarks: dict[str, Benchmark]) -> None:
     for cid, clauses in controls.items():
         cid = str(cid)
         if cid not in bench.controls:
-            raise SourceError(path, controls.line_of(cid) if isinstance(controls, LineDict) else None,
-                              f"unknown control {cid!r} in {bench_id}")
+            raise SourceError(
+                path,
+                controls.line_of(cid) if isinstance(controls, LineDict) else None,
+                f"unknown control {cid!r} in {bench_id}",
+            )
         bench.controls[cid].mappings.setdefault(framework, []).extend(str(c) for c in clauses)
 
 
@@ -361,8 +437,9 @@ def _known_keys(data: LineDict, allowed: Iterable[str], path: Path) -> None:
     allowed = set(allowed)
     for key in data:
         if key not in allowed:
-            raise SourceError(path, data.line_of(key),
-                              f"unknown key {key!r}{_suggest(str(key), allowed)}")
+            raise SourceError(
+                path, data.line_of(key), f"unknown key {key!r}{_suggest(str(key), allowed)}"
+            )
 
 
 def _required(data: LineDict, key: str, kind: Any, path: Path) -> Any:
@@ -378,8 +455,9 @@ def _bilingual(value: Any, path: Path, line: int | None) -> dict[str, str]:
         raise SourceError(path, line, "expected a mapping with 'en' and 'zh' texts")
     missing = [lang for lang in LANGS if not str(value.get(lang, "")).strip()]
     if missing:
-        raise SourceError(path, getattr(value, "line", line),
-                          f"missing text in {', '.join(missing)}")
+        raise SourceError(
+            path, getattr(value, "line", line), f"missing text in {', '.join(missing)}"
+        )
     extra = set(value) - set(LANGS)
     if extra:
         raise SourceError(path, getattr(value, "line", line), f"unknown language {sorted(extra)}")

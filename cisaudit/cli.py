@@ -30,16 +30,30 @@ def _lang_option(f):  # type: ignore[no-untyped-def]
             os.environ["CISAUDIT_LANG"] = value
         return value
 
-    return click.option("--lang", type=click.Choice(["en", "zh"]), default=None, expose_value=False,
-                        callback=apply, is_eager=True,
-                        help="Language of messages (also CISAUDIT_LANG).")(f)
+    return click.option(
+        "--lang",
+        type=click.Choice(["en", "zh"]),
+        default=None,
+        expose_value=False,
+        callback=apply,
+        is_eager=True,
+        help="Language of messages (also CISAUDIT_LANG).",
+    )(f)
 
 
 def _selection_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--skip", multiple=True, help="Skip control ids or sections (comma-separated).")(f)
-    f = click.option("--only", multiple=True, help="Only these control ids or sections, e.g. 2,5.5,1.1.")(f)
-    f = click.option("--level", type=click.IntRange(1, 2), default=None,
-                     help="Profile level: 1 runs level-1 controls only; 2 runs all.")(f)
+    f = click.option(
+        "--skip", multiple=True, help="Skip control ids or sections (comma-separated)."
+    )(f)
+    f = click.option(
+        "--only", multiple=True, help="Only these control ids or sections, e.g. 2,5.5,1.1."
+    )(f)
+    f = click.option(
+        "--level",
+        type=click.IntRange(1, 2),
+        default=None,
+        help="Profile level: 1 runs level-1 controls only; 2 runs all.",
+    )(f)
     f = click.option("--benchmark", default=None, help="Benchmark id, e.g. cis-docker-1.6.0.")(f)
     return f
 
@@ -57,31 +71,83 @@ def main() -> None:
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.option("-i", "--inventory", "inventory", required=True, type=click.Path(dir_okay=False),
-              help="Inventory file: native cisaudit YAML, Ansible YAML or INI.")
-@click.option("-o", "--output", "outdir", default="cisaudit-out", show_default=True,
-              type=click.Path(file_okay=False), help="Where results.json and evidence.json go.")
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Inventory file: native cisaudit YAML, Ansible YAML or INI.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    default="cisaudit-out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where results.json and evidence.json go.",
+)
 @_selection_options
-@click.option("--limit", multiple=True, help="Only these hosts or groups (names or globs, comma-separated).")
-@click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 512),
-              help="Targets audited at once.")
-@click.option("--timeout", default=None, type=click.FloatRange(1, 3600),
-              help="Per-command deadline in seconds for each target (default: inventory's, 60).")
-@click.option("--accept-new-host-keys", is_flag=True,
-              help="Record unknown SSH host keys on first use (a changed key is still refused).")
-@click.option("--gzip-evidence", is_flag=True, help="Write evidence.json.gz instead of evidence.json.")
-@click.option("--format", "formats", default="json", show_default=True,
-              help="Also render reports: json plus any of pdf,html,csv,junit,sarif.")
-@click.option("--report-lang", default="both", type=click.Choice(["en", "zh", "both"]),
-              help="Language of rendered reports.")
-@click.option("--no-progress", is_flag=True, help="No progress bar (implied when stderr is not a terminal).")
+@click.option(
+    "--limit", multiple=True, help="Only these hosts or groups (names or globs, comma-separated)."
+)
+@click.option(
+    "--concurrency",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 512),
+    help="Targets audited at once.",
+)
+@click.option(
+    "--timeout",
+    default=None,
+    type=click.FloatRange(1, 3600),
+    help="Per-command deadline in seconds for each target (default: inventory's, 60).",
+)
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="Record unknown SSH host keys on first use (a changed key is still refused).",
+)
+@click.option(
+    "--gzip-evidence", is_flag=True, help="Write evidence.json.gz instead of evidence.json."
+)
+@click.option(
+    "--format",
+    "formats",
+    default="json",
+    show_default=True,
+    help="Also render reports: json plus any of pdf,html,csv,junit,sarif.",
+)
+@click.option(
+    "--report-lang",
+    default="both",
+    type=click.Choice(["en", "zh", "both"]),
+    help="Language of rendered reports.",
+)
+@click.option(
+    "--no-progress", is_flag=True, help="No progress bar (implied when stderr is not a terminal)."
+)
 @_lang_option
-def scan(inventory: str, outdir: str, benchmark: str | None, level: int | None, only: tuple[str, ...],
-         skip: tuple[str, ...], limit: tuple[str, ...], concurrency: int, timeout: float | None,
-         accept_new_host_keys: bool, gzip_evidence: bool, formats: str, report_lang: str,
-         no_progress: bool) -> None:
+def scan(
+    inventory: str,
+    outdir: str,
+    benchmark: str | None,
+    level: int | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    limit: tuple[str, ...],
+    concurrency: int,
+    timeout: float | None,
+    accept_new_host_keys: bool,
+    gzip_evidence: bool,
+    formats: str,
+    report_lang: str,
+    no_progress: bool,
+) -> None:
     """Audit every host of INVENTORY; write results.json and evidence.json to OUTDIR."""
-    from cisaudit.api import Selection, audit
+    from cisaudit.api import audit
     from cisaudit.catalog import load_catalog
     from cisaudit.inventory import load_inventory
 
@@ -91,23 +157,46 @@ def scan(inventory: str, outdir: str, benchmark: str | None, level: int | None, 
         selection = _selection(catalog, benchmark, level, only, skip)
     except (SourceError, KeyError) as exc:
         _input_error(exc)
-    outcome = _with_progress(lambda progress: audit(
-        targets, selection=selection, concurrency=concurrency, timeout=timeout,
-        accept_new_host_keys=accept_new_host_keys, catalog=catalog, progress=progress),
-        len(targets), quiet=no_progress)
+    outcome = _with_progress(
+        lambda progress: audit(
+            targets,
+            selection=selection,
+            concurrency=concurrency,
+            timeout=timeout,
+            accept_new_host_keys=accept_new_host_keys,
+            catalog=catalog,
+            progress=progress,
+        ),
+        len(targets),
+        quiet=no_progress,
+    )
     _finish(outcome, Path(outdir), gzip_evidence, formats, report_lang)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("evidence", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", "outdir", default="cisaudit-out", show_default=True,
-              type=click.Path(file_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    default="cisaudit-out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+)
 @_selection_options
 @click.option("--format", "formats", default="json", show_default=True)
 @click.option("--report-lang", default="both", type=click.Choice(["en", "zh", "both"]))
 @_lang_option
-def evaluate(evidence: str, outdir: str, benchmark: str | None, level: int | None,
-             only: tuple[str, ...], skip: tuple[str, ...], formats: str, report_lang: str) -> None:
+def evaluate(
+    evidence: str,
+    outdir: str,
+    benchmark: str | None,
+    level: int | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    formats: str,
+    report_lang: str,
+) -> None:
     """Re-evaluate a recorded EVIDENCE bundle offline (no network) into results.json."""
     from cisaudit.api import evaluate_bundle
     from cisaudit.catalog import load_catalog
@@ -141,20 +230,45 @@ def checks_list(benchmark: str | None, section: str | None, as_json: bool) -> No
         benches = [catalog.get(benchmark)] if benchmark else list(catalog.benchmarks.values())
     except (SourceError, KeyError) as exc:
         _input_error(exc)
-    rows = [c for b in benches for c in b.ordered()
-            if not section or c.section == section or c.section.startswith(section + ".")
-            or c.id.startswith(section + ".")]
+    rows = [
+        c
+        for b in benches
+        for c in b.ordered()
+        if not section
+        or c.section == section
+        or c.section.startswith(section + ".")
+        or c.id.startswith(section + ".")
+    ]
     if as_json:
-        click.echo(json.dumps([{"benchmark": c.benchmark, "id": c.id, "level": c.level,
-                                "automated": c.automated, "cis_assessment": c.cis_assessment,
-                                "title": c.title} for c in rows], ensure_ascii=False, indent=1))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "benchmark": c.benchmark,
+                        "id": c.id,
+                        "level": c.level,
+                        "automated": c.automated,
+                        "cis_assessment": c.cis_assessment,
+                        "title": c.title,
+                    }
+                    for c in rows
+                ],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return
     table = Table(show_lines=False)
     for col in ("benchmark", "id", "level", "mode", "title"):
         table.add_column(col)
     for c in rows:
-        table.add_row(c.benchmark, c.id, f"L{c.level}", "automated" if c.automated else "manual",
-                      c.title[lang()])
+        table.add_row(
+            c.benchmark,
+            c.id,
+            f"L{c.level}",
+            "automated" if c.automated else "manual",
+            c.title[lang()],
+        )
     out.print(table)
 
 
@@ -168,14 +282,19 @@ def checks_show(control_id: str, benchmark: str | None) -> None:
     from cisaudit.i18n import lang
 
     catalog = load_catalog()
-    found = [b.controls[control_id] for b in catalog.benchmarks.values()
-             if control_id in b.controls and (not benchmark or b.id == benchmark)]
+    found = [
+        b.controls[control_id]
+        for b in catalog.benchmarks.values()
+        if control_id in b.controls and (not benchmark or b.id == benchmark)
+    ]
     if not found:
         _input_error(KeyError(f"no control {control_id!r}; see `cisaudit checks list`"))
     language = lang()
     for c in found:
-        out.print(f"[bold]{c.benchmark} {c.id}[/bold]  L{c.level}  "
-                  f"{'automated' if c.automated else 'manual'} (CIS: {c.cis_assessment})")
+        out.print(
+            f"[bold]{c.benchmark} {c.id}[/bold]  L{c.level}  "
+            f"{'automated' if c.automated else 'manual'} (CIS: {c.cis_assessment})"
+        )
         out.print(f"[bold]{c.title[language]}[/bold]", markup=True)
         for key in ("description", "rationale", "impact", "audit", "remediation"):
             if key in c.texts:
@@ -192,10 +311,20 @@ def checks_show(control_id: str, benchmark: str | None) -> None:
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.option("-o", "--output", "outdir", default="cisaudit-demo", show_default=True,
-              type=click.Path(file_okay=False))
-@click.option("--profiles", default="hardened,weak,bare", show_default=True,
-              help="Lab host profiles to start.")
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    default="cisaudit-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+)
+@click.option(
+    "--profiles",
+    default="hardened,weak,bare",
+    show_default=True,
+    help="Lab host profiles to start.",
+)
 @click.option("--keep", is_flag=True, help="Leave the lab hosts running afterwards.")
 @click.option("--format", "formats", default="json", show_default=True)
 @_lang_option
@@ -208,7 +337,9 @@ def demo(outdir: str, profiles: str, keep: bool, formats: str) -> None:
     workdir = Path(outdir).resolve() / "lab"
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        err.print("Starting the lab engine and building the host image (cached after the first run)...")
+        err.print(
+            "Starting the lab engine and building the host image (cached after the first run)..."
+        )
         engine = ensure_engine()
         build_host_image(engine)
         lab = start_lab(_split((profiles,)), workdir=workdir, engine=engine)
@@ -238,8 +369,13 @@ def _with_progress(fn, total: int, *, quiet: bool):  # type: ignore[no-untyped-d
 
     if quiet or not err.is_terminal:
         return fn(None)
-    columns = (TextColumn(t("auditing")), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[last]}"))
+    columns = (
+        TextColumn(t("auditing")),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+    )
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("scan", total=total, last="")
 
@@ -250,8 +386,14 @@ def _with_progress(fn, total: int, *, quiet: bool):  # type: ignore[no-untyped-d
         return fn(tick)
 
 
-def _finish(outcome, outdir: Path, gzip_evidence: bool, formats: str, report_lang: str,  # type: ignore[no-untyped-def]
-            write_evidence: bool = True) -> None:
+def _finish(
+    outcome,
+    outdir: Path,
+    gzip_evidence: bool,
+    formats: str,
+    report_lang: str,  # type: ignore[no-untyped-def]
+    write_evidence: bool = True,
+) -> None:
     from cisaudit.i18n import t
 
     if write_evidence:
@@ -259,15 +401,18 @@ def _finish(outcome, outdir: Path, gzip_evidence: bool, formats: str, report_lan
     else:
         outdir.mkdir(parents=True, exist_ok=True)
         results = outdir / "results.json"
-        results.write_text(json.dumps(outcome.run.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
+        results.write_text(
+            json.dumps(outcome.run.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8"
+        )
         evidence = None
     _summary_table(outcome.run)
     wanted = [f for f in _split((formats,)) if f != "json"]
     if wanted:
         from cisaudit.report import render
 
-        for path in render(outcome.run, outdir, formats=wanted, lang=report_lang,
-                           evidence_path=evidence):
+        for path in render(
+            outcome.run, outdir, formats=wanted, lang=report_lang, evidence_path=evidence
+        ):
             err.print(f"{t('wrote')} {path}")
     err.print(f"{t('wrote')} {results}" + (f", {evidence}" if evidence else ""))
     if outcome.run.interrupted:
@@ -294,8 +439,12 @@ def _summary_table(run) -> None:  # type: ignore[no-untyped-def]
         label = name if block["reachable"] else f"{name} ({t('unreachable')}: {block['error']})"
         table.add_row(label, *cells, score, end_section=False)
     fleet = run.summary["fleet"]
-    table.add_row(f"[bold]{t('fleet')}[/bold]", *[str(fleet["counts"][s.value]) for s in Status],
-                  "—" if fleet["score"] is None else f"{fleet['score']:.1f}", end_section=True)
+    table.add_row(
+        f"[bold]{t('fleet')}[/bold]",
+        *[str(fleet["counts"][s.value]) for s in Status],
+        "—" if fleet["score"] is None else f"{fleet['score']:.1f}",
+        end_section=True,
+    )
     Console(stderr=True).print(table)
 
 

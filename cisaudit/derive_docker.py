@@ -18,27 +18,94 @@ SENSITIVE_DIRS = ("/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr")
 DEFAULT_SOCK = "/var/run/docker.sock"
 # dockerd flags whose daemon.json key differs, and flags that repeat into lists
 FLAG_TO_KEY = {
-    "H": "hosts", "host": "hosts", "insecure-registry": "insecure-registries",
-    "storage-opt": "storage-opts", "authorization-plugin": "authorization-plugins",
-    "default-ulimit": "default-ulimits", "log-opt": "log-opts", "label": "labels",
-    "registry-mirror": "registry-mirrors", "exec-opt": "exec-opts", "dns": "dns",
-    "dns-opt": "dns-opts", "dns-search": "dns-search", "add-runtime": "runtimes",
-    "l": "log-level", "D": "debug", "G": "group", "p": "pidfile", "b": "bridge",
-    "g": "data-root", "graph": "data-root", "s": "storage-driver", "allow-nondistributable-artifacts":
-    "allow-nondistributable-artifacts", "default-address-pool": "default-address-pools",
+    "H": "hosts",
+    "host": "hosts",
+    "insecure-registry": "insecure-registries",
+    "storage-opt": "storage-opts",
+    "authorization-plugin": "authorization-plugins",
+    "default-ulimit": "default-ulimits",
+    "log-opt": "log-opts",
+    "label": "labels",
+    "registry-mirror": "registry-mirrors",
+    "exec-opt": "exec-opts",
+    "dns": "dns",
+    "dns-opt": "dns-opts",
+    "dns-search": "dns-search",
+    "add-runtime": "runtimes",
+    "l": "log-level",
+    "D": "debug",
+    "G": "group",
+    "p": "pidfile",
+    "b": "bridge",
+    "g": "data-root",
+    "graph": "data-root",
+    "s": "storage-driver",
+    "allow-nondistributable-artifacts": "allow-nondistributable-artifacts",
+    "default-address-pool": "default-address-pools",
 }
-LIST_KEYS = {"hosts", "insecure-registries", "storage-opts", "authorization-plugins",
-             "default-ulimits", "log-opts", "labels", "registry-mirrors", "exec-opts", "dns",
-             "dns-opts", "dns-search", "runtimes", "allow-nondistributable-artifacts",
-             "default-address-pools"}
-BOOL_FLAGS = {"icc", "iptables", "ip6tables", "ipv6", "ip-forward", "ip-masq", "userland-proxy",
-              "live-restore", "no-new-privileges", "experimental", "tls", "tlsverify", "debug",
-              "selinux-enabled", "init", "raw-logs", "rootless", "validate", "D", "help", "version"}
-PATH_NAMES = ("dockerd", "containerd", "containerd_shim", "containerd_shim_runc_v1",
-              "containerd_shim_runc_v2", "runc", "docker_service", "docker_socket_unit",
-              "docker_sock", "containerd_sock", "run_containerd", "docker_root", "etc_docker",
-              "daemon_json", "etc_default_docker", "etc_sysconfig_docker", "containerd_config",
-              "certs_d", "tls_cacert", "tls_cert", "tls_key")
+LIST_KEYS = {
+    "hosts",
+    "insecure-registries",
+    "storage-opts",
+    "authorization-plugins",
+    "default-ulimits",
+    "log-opts",
+    "labels",
+    "registry-mirrors",
+    "exec-opts",
+    "dns",
+    "dns-opts",
+    "dns-search",
+    "runtimes",
+    "allow-nondistributable-artifacts",
+    "default-address-pools",
+}
+BOOL_FLAGS = {
+    "icc",
+    "iptables",
+    "ip6tables",
+    "ipv6",
+    "ip-forward",
+    "ip-masq",
+    "userland-proxy",
+    "live-restore",
+    "no-new-privileges",
+    "experimental",
+    "tls",
+    "tlsverify",
+    "debug",
+    "selinux-enabled",
+    "init",
+    "raw-logs",
+    "rootless",
+    "validate",
+    "D",
+    "help",
+    "version",
+}
+PATH_NAMES = (
+    "dockerd",
+    "containerd",
+    "containerd_shim",
+    "containerd_shim_runc_v1",
+    "containerd_shim_runc_v2",
+    "runc",
+    "docker_service",
+    "docker_socket_unit",
+    "docker_sock",
+    "containerd_sock",
+    "run_containerd",
+    "docker_root",
+    "etc_docker",
+    "daemon_json",
+    "etc_default_docker",
+    "etc_sysconfig_docker",
+    "containerd_config",
+    "certs_d",
+    "tls_cacert",
+    "tls_cert",
+    "tls_key",
+)
 
 
 def _ok(sections: dict[str, Section], name: str) -> Section | None:
@@ -138,8 +205,12 @@ def derive_daemon(sections: dict[str, Section], errors: dict[str, str]) -> dict[
     if isinstance(hosts, str):
         hosts = [hosts]
     return {
-        **info, "config_file": config_path, "config": config, "options": options,
-        "sources": sources, "hosts": hosts,
+        **info,
+        "config_file": config_path,
+        "config": config,
+        "options": options,
+        "sources": sources,
+        "hosts": hosts,
         "tcp": any(str(h).startswith("tcp://") for h in hosts),
         "default_bridge_icc": None,
     }
@@ -148,9 +219,12 @@ def derive_daemon(sections: dict[str, Section], errors: dict[str, str]) -> dict[
 # -- engine / swarm ----------------------------------------------------------------------
 
 
-def derive_engine(info: dict[str, Any], version: dict[str, Any] | None,
-                  containers: list[dict[str, Any]] | None,
-                  images: list[dict[str, Any]] | None) -> dict[str, Any]:
+def derive_engine(
+    info: dict[str, Any],
+    version: dict[str, Any] | None,
+    containers: list[dict[str, Any]] | None,
+    images: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
     security = [str(s) for s in info.get("SecurityOptions") or []]
     seccomp = next((s for s in security if s.startswith("name=seccomp")), None)
     seccomp_profile = None
@@ -158,17 +232,22 @@ def derive_engine(info: dict[str, Any], version: dict[str, Any] | None,
         match = re.search(r"profile=([^,]+)", seccomp)
         seccomp_profile = match.group(1) if match else "default"
     registry = info.get("RegistryConfig") or {}
-    insecure = [c for c in registry.get("InsecureRegistryCIDRs") or []
-                if c not in ("127.0.0.0/8", "::1/128")]
+    insecure = [
+        c
+        for c in registry.get("InsecureRegistryCIDRs") or []
+        if c not in ("127.0.0.0/8", "::1/128")
+    ]
     for name, index in (registry.get("IndexConfigs") or {}).items():
         if index and index.get("Secure") is False:
             insecure.append(name)
     server = (version or {}).get("Server") or {}
     used = {c.get("Image") for c in containers or []}
     return {
-        "info": info, "version": version,
+        "info": info,
+        "version": version,
         "server_version": info.get("ServerVersion") or server.get("Version"),
-        "storage_driver": info.get("Driver"), "logging_driver": info.get("LoggingDriver"),
+        "storage_driver": info.get("Driver"),
+        "logging_driver": info.get("LoggingDriver"),
         "live_restore": info.get("LiveRestoreEnabled"),
         "experimental": bool(server.get("Experimental", info.get("ExperimentalBuild", False))),
         "security_options": security,
@@ -182,8 +261,9 @@ def derive_engine(info: dict[str, Any], version: dict[str, Any] | None,
         "containers_total": info.get("Containers"),
         "containers_stopped": info.get("ContainersStopped"),
         "images_total": len(images) if images is not None else info.get("Images"),
-        "images_unused": (sum(1 for i in images if i.get("Id") not in used)
-                          if images is not None else None),
+        "images_unused": (
+            sum(1 for i in images if i.get("Id") not in used) if images is not None else None
+        ),
     }
 
 
@@ -196,9 +276,12 @@ def derive_swarm(info: dict[str, Any]) -> dict[str, Any]:
         "active": swarm.get("LocalNodeState") == "active",
         "manager": manager,
         "managers": swarm.get("Managers"),
-        "autolock": ((spec.get("EncryptionConfig") or {}).get("AutoLockManagers", False)
-                     if manager else None),
-        "node_cert_expiry_hours": round(expiry / 3.6e12, 1) if isinstance(expiry, int | float) else None,
+        "autolock": (
+            (spec.get("EncryptionConfig") or {}).get("AutoLockManagers", False) if manager else None
+        ),
+        "node_cert_expiry_hours": round(expiry / 3.6e12, 1)
+        if isinstance(expiry, int | float)
+        else None,
         "info": swarm,
     }
 
@@ -211,8 +294,14 @@ def parse_processes(section: Section | None) -> list[dict[str, Any]]:
     for line in (section.output if section else "").splitlines():
         parts = line.split(None, 3)
         if len(parts) == 4 and parts[0].isdigit():
-            rows.append({"pid": int(parts[0]), "ppid": int(parts[1]),
-                         "uid": int(parts[2]) if parts[2].isdigit() else None, "comm": parts[3]})
+            rows.append(
+                {
+                    "pid": int(parts[0]),
+                    "ppid": int(parts[1]),
+                    "uid": int(parts[2]) if parts[2].isdigit() else None,
+                    "comm": parts[3],
+                }
+            )
     return rows
 
 
@@ -249,10 +338,12 @@ def parse_listeners(section: Section | None) -> list[dict[str, Any]]:
         if len(raw) == 4:
             address = ".".join(str(b) for b in raw[::-1])
         else:  # /proc prints IPv6 as four little-endian 32-bit words
-            words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
-            address = ":".join(b"".join(words)[i:i + 2].hex() for i in range(0, 16, 2))
+            words = [raw[i : i + 4][::-1] for i in range(0, 16, 4)]
+            address = ":".join(b"".join(words)[i : i + 2].hex() for i in range(0, 16, 2))
             address = "::" if set(address) <= {"0", ":"} else address
-        found.append({"proto": "tcp" if len(raw) == 4 else "tcp6", "address": address, "port": port})
+        found.append(
+            {"proto": "tcp" if len(raw) == 4 else "tcp6", "address": address, "port": port}
+        )
     return found
 
 
@@ -309,8 +400,14 @@ def parse_rule(line: str) -> dict[str, Any] | None:
     if not text or text.startswith("#"):
         return None
     tokens = text.split()
-    rule: dict[str, Any] = {"text": text, "kind": None, "path": None, "perms": None, "key": None,
-                            "recursive": False}
+    rule: dict[str, Any] = {
+        "text": text,
+        "kind": None,
+        "path": None,
+        "perms": None,
+        "key": None,
+        "recursive": False,
+    }
     for flag, value in zip(tokens, tokens[1:] + [""], strict=True):
         if flag == "-w":
             rule.update(kind="watch", path=value)
@@ -372,7 +469,9 @@ def resolve_paths(sections: dict[str, Section]) -> dict[str, str | None]:
     grpc = "/run/containerd/containerd.sock"
     config = _ok(sections, "containerd.config")
     if config is not None:
-        match = re.search(r"^\[grpc\][^\[]*?^\s*address\s*=\s*\"([^\"]+)\"", config.output, re.M | re.S)
+        match = re.search(
+            r"^\[grpc\][^\[]*?^\s*address\s*=\s*\"([^\"]+)\"", config.output, re.M | re.S
+        )
         if match:
             grpc = match.group(1)
     tls_on = bool(options.get("tls") or options.get("tlsverify"))
@@ -384,17 +483,25 @@ def resolve_paths(sections: dict[str, Section]) -> dict[str, str | None]:
 
     return {
         "dockerd": daemon.get("exe") or binary("dockerd"),
-        "containerd": binary("containerd"), "containerd_shim": binary("containerd-shim"),
+        "containerd": binary("containerd"),
+        "containerd_shim": binary("containerd-shim"),
         "containerd_shim_runc_v1": binary("containerd-shim-runc-v1"),
-        "containerd_shim_runc_v2": binary("containerd-shim-runc-v2"), "runc": binary("runc"),
+        "containerd_shim_runc_v2": binary("containerd-shim-runc-v2"),
+        "runc": binary("runc"),
         "docker_service": units.get("docker.service", {}).get("FragmentPath"),
         "docker_socket_unit": socket_unit.get("FragmentPath"),
-        "docker_sock": sock, "containerd_sock": grpc, "run_containerd": "/run/containerd",
+        "docker_sock": sock,
+        "containerd_sock": grpc,
+        "run_containerd": "/run/containerd",
         "docker_root": info.get("DockerRootDir") or options.get("data-root") or "/var/lib/docker",
-        "etc_docker": "/etc/docker", "daemon_json": daemon["config_file"],
-        "etc_default_docker": "/etc/default/docker", "etc_sysconfig_docker": "/etc/sysconfig/docker",
-        "containerd_config": "/etc/containerd/config.toml", "certs_d": "/etc/docker/certs.d",
-        "tls_cacert": tls_file("tlscacert", "ca.pem"), "tls_cert": tls_file("tlscert", "cert.pem"),
+        "etc_docker": "/etc/docker",
+        "daemon_json": daemon["config_file"],
+        "etc_default_docker": "/etc/default/docker",
+        "etc_sysconfig_docker": "/etc/sysconfig/docker",
+        "containerd_config": "/etc/containerd/config.toml",
+        "certs_d": "/etc/docker/certs.d",
+        "tls_cacert": tls_file("tlscacert", "ca.pem"),
+        "tls_cert": tls_file("tlscert", "cert.pem"),
         "tls_key": tls_file("tlskey", "key.pem"),
     }
 
@@ -405,14 +512,29 @@ def paths_to_stat(sections: dict[str, Section]) -> dict[str, str]:
 
 def _stat_record(fields: list[str], path: str, real: str | None) -> dict[str, Any]:
     raw_mode = int(fields[0], 16)
-    kinds = {pystat.S_IFREG: "file", pystat.S_IFDIR: "directory", pystat.S_IFSOCK: "socket",
-             pystat.S_IFLNK: "symlink", pystat.S_IFCHR: "char-device", pystat.S_IFBLK: "block-device",
-             pystat.S_IFIFO: "fifo"}
+    kinds = {
+        pystat.S_IFREG: "file",
+        pystat.S_IFDIR: "directory",
+        pystat.S_IFSOCK: "socket",
+        pystat.S_IFLNK: "symlink",
+        pystat.S_IFCHR: "char-device",
+        pystat.S_IFBLK: "block-device",
+        pystat.S_IFIFO: "fifo",
+    }
     mode = pystat.S_IMODE(raw_mode)
-    return {"path": path, "real_path": real or path, "exists": True,
-            "type": kinds.get(pystat.S_IFMT(raw_mode), "other"), "mode": mode,
-            "mode_octal": f"{mode:04o}", "uid": int(fields[1]), "gid": int(fields[2]),
-            "user": fields[3], "group": fields[4], "error": None}
+    return {
+        "path": path,
+        "real_path": real or path,
+        "exists": True,
+        "type": kinds.get(pystat.S_IFMT(raw_mode), "other"),
+        "mode": mode,
+        "mode_octal": f"{mode:04o}",
+        "uid": int(fields[1]),
+        "gid": int(fields[2]),
+        "user": fields[3],
+        "group": fields[4],
+        "error": None,
+    }
 
 
 def parse_stat(section: Section | None) -> dict[str, dict[str, Any]]:
@@ -424,13 +546,20 @@ def parse_stat(section: Section | None) -> dict[str, dict[str, Any]]:
         elif parts[0] == "A" and len(parts) >= 2:
             records[parts[1]] = {"path": parts[1], "exists": False, "error": None}
         elif parts[0] == "E" and len(parts) >= 2:
-            records[parts[1]] = {"path": parts[1], "exists": None,
-                                 "error": parts[2] if len(parts) > 2 else "stat failed"}
+            records[parts[1]] = {
+                "path": parts[1],
+                "exists": None,
+                "error": parts[2] if len(parts) > 2 else "stat failed",
+            }
     return records
 
 
-def derive_files(sections: dict[str, Section], paths: dict[str, str | None],
-                 audit: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+def derive_files(
+    sections: dict[str, Section],
+    paths: dict[str, str | None],
+    audit: dict[str, Any],
+    errors: dict[str, str],
+) -> dict[str, Any]:
     stats = parse_stat(sections.get("host.stat"))
     if "host.stat" not in sections:
         errors["files"] = "the stat batch (second remote command) did not run"
@@ -440,12 +569,17 @@ def derive_files(sections: dict[str, Section], paths: dict[str, str | None],
         if not path:
             files[name] = None
             continue
-        record = dict(stats.get(path) or {"path": path, "exists": None,
-                                           "error": "path was not examined"})
+        record = dict(
+            stats.get(path) or {"path": path, "exists": None, "error": "path was not examined"}
+        )
         spellings = {path, record.get("real_path") or path}
-        spellings |= {p.replace("/var/run/", "/run/", 1) for p in spellings if p.startswith("/var/run/")}
+        spellings |= {
+            p.replace("/var/run/", "/run/", 1) for p in spellings if p.startswith("/var/run/")
+        }
         spellings |= {"/var" + p for p in spellings if p.startswith("/run/")}
-        record["audit_rules"] = rules_covering(audit["rules"], spellings, record.get("type") == "directory")
+        record["audit_rules"] = rules_covering(
+            audit["rules"], spellings, record.get("type") == "directory"
+        )
         record["audited"] = bool(record["audit_rules"])
         files[name] = record
     return files
@@ -470,16 +604,23 @@ def derive_cert_files(sections: dict[str, Section]) -> list[dict[str, Any]]:
 
 def _published(container: dict[str, Any]) -> list[dict[str, Any]]:
     running = (container.get("State") or {}).get("Running")
-    ports = ((container.get("NetworkSettings") or {}).get("Ports") if running else None) \
-        or (container.get("HostConfig") or {}).get("PortBindings") or {}
+    ports = (
+        ((container.get("NetworkSettings") or {}).get("Ports") if running else None)
+        or (container.get("HostConfig") or {}).get("PortBindings")
+        or {}
+    )
     found = []
     for container_port, bindings in ports.items():
         for binding in bindings or []:
             host_port = str(binding.get("HostPort") or "0").split("-")[0]
-            found.append({"host_ip": binding.get("HostIp") or "",
-                          "host_port": int(host_port) if host_port.isdigit() else 0,
-                          "container_port": container_port.split("/")[0],
-                          "proto": container_port.split("/")[1] if "/" in container_port else "tcp"})
+            found.append(
+                {
+                    "host_ip": binding.get("HostIp") or "",
+                    "host_port": int(host_port) if host_port.isdigit() else 0,
+                    "container_port": container_port.split("/")[0],
+                    "proto": container_port.split("/")[1] if "/" in container_port else "tcp",
+                }
+            )
     return found
 
 
@@ -505,16 +646,27 @@ def daemon_ulimits(options: dict[str, Any]) -> dict[str, tuple[int, int]]:
     return found
 
 
-def derive_container(container: dict[str, Any], processes: list[dict[str, Any]],
-                     cgroups: dict[int, set[str]], docker_sock: str | None,
-                     defaults: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
+def derive_container(
+    container: dict[str, Any],
+    processes: list[dict[str, Any]],
+    cgroups: dict[int, set[str]],
+    docker_sock: str | None,
+    defaults: dict[str, tuple[int, int]] | None = None,
+) -> dict[str, Any]:
     host = container.get("HostConfig") or {}
     config = container.get("Config") or {}
     state = container.get("State") or {}
     user = str(config.get("User") or "")
-    mounts = [{"type": m.get("Type"), "source": m.get("Source") or "",
-               "destination": m.get("Destination"), "rw": bool(m.get("RW")),
-               "propagation": m.get("Propagation") or ""} for m in container.get("Mounts") or []]
+    mounts = [
+        {
+            "type": m.get("Type"),
+            "source": m.get("Source") or "",
+            "destination": m.get("Destination"),
+            "rw": bool(m.get("RW")),
+            "propagation": m.get("Propagation") or "",
+        }
+        for m in container.get("Mounts") or []
+    ]
     binds = [m for m in mounts if m["type"] == "bind"]
     sock_spellings = {DEFAULT_SOCK, "/run/docker.sock"} | ({docker_sock} if docker_sock else set())
     security = [str(s) for s in host.get("SecurityOpt") or []]
@@ -522,39 +674,60 @@ def derive_container(container: dict[str, Any], processes: list[dict[str, Any]],
     mode = str(host.get("NetworkMode") or "")
     healthcheck = (config.get("Healthcheck") or {}).get("Test") or []
     full_id = container.get("Id", "")
-    owned = [p for p in processes if full_id in cgroups.get(p["pid"], set())] if state.get("Running") else []
+    owned = (
+        [p for p in processes if full_id in cgroups.get(p["pid"], set())]
+        if state.get("Running")
+        else []
+    )
     return {
-        "name": str(container.get("Name", "")).lstrip("/"), "id": full_id[:12],
-        "running": bool(state.get("Running")), "user": user,
+        "name": str(container.get("Name", "")).lstrip("/"),
+        "id": full_id[:12],
+        "running": bool(state.get("Running")),
+        "user": user,
         "runs_as_root": user.split(":")[0] in ("", "root", "0"),
         "cap_add": [str(c).upper().removeprefix("CAP_") for c in host.get("CapAdd") or []],
-        "published": _published(container), "mounts": mounts,
-        "sensitive_mounts": [m["source"] for m in binds if m["source"] == "/"
-                             or any(_under(m["source"], d) for d in SENSITIVE_DIRS)],
+        "published": _published(container),
+        "mounts": mounts,
+        "sensitive_mounts": [
+            m["source"]
+            for m in binds
+            if m["source"] == "/" or any(_under(m["source"], d) for d in SENSITIVE_DIRS)
+        ],
         "docker_sock_mounted": any(_under(s, m["source"]) for m in binds for s in sock_spellings),
         "processes": [{"pid": p["pid"], "comm": p["comm"], "uid": p["uid"]} for p in owned],
         "security_opt": security,
-        "no_new_privileges": any(re.fullmatch(r"no-new-privileges([=:]true)?", s) for s in security),
-        "seccomp_unconfined": bool(host.get("Privileged")) or any(
-            re.fullmatch(r"seccomp[=:]unconfined", s) for s in security),
-        "selinux_labelled": bool(container.get("ProcessLabel")) or any(
-            re.match(r"label[=:]", s) and not re.match(r"label[=:]disable", s) for s in security),
+        "no_new_privileges": any(
+            re.fullmatch(r"no-new-privileges([=:]true)?", s) for s in security
+        ),
+        "seccomp_unconfined": bool(host.get("Privileged"))
+        or any(re.fullmatch(r"seccomp[=:]unconfined", s) for s in security),
+        "selinux_labelled": bool(container.get("ProcessLabel"))
+        or any(
+            re.match(r"label[=:]", s) and not re.match(r"label[=:]disable", s) for s in security
+        ),
         "networks": networks,
-        "on_default_bridge": "bridge" in networks or (not networks and mode in ("default", "bridge")),
-        "cpu_limited": (host.get("CpuShares") or 0) not in (0, 1024) or (host.get("NanoCpus") or 0) > 0
-        or (host.get("CpuQuota") or 0) > 0 or bool(host.get("CpusetCpus")),
+        "on_default_bridge": "bridge" in networks
+        or (not networks and mode in ("default", "bridge")),
+        "cpu_limited": (host.get("CpuShares") or 0) not in (0, 1024)
+        or (host.get("NanoCpus") or 0) > 0
+        or (host.get("CpuQuota") or 0) > 0
+        or bool(host.get("CpusetCpus")),
         "restart_policy": ((host.get("RestartPolicy") or {}).get("Name") or "no"),
         "restart_max": (host.get("RestartPolicy") or {}).get("MaximumRetryCount", 0),
         "has_healthcheck": bool(healthcheck) and healthcheck[0] != "NONE",
         # The engine copies the daemon's default-ulimits into every container's
         # HostConfig.Ulimits; only values that differ from them are real overrides.
-        "ulimit_overrides": [f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}"
-                             for u in host.get("Ulimits") or []
-                             if (defaults or {}).get(u.get("Name")) != (u.get("Soft"), u.get("Hard"))],
+        "ulimit_overrides": [
+            f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}"
+            for u in host.get("Ulimits") or []
+            if (defaults or {}).get(u.get("Name")) != (u.get("Soft"), u.get("Hard"))
+        ],
     }
 
 
-UPDATE_RE = re.compile(r"\b(apt-get|apt|yum|dnf|microdnf|apk|zypper)\b[^;&|]*\b(update|makecache|refresh)\b")
+UPDATE_RE = re.compile(
+    r"\b(apt-get|apt|yum|dnf|microdnf|apk|zypper)\b[^;&|]*\b(update|makecache|refresh)\b"
+)
 INSTALL_RE = re.compile(r"\b(install|add|upgrade|dist-upgrade|in)\b")
 
 
@@ -598,10 +771,13 @@ def derive_image(image: dict[str, Any], history: list[str], used: set[str]) -> d
                 updates.append(line)
                 break
     return {
-        "name": tags[0] if tags else image.get("Id", "")[7:19], "id": image.get("Id", "")[7:19],
+        "name": tags[0] if tags else image.get("Id", "")[7:19],
+        "id": image.get("Id", "")[7:19],
         "has_healthcheck": bool(healthcheck) and healthcheck[0] != "NONE",
-        "history": history, "add_layers": [h for h in history[1:] if _is_add(h)],
-        "update_alone": updates, "in_use": image.get("Id") in used,
+        "history": history,
+        "add_layers": [h for h in history[1:] if _is_add(h)],
+        "update_alone": updates,
+        "in_use": image.get("Id") in used,
     }
 
 
@@ -648,21 +824,40 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         values["swarm"] = derive_swarm(info)
     if containers is not None:
         values["containers"] = [
-            {**c, "cis": derive_container(c, processes, cgroups, paths.get("docker_sock"),
-                                          daemon_ulimits(daemon["options"]))}
-            for c in containers]
+            {
+                **c,
+                "cis": derive_container(
+                    c,
+                    processes,
+                    cgroups,
+                    paths.get("docker_sock"),
+                    daemon_ulimits(daemon["options"]),
+                ),
+            }
+            for c in containers
+        ]
         if info is not None:
-            values["engine"]["containers_stopped"] = sum(1 for c in values["containers"]
-                                                         if not c["cis"]["running"])
+            values["engine"]["containers_stopped"] = sum(
+                1 for c in values["containers"] if not c["cis"]["running"]
+            )
     if images is not None:
         history = parse_history(sections.get("docker.history"))
         used = {c.get("Image") for c in containers or []}
-        values["images"] = [{**i, "cis": derive_image(i, history.get(i.get("Id", ""), []), used)}
-                            for i in images]
+        values["images"] = [
+            {**i, "cis": derive_image(i, history.get(i.get("Id", ""), []), used)} for i in images
+        ]
     if networks is not None:
-        values["networks"] = [{**n, "cis": {"name": n.get("Name"), "driver": n.get("Driver"),
-                                            "encrypted": "encrypted" in (n.get("Options") or {})}}
-                              for n in networks]
+        values["networks"] = [
+            {
+                **n,
+                "cis": {
+                    "name": n.get("Name"),
+                    "driver": n.get("Driver"),
+                    "encrypted": "encrypted" in (n.get("Options") or {}),
+                },
+            }
+            for n in networks
+        ]
         bridge = next((n for n in networks if n.get("Name") == "bridge"), None)
         if bridge:
             icc = (bridge.get("Options") or {}).get("com.docker.network.bridge.enable_icc")
@@ -674,18 +869,30 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
     group = sections.get("host.group")
     values["host"] = {
         "os": _os_release(sections.get("host.os")),
-        "docker_group": [m for m in (group.output.strip().split(":")[3].split(",")
-                                     if group and group.rc == 0 and group.output.count(":") >= 3
-                                     else []) if m],
-        "docker_root_separate": (root_dir in parse_mountpoints(sections.get("host.mounts"))
-                                 if _ok(sections, "host.mounts") else None),
+        "docker_group": [
+            m
+            for m in (
+                group.output.strip().split(":")[3].split(",")
+                if group and group.rc == 0 and group.output.count(":") >= 3
+                else []
+            )
+            if m
+        ],
+        "docker_root_separate": (
+            root_dir in parse_mountpoints(sections.get("host.mounts"))
+            if _ok(sections, "host.mounts")
+            else None
+        ),
         "content_trust": content_trust["value"] if content_trust else None,
         "content_trust_source": content_trust["source"] if content_trust else None,
         "listeners": listeners,
-        "swarm_listeners_wildcard": any(item["port"] in (2377, 7946) and item["address"] in ("0.0.0.0", "::")
-                                        for item in listeners),
-        "uid": int(sections["id"].output.strip()) if _ok(sections, "id")
-        and sections["id"].output.strip().isdigit() else None,
+        "swarm_listeners_wildcard": any(
+            item["port"] in (2377, 7946) and item["address"] in ("0.0.0.0", "::")
+            for item in listeners
+        ),
+        "uid": int(sections["id"].output.strip())
+        if _ok(sections, "id") and sections["id"].output.strip().isdigit()
+        else None,
     }
     if not _ok(sections, "host.mounts"):
         errors.setdefault("host", _why(sections, "host.mounts"))

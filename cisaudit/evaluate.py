@@ -92,8 +92,11 @@ def check_condition(cond: dict[str, Any], facts: FactSet, item: Any, trace: Trac
             items = subject or []
             inner = cond[quantifier]
             hits = [x for x in items if check_condition(inner, facts, x, Trace())]
-            trace.add(where, items if quantifier != "every_item" else len(items),
-                      quantifier.replace("_", " "))
+            trace.add(
+                where,
+                items if quantifier != "every_item" else len(items),
+                quantifier.replace("_", " "),
+            )
             if quantifier == "any_item":
                 return bool(hits)
             if quantifier == "every_item":
@@ -115,17 +118,24 @@ def evaluate(control: Control, facts: FactSet) -> Result:
     check = control.check
     try:
         if "when" in check and not check_condition(check["when"], facts, None, Trace()):
-            return Result(control.id, Status.NOT_APPLICABLE, reason=check["otherwise"],
-                          evidence=_evidence(control, facts))
+            return Result(
+                control.id,
+                Status.NOT_APPLICABLE,
+                reason=check["otherwise"],
+                evidence=_evidence(control, facts),
+            )
         if "each" in check:
             return _evaluate_each(control, check, facts)
         if "file" in check:
             return _evaluate_file(control, check, facts)
         return _evaluate_host(control, check, facts)
     except MissingFact as missing:
-        return Result(control.id, Status.ERROR,
-                      reason=f"could not collect {missing.fact}: {missing.reason}",
-                      evidence=_evidence(control, facts))
+        return Result(
+            control.id,
+            Status.ERROR,
+            reason=f"could not collect {missing.fact}: {missing.reason}",
+            evidence=_evidence(control, facts),
+        )
 
 
 def _evaluate_host(control: Control, check: dict[str, Any], facts: FactSet) -> Result:
@@ -133,11 +143,21 @@ def _evaluate_host(control: Control, check: dict[str, Any], facts: FactSet) -> R
     ok = check_condition(check["test"], facts, None, trace)
     observed, expected = _summarise(trace)
     if ok and "review" in check and check_condition(check["review"], facts, None, Trace()):
-        return Result(control.id, Status.MANUAL, reason=check.get("review_reason", "needs review"),
-                      observed=observed, expected=expected, evidence=_evidence(control, facts))
+        return Result(
+            control.id,
+            Status.MANUAL,
+            reason=check.get("review_reason", "needs review"),
+            observed=observed,
+            expected=expected,
+            evidence=_evidence(control, facts),
+        )
     return Result(
-        control.id, Status.PASS if ok else Status.FAIL, observed=observed, expected=expected,
-        remediation=_snippet(control, ok), evidence=_evidence(control, facts),
+        control.id,
+        Status.PASS if ok else Status.FAIL,
+        observed=observed,
+        expected=expected,
+        remediation=_snippet(control, ok),
+        evidence=_evidence(control, facts),
     )
 
 
@@ -146,23 +166,39 @@ def _evaluate_file(control: Control, check: dict[str, Any], facts: FactSet) -> R
     record = facts.get(f"files.{name}")
     evidence = _evidence(control, facts)
     if record is None:
-        return Result(control.id, Status.NOT_APPLICABLE, evidence=evidence,
-                      reason=f"{name.replace('_', ' ')}: not present on this host")
+        return Result(
+            control.id,
+            Status.NOT_APPLICABLE,
+            evidence=evidence,
+            reason=f"{name.replace('_', ' ')}: not present on this host",
+        )
     path = record.get("path", name)
     if record.get("error"):
-        return Result(control.id, Status.ERROR, reason=f"{path}: {record['error']}",
-                      evidence=evidence)
+        return Result(
+            control.id, Status.ERROR, reason=f"{path}: {record['error']}", evidence=evidence
+        )
     if not record.get("exists"):
-        return Result(control.id, Status.NOT_APPLICABLE, reason=f"{path} does not exist",
-                      observed={"path": path, "exists": False}, evidence=evidence)
+        return Result(
+            control.id,
+            Status.NOT_APPLICABLE,
+            reason=f"{path} does not exist",
+            observed={"path": path, "exists": False},
+            evidence=evidence,
+        )
     trace = Trace()
     ok = check_condition(check["test"], facts, record, trace)
     _, expected = _summarise(trace)
     observed = {"path": path, **{where: obs for where, obs, _ in trace.seen}}
     offenders = [] if ok else [Offender(kind="file", name=path, observed=observed)]
-    return Result(control.id, Status.PASS if ok else Status.FAIL, observed=observed,
-                  expected=expected, offenders=offenders, evidence=evidence,
-                  remediation=_snippet(control, ok, path=path))
+    return Result(
+        control.id,
+        Status.PASS if ok else Status.FAIL,
+        observed=observed,
+        expected=expected,
+        offenders=offenders,
+        evidence=evidence,
+        remediation=_snippet(control, ok, path=path),
+    )
 
 
 def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> Result:
@@ -181,22 +217,46 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
         trace = Trace()
         if not check_condition(check["test"], facts, item, trace):
             observed, _ = _summarise(trace)
-            offenders.append(Offender(kind=kind, name=str(dig(item, name_path)),
-                                      id=dig(item, "Id") or dig(item, "cis.id"), observed=observed))
+            offenders.append(
+                Offender(
+                    kind=kind,
+                    name=str(dig(item, name_path)),
+                    id=dig(item, "Id") or dig(item, "cis.id"),
+                    observed=observed,
+                )
+            )
         elif "review" in check and check_condition(check["review"], facts, item, Trace()):
-            reviews.append(Offender(kind=kind, name=str(dig(item, name_path)),
-                                    id=dig(item, "Id") or dig(item, "cis.id")))
+            reviews.append(
+                Offender(
+                    kind=kind,
+                    name=str(dig(item, name_path)),
+                    id=dig(item, "Id") or dig(item, "cis.id"),
+                )
+            )
     expected = _expected_of(check["test"], facts)
     observed = {"checked": len(items), "failing": len(offenders)}
     if offenders:
         names = ", ".join(o.name for o in offenders[:5]) + (" ..." if len(offenders) > 5 else "")
-        return Result(control.id, Status.FAIL, reason=f"{len(offenders)} of {len(items)} "
-                      f"{collection.replace('_', ' ')} fail: {names}", observed=observed,
-                      expected=expected, offenders=offenders, evidence=evidence,
-                      remediation=_snippet(control, False, names=[o.name for o in offenders]))
+        return Result(
+            control.id,
+            Status.FAIL,
+            reason=f"{len(offenders)} of {len(items)} {collection.replace('_', ' ')} fail: {names}",
+            observed=observed,
+            expected=expected,
+            offenders=offenders,
+            evidence=evidence,
+            remediation=_snippet(control, False, names=[o.name for o in offenders]),
+        )
     if reviews:
-        return Result(control.id, Status.MANUAL, reason=check.get("review_reason", "needs review"),
-                      observed=observed, expected=expected, offenders=reviews, evidence=evidence)
+        return Result(
+            control.id,
+            Status.MANUAL,
+            reason=check.get("review_reason", "needs review"),
+            observed=observed,
+            expected=expected,
+            offenders=reviews,
+            evidence=evidence,
+        )
     return Result(control.id, Status.PASS, observed=observed, expected=expected, evidence=evidence)
 
 
@@ -207,8 +267,13 @@ def _manual(control: Control, facts: FactSet) -> Result:
             observed[name] = facts.get(name)
         except MissingFact as missing:
             observed[name] = f"(not collected: {missing.reason})"
-    return Result(control.id, Status.MANUAL, reason="needs a reviewer's judgement; see the audit steps",
-                  observed=observed or None, evidence=_evidence(control, facts))
+    return Result(
+        control.id,
+        Status.MANUAL,
+        reason="needs a reviewer's judgement; see the audit steps",
+        observed=observed or None,
+        evidence=_evidence(control, facts),
+    )
 
 
 def _summarise(trace: Trace) -> tuple[Any, Any]:
@@ -243,8 +308,9 @@ def _expected_of(cond: dict[str, Any], facts: FactSet) -> Any:
     return f"{quantifier.replace('_', ' ')} of {cond.get('label') or cond.get('path') or cond.get('fact')}: {inner}"
 
 
-def _snippet(control: Control, ok: bool, *, path: str | None = None,
-             names: list[str] | None = None) -> str:
+def _snippet(
+    control: Control, ok: bool, *, path: str | None = None, names: list[str] | None = None
+) -> str:
     """The remediation snippet specialised for this target (only for failures)."""
     if ok:
         return ""

@@ -12,8 +12,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unreachable": {"en": "not audited", "zh": "未能审计"},
     "auditing": {"en": "Auditing", "zh": "正在审计"},
     "wrote": {"en": "Wrote", "zh": "已写入"},
-    "interrupted": {"en": "Interrupted: results of finished targets were kept.",
-                    "zh": "已中断：已完成目标的结果已保留。"},
+    "interrupted": {
+        "en": "Interrupted: results of finished targets were kept.",
+        "zh": "已中断：已完成目标的结果已保留。",
+    },
     "exit": {"en": "exit code", "zh": "退出码"},
     "PASS": {"en": "PASS", "zh": "通过"},
     "FAIL": {"en": "FAIL", "zh": "不通过"},

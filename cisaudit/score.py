@@ -59,27 +59,37 @@ class Report:
         for target in self.run.targets:
             counts: Counter[str] = Counter(r.status.value for r in target.results)
             fleet.update(counts)
-            targets[target.name] = {**_block(counts, len(target.results)),
-                                    "reachable": target.reachable, "error": target.error,
-                                    "benchmark": target.benchmark}
+            targets[target.name] = {
+                **_block(counts, len(target.results)),
+                "reachable": target.reachable,
+                "error": target.error,
+                "benchmark": target.benchmark,
+            }
             for result in target.results:
                 info = self.run.controls.get(f"{target.benchmark}/{result.control_id}")
                 section = info.section.split(".")[0] if info else result.control_id.split(".")[0]
                 sections.setdefault(target.benchmark, {}).setdefault(section, Counter())[
-                    result.status.value] += 1
+                    result.status.value
+                ] += 1
                 if info:
                     levels.setdefault(f"L{info.level}", Counter())[result.status.value] += 1
         total = sum(fleet.values())
         return {
-            "fleet": {**_block(fleet, total),
-                      "targets": len(self.run.targets),
-                      "unreachable": [t.name for t in self.run.targets if not t.reachable],
-                      "automated_coverage": round(automated / len(self.run.controls), 4)
-                      if self.run.controls else None,
-                      "controls": len(self.run.controls), "automated_controls": automated},
+            "fleet": {
+                **_block(fleet, total),
+                "targets": len(self.run.targets),
+                "unreachable": [t.name for t in self.run.targets if not t.reachable],
+                "automated_coverage": round(automated / len(self.run.controls), 4)
+                if self.run.controls
+                else None,
+                "controls": len(self.run.controls),
+                "automated_controls": automated,
+            },
             "targets": targets,
-            "sections": {b: {s: _block(c, sum(c.values())) for s, c in secs.items()}
-                         for b, secs in sections.items()},
+            "sections": {
+                b: {s: _block(c, sum(c.values())) for s, c in secs.items()}
+                for b, secs in sections.items()
+            },
             "levels": {lvl: _block(c, sum(c.values())) for lvl, c in sorted(levels.items())},
             "exit_code": self.exit_code,
         }

@@ -18,8 +18,13 @@ from cisaudit.model import Status
 from cisaudit.yamlsrc import load_file
 
 CASES = Path(__file__).parent / "data" / "cases"
-PREFIX = {"pass": Status.PASS, "fail": Status.FAIL, "na": Status.NOT_APPLICABLE,
-          "error": Status.ERROR, "manual": Status.MANUAL}
+PREFIX = {
+    "pass": Status.PASS,
+    "fail": Status.FAIL,
+    "na": Status.NOT_APPLICABLE,
+    "error": Status.ERROR,
+    "manual": Status.MANUAL,
+}
 CATALOG = load_catalog()
 
 

@@ -59,7 +59,9 @@ def test_unknown_limit_exits_2(tmp_path: Path) -> None:
 
 def test_unreachable_host_exits_3_and_keeps_results(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yml"
-    inv.write_text("hosts:\n  closed:\n    address: 127.0.0.1\n    port: 1\n    connect_timeout: 2\n")
+    inv.write_text(
+        "hosts:\n  closed:\n    address: 127.0.0.1\n    port: 1\n    connect_timeout: 2\n"
+    )
     code, output = run("scan", "-i", str(inv), "-o", str(tmp_path / "o"), "--no-progress")
     assert code == 3, output
     data = json.loads((tmp_path / "o" / "results.json").read_text())
@@ -89,5 +91,7 @@ def test_exit_codes_are_in_help_and_readme() -> None:
 def test_every_scan_option_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     scan = main.commands["scan"]
-    missing = [opt for p in scan.params for opt in p.opts if opt.startswith("--") and opt not in readme]
+    missing = [
+        opt for p in scan.params for opt in p.opts if opt.startswith("--") and opt not in readme
+    ]
     assert not missing, f"scan options missing from README.md: {missing}"

@@ -31,7 +31,9 @@ def test_recorded_verdicts_match_the_lab_expectations(outcome) -> None:  # type:
         got = {r.control_id: r.status.value for r in target.results}
         for control_id, status in want.items():
             if got.get(control_id) != status:
-                wrong.append(f"{target.name} {control_id}: expected {status}, got {got.get(control_id)}")
+                wrong.append(
+                    f"{target.name} {control_id}: expected {status}, got {got.get(control_id)}"
+                )
     assert not wrong, "\n".join(wrong)
 
 
@@ -54,7 +56,9 @@ def test_results_schema(outcome) -> None:  # type: ignore[no-untyped-def]
         assert target["name"] and target["results"]
         assert data["summary"]["targets"][target["name"]]["score"] is not None
         for result in target["results"]:
-            assert {"control_id", "status", "observed", "expected", "offenders", "evidence"} <= set(result)
+            assert {"control_id", "status", "observed", "expected", "offenders", "evidence"} <= set(
+                result
+            )
             assert f"{target['benchmark']}/{result['control_id']}" in data["controls"]
             if result["status"] == "FAIL":
                 assert result["offenders"] or result["expected"] is not None

@@ -35,8 +35,12 @@ def parse_sections(text: str, nonce: str, script: str) -> dict[str, Section]:
                 part = "err"
             elif tag == "END" and name is not None:
                 rc = int(rest[1]) if len(rest) > 1 and rest[1].lstrip("-").isdigit() else -1
-                sections[name] = Section(command=_command_of(script, name), rc=rc,
-                                         output="\n".join(out), stderr="\n".join(err))
+                sections[name] = Section(
+                    command=_command_of(script, name),
+                    rc=rc,
+                    output="\n".join(out),
+                    stderr="\n".join(err),
+                )
                 name = None
             continue
         if name is not None:
@@ -48,7 +52,7 @@ def _command_of(script: str, name: str) -> str:
     marker = f"sec {name} "
     for line in script.splitlines():
         if line.startswith(marker):
-            return line[len(marker):].strip()
+            return line[len(marker) :].strip()
     return name
 
 
@@ -58,12 +62,12 @@ def stat_script(nonce: str, paths: dict[str, str]) -> str:
         f"CISAUDIT_NONCE={nonce}\nexport LC_ALL=C\n"
         f"printf '\\n%s BEGIN host.stat\\n' \"$CISAUDIT_NONCE\"\n"
         f"for p in {quoted}; do\n"
-        "  if [ -e \"$p\" ] || [ -L \"$p\" ]; then\n"
-        "    s=$(stat -L -c '%f\t%u\t%g\t%U\t%G' -- \"$p\" 2>&1) && printf 'S\\t%s\\t%s\\t%s\\n' \"$p\" \"$(readlink -f -- \"$p\")\" \"$s\" "
-        "|| printf 'E\\t%s\\t%s\\n' \"$p\" \"$s\"\n"
+        '  if [ -e "$p" ] || [ -L "$p" ]; then\n'
+        '    s=$(stat -L -c \'%f\t%u\t%g\t%U\t%G\' -- "$p" 2>&1) && printf \'S\\t%s\\t%s\\t%s\\n\' "$p" "$(readlink -f -- "$p")" "$s" '
+        '|| printf \'E\\t%s\\t%s\\n\' "$p" "$s"\n'
         "  else printf 'A\\t%s\\n' \"$p\"; fi\n"
         "done\n"
-        "printf '\\n%s STDERR host.stat\\n\\n%s END host.stat 0\\n' \"$CISAUDIT_NONCE\" \"$CISAUDIT_NONCE\"\n"
+        'printf \'\\n%s STDERR host.stat\\n\\n%s END host.stat 0\\n\' "$CISAUDIT_NONCE" "$CISAUDIT_NONCE"\n'
     )
 
 
@@ -71,9 +75,12 @@ def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
     """Run both phases; a transport failure becomes ``error`` on the evidence, not an exception."""
     started = time.monotonic()
     evidence = TargetEvidence(
-        name=target.name, kind=target.kind, address=target.address, groups=list(target.groups),
+        name=target.name,
+        kind=target.kind,
+        address=target.address,
+        groups=list(target.groups),
         roles=list(target.roles),
-        collected_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        collected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     nonce = "==CISAUDIT:" + secrets.token_hex(8)
     script = f"CISAUDIT_NONCE={nonce}\n{PROBE}"
@@ -89,7 +96,8 @@ def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
             done = transport.run(stat_script(nonce, paths), timeout=target.command_timeout)
             evidence.sections.update(parse_sections(done.stdout, nonce, ""))
             evidence.sections["host.stat"].command = "stat -L -c '%f %u %g %U %G' " + " ".join(
-                shlex.quote(p) for p in dict.fromkeys(paths.values()))
+                shlex.quote(p) for p in dict.fromkeys(paths.values())
+            )
     except TransportError as exc:
         evidence.error = str(exc)
     finally:

@@ -59,8 +59,11 @@ class TargetEvidence:
 
 
 def write_bundle(path: Path, targets: list[TargetEvidence], meta: dict[str, Any]) -> Path:
-    data = {"schema_version": BUNDLE_VERSION, **meta,
-            "targets": {t.name: t.to_dict() for t in targets}}
+    data = {
+        "schema_version": BUNDLE_VERSION,
+        **meta,
+        "targets": {t.name: t.to_dict() for t in targets},
+    }
     text = json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False)
     if path.suffix == ".gz":
         with gzip.open(path, "wt", encoding="utf-8") as fh:

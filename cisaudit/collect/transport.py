@@ -7,7 +7,6 @@ become), so no inventory value is ever spliced into a command line.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -41,7 +40,9 @@ class Transport(Protocol):
 def shell_command(target: Target) -> str:
     if target.become and target.user not in (None, "root"):
         if target.become_method != "sudo":
-            raise TransportError(f"become method {target.become_method!r} is not supported (use sudo)")
+            raise TransportError(
+                f"become method {target.become_method!r} is not supported (use sudo)"
+            )
         # -n: never prompt; a missing sudo right must fail fast, not hang.
         return "sudo -n -- sh -s" if not target.become_password_env else "sudo -S -p '' -- sh -s"
     return "sh -s"
@@ -57,12 +58,20 @@ class LocalTransport:
     def run(self, script: str, *, timeout: float) -> Completed:
         self.calls += 1
         try:
-            proc = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True,
-                                  timeout=timeout, check=False)
+            proc = subprocess.run(
+                ["sh", "-s"],
+                input=script.encode(),
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             raise TransportError(f"command timed out after {timeout:.0f}s") from None
-        return Completed(proc.stdout.decode("utf-8", "replace"),
-                         proc.stderr.decode("utf-8", "replace"), proc.returncode)
+        return Completed(
+            proc.stdout.decode("utf-8", "replace"),
+            proc.stderr.decode("utf-8", "replace"),
+            proc.returncode,
+        )
 
     def close(self) -> None:
         pass
@@ -71,14 +80,22 @@ class LocalTransport:
 class SSHTransport:
     """One SSH connection per target (paramiko), strict host-key checking by default."""
 
-    def __init__(self, target: Target, *, accept_new_host_keys: bool = False,
-                 known_hosts: str | None = None, retries: int = 4) -> None:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        accept_new_host_keys: bool = False,
+        known_hosts: str | None = None,
+        retries: int = 4,
+    ) -> None:
         self.target = target
         self.calls = 0
         self._jump: paramiko.SSHClient | None = None
         self.client = self._connect(accept_new_host_keys, known_hosts, retries)
 
-    def _connect(self, accept_new: bool, known_hosts: str | None, retries: int) -> paramiko.SSHClient:
+    def _connect(
+        self, accept_new: bool, known_hosts: str | None, retries: int
+    ) -> paramiko.SSHClient:
         t = self.target
         known = known_hosts or t.known_hosts
         known_path = Path(os.path.expanduser(known or "~/.ssh/known_hosts"))
@@ -91,13 +108,20 @@ class SSHTransport:
             client = paramiko.SSHClient()
             _load_known_hosts(client, known_path)
             client.set_missing_host_key_policy(
-                _AcceptNew(known_path) if accept_new else paramiko.RejectPolicy())
+                _AcceptNew(known_path) if accept_new else paramiko.RejectPolicy()
+            )
             try:
                 client.connect(
-                    t.address or t.name, port=t.port, username=t.user or "root",
+                    t.address or t.name,
+                    port=t.port,
+                    username=t.user or "root",
                     key_filename=os.path.expanduser(t.key) if t.key else None,
-                    password=password, timeout=t.connect_timeout, banner_timeout=t.connect_timeout,
-                    auth_timeout=t.connect_timeout, allow_agent=True, look_for_keys=t.key is None,
+                    password=password,
+                    timeout=t.connect_timeout,
+                    banner_timeout=t.connect_timeout,
+                    auth_timeout=t.connect_timeout,
+                    allow_agent=True,
+                    look_for_keys=t.key is None,
                     sock=sock,
                 )
                 return client
@@ -105,13 +129,15 @@ class SSHTransport:
                 raise TransportError(
                     f"host key of {exc.hostname} has CHANGED (got {exc.key.get_name()} "
                     f"{exc.key.get_fingerprint().hex()}); refusing to connect. If the change is "
-                    f"expected, remove the old key from {known_path}") from None
+                    f"expected, remove the old key from {known_path}"
+                ) from None
             except paramiko.SSHException as exc:
                 text = str(exc)
                 if "not found in known_hosts" in text or "Server " in text and "not found" in text:
                     raise TransportError(
                         f"host key of {t.address}:{t.port} is not in {known_path}; add it "
-                        "(ssh-keyscan) or run with --accept-new-host-keys") from None
+                        "(ssh-keyscan) or run with --accept-new-host-keys"
+                    ) from None
                 throttled = "banner" in text.lower() or "reset" in text.lower()
                 client.close()
                 if throttled and attempt < retries:
@@ -120,18 +146,24 @@ class SSHTransport:
                     delay *= 2
                     continue
                 if isinstance(exc, paramiko.AuthenticationException):
-                    raise TransportError(f"authentication failed for user {t.user or 'root'}") from None
+                    raise TransportError(
+                        f"authentication failed for user {t.user or 'root'}"
+                    ) from None
                 raise TransportError(f"SSH error: {text}") from None
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 client.close()
-                raise TransportError(f"connection timed out after {t.connect_timeout:.0f}s") from None
+                raise TransportError(
+                    f"connection timed out after {t.connect_timeout:.0f}s"
+                ) from None
             except OSError as exc:
                 client.close()
                 if attempt < retries and exc.errno in (104, 111) and "reset" in str(exc).lower():
                     time.sleep(delay)
                     delay *= 2
                     continue
-                raise TransportError(f"cannot connect to {t.address}:{t.port}: {exc.strerror or exc}") from None
+                raise TransportError(
+                    f"cannot connect to {t.address}:{t.port}: {exc.strerror or exc}"
+                ) from None
         raise TransportError("SSH connection kept failing (throttled?)")
 
     def _jump_channel(self, accept_new: bool, known_path: Path) -> paramiko.Channel:
@@ -140,18 +172,27 @@ class SSHTransport:
             raise TransportError("only one jump host is supported")
         jump = paramiko.SSHClient()
         _load_known_hosts(jump, known_path)
-        jump.set_missing_host_key_policy(_AcceptNew(known_path) if accept_new else paramiko.RejectPolicy())
+        jump.set_missing_host_key_policy(
+            _AcceptNew(known_path) if accept_new else paramiko.RejectPolicy()
+        )
         try:
-            jump.connect(hop.address, port=hop.port, username=hop.user or self.target.user,
-                         key_filename=os.path.expanduser(hop.key) if hop.key else
-                         (os.path.expanduser(self.target.key) if self.target.key else None),
-                         timeout=self.target.connect_timeout)
+            jump.connect(
+                hop.address,
+                port=hop.port,
+                username=hop.user or self.target.user,
+                key_filename=os.path.expanduser(hop.key)
+                if hop.key
+                else (os.path.expanduser(self.target.key) if self.target.key else None),
+                timeout=self.target.connect_timeout,
+            )
         except (paramiko.SSHException, OSError) as exc:
             raise TransportError(f"jump host {hop.address}:{hop.port}: {exc}") from None
         self._jump = jump
         transport = jump.get_transport()
         assert transport is not None
-        return transport.open_channel("direct-tcpip", (self.target.address, self.target.port), ("127.0.0.1", 0))
+        return transport.open_channel(
+            "direct-tcpip", (self.target.address, self.target.port), ("127.0.0.1", 0)
+        )
 
     def run(self, script: str, *, timeout: float) -> Completed:
         self.calls += 1
@@ -169,13 +210,15 @@ class SSHTransport:
             out = stdout.read().decode("utf-8", "replace")
             err = stderr.read().decode("utf-8", "replace")
             rc = stdout.channel.recv_exit_status()
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise TransportError(f"command timed out after {timeout:.0f}s") from None
         except paramiko.SSHException as exc:
             raise TransportError(f"SSH error while running the probe: {exc}") from None
         if command.startswith("sudo") and rc == 1 and "password is required" in err:
-            raise TransportError(f"user {t.user} cannot sudo without a password (become needs NOPASSWD sudo, "
-                                 "or set become_password_env)")
+            raise TransportError(
+                f"user {t.user} cannot sudo without a password (become needs NOPASSWD sudo, "
+                "or set become_password_env)"
+            )
         if command.startswith("sudo") and rc == 1 and "not in the sudoers" in err:
             raise TransportError(f"user {t.user} is not allowed to use sudo")
         return Completed(out, err, rc)
@@ -198,7 +241,9 @@ class _AcceptNew(paramiko.MissingHostKeyPolicy):
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
         client.get_host_keys().add(hostname, key.get_name(), key)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as fh:

@@ -46,6 +46,15 @@ HOST_RUN_FLAGS = (
 )
 
 
+def profile_run_flags(profile: str) -> list[str]:
+    """Extra ``docker run`` flags a profile asks for in ``# lab-run: FLAGS`` header lines."""
+    flags: list[str] = []
+    for line in (PROFILE_DIR / f"{profile}.sh").read_text().splitlines():
+        if line.startswith("# lab-run:"):
+            flags += line.removeprefix("# lab-run:").split()
+    return flags
+
+
 def available_profiles() -> list[str]:
     """Names of the profiles shipped in ``cisaudit/lab/profiles`` (files not starting with _)."""
     return sorted(p.stem for p in PROFILE_DIR.glob("*.sh") if not p.name.startswith("_"))
@@ -220,6 +229,7 @@ def _run_host(engine: str, image: str, profile: str, lab_id: str, public_key: st
             "--label",
             f"{LABEL}.pid={os.getpid()}",
             *HOST_RUN_FLAGS,
+            *profile_run_flags(profile),
             "-p",
             "127.0.0.1::22",
             "-v",

@@ -43,8 +43,10 @@ def test_verdicts_match_expectations(lab_outcome) -> None:  # type: ignore[no-un
         for result in target.results:
             status = want.get(result.control_id)
             if status is not None and result.status.value != status:
-                wrong.append(f"{target.name} {result.control_id}: expected {status}, got "
-                             f"{result.status.value} ({result.reason}; observed={result.observed})")
+                wrong.append(
+                    f"{target.name} {result.control_id}: expected {status}, got "
+                    f"{result.status.value} ({result.reason}; observed={result.observed})"
+                )
     assert not wrong, "\n".join(wrong)
 
 
@@ -54,11 +56,17 @@ def test_every_automated_control_passes_and_fails_somewhere(lab_outcome) -> None
         for result in target.results:
             seen.setdefault(result.control_id, set()).add(result.status.value)
     bench = load_catalog().get("cis-docker-1.6.0")
-    missing = [f"{c.id}: {sorted(seen.get(c.id, set()))}" for c in bench.ordered() if c.automated
-               and not ("PASS" in seen.get(c.id, set()) and {"FAIL", "MANUAL"} & seen.get(c.id, set()))]
+    missing = [
+        f"{c.id}: {sorted(seen.get(c.id, set()))}"
+        for c in bench.ordered()
+        if c.automated
+        and not ("PASS" in seen.get(c.id, set()) and {"FAIL", "MANUAL"} & seen.get(c.id, set()))
+    ]
     allowed = set(yaml.safe_load(EXPECTED.read_text()).get("not_reproducible_here", {}))
     missing = [m for m in missing if m.split(":")[0] not in allowed]
-    assert not missing, "automated controls that do not both pass and fail in the lab:\n" + "\n".join(missing)
+    assert not missing, (
+        "automated controls that do not both pass and fail in the lab:\n" + "\n".join(missing)
+    )
 
 
 def test_offline_evaluation_gives_the_same_verdicts(lab_outcome, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -110,6 +118,7 @@ def test_become_user_sees_what_root_sees_and_nosudo_is_an_error(lab, lab_outcome
     outcome = audit([via_sudo, no_sudo])
     sudo_target, nosudo_target = outcome.run.targets
     reference = next(t for t in lab_outcome.run.targets if t.name == root.name)
-    assert {r.control_id: r.status for r in sudo_target.results} == \
-        {r.control_id: r.status for r in reference.results}
+    assert {r.control_id: r.status for r in sudo_target.results} == {
+        r.control_id: r.status for r in reference.results
+    }
     assert not nosudo_target.reachable and "sudo" in nosudo_target.error

@@ -1,0 +1,21 @@
+# rootless: the engine runs rootless (dockerd-rootless.sh under rootlesskit, as the
+# ordinary user `dockrl`), so CIS 2.1 passes. Nothing else is configured; no root engine
+# runs on this host. Facts come from the rootless engine's socket,
+# /run/user/<uid>/docker.sock (DOCKER_HOST), and `docker info` lists name=rootless.
+# lab-run: --device /dev/net/tun
+rm -f /etc/docker/daemon.json
+useradd --create-home --shell /bin/bash dockrl
+uid=$(id -u dockrl)
+mkdir -p "/run/user/$uid"
+chown dockrl:dockrl "/run/user/$uid"
+chmod 0700 "/run/user/$uid"
+su dockrl -c "cd && XDG_RUNTIME_DIR=/run/user/$uid PATH=/usr/share/docker.io/contrib:/usr/sbin:/sbin:\$PATH \
+    nohup dockerd-rootless.sh > /tmp/dockerd-rootless.log 2>&1 &"
+export DOCKER_HOST="unix:///run/user/$uid/docker.sock"
+if ! wait_for 60 "$(pgrep -n -u dockrl rootlesskit || echo 1)" docker version; then
+    tail -30 /tmp/dockerd-rootless.log
+    exit 1
+fi
+echo "DOCKER_HOST=$DOCKER_HOST" >> /etc/environment
+import_base lab/base:import
+docker run -d --name r-app --read-only lab/base:import sleep 1000000 > /dev/null
