@@ -821,6 +821,11 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
 
     if info is not None:
         values["engine"] = derive_engine(info, version, containers, images)
+        # Engines before 23 report "profile=default" even when a custom profile is
+        # configured, so the daemon's own setting wins when there is one.
+        configured = daemon["options"].get("seccomp-profile")
+        if configured:
+            values["engine"]["seccomp_profile"] = str(configured)
         values["swarm"] = derive_swarm(info)
     if containers is not None:
         values["containers"] = [

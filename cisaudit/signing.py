@@ -209,7 +209,7 @@ def _validation_context(trust: Path | None) -> Any:
     from pyhanko_certvalidator import ValidationContext
 
     if trust is None:
-        return ValidationContext(allow_fetching=False)
+        return ValidationContext(trust_roots=[], allow_fetching=False)
     try:
         root = load_cert_from_pemder(str(trust))
     except Exception as exc:  # bad file format: say which file
@@ -320,8 +320,11 @@ def verify_pdf(path: Path, *, trust: Path | None = None) -> Verification:
         report.cert_sha256 = hashlib.sha256(status.signing_cert.dump()).hexdigest()
         if status.signer_reported_dt:
             report.signed_at = status.signer_reported_dt.isoformat()
-        if status.timestamp_validity is not None:
-            report.timestamp = status.timestamp_validity.timestamp.isoformat()
+        stamp = status.timestamp_validity
+        if stamp is not None:
+            report.timestamp = stamp.timestamp.isoformat()
+            if not (stamp.intact and stamp.valid):
+                report.problems.append("the signature's timestamp token is damaged or invalid")
         report.intact, report.valid = status.intact, status.valid
         report.whole_file = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
         report.trusted = status.trusted if trust else None
@@ -351,8 +354,11 @@ def sign_file(path: Path, config: SignConfig, *, signer: Any = None) -> Path:
     """Write ``path.sig``: a detached CMS (PKCS#7) signature over ``path``, DER encoded."""
     signer = signer or config.signer()
     data = path.read_bytes()
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
     cms = asyncio.run(signer.async_sign_general_data(
-        data, "sha256", detached=True, timestamper=_timestamper(config.tsa_url)))
+        data, "sha256", detached=True, timestamper=_timestamper(config.tsa_url),
+        signed_attr_settings=PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))))
     sig = path.with_name(path.name + SIG_SUFFIX)
     sig.write_bytes(cms.dump())
     return sig

@@ -16,8 +16,10 @@ packages=(
     docker.io          # the engine the lab hosts run on (and their own, inside)
     debootstrap        # builds the lab host image from the Debian mirror
     busybox-static     # root filesystem of the containers inside lab hosts
+    gcc libc6-dev      # builds the static Kubernetes component stand-ins of k8s lab hosts
     openssh-client     # ssh-keygen, ssh for poking at lab hosts by hand
     debian-archive-keyring gpgv    # debootstrap checks the mirror's signatures
+    gcc libc6-dev      # the lab image compiles its Kubernetes stand-in (static)
     iproute2 tar ca-certificates
     poppler-utils      # pdftotext/pdfinfo: tests read generated PDFs back
     fonts-noto-cjk     # fonts for PDF reports

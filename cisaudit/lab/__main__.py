@@ -2,6 +2,7 @@
 
 python -m cisaudit.lab build                    # engine + host image, with timings
 python -m cisaudit.lab start hardened weak -w /tmp/lab   # runs until Ctrl-C
+python -m cisaudit.lab start k8s-cp-hardened k8s-worker-weak   # Kubernetes nodes
 python -m cisaudit.lab clean                    # hosts left by dead processes
 """
 
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from cisaudit.lab.engine import LabError, LabUnavailable, ensure_engine
-from cisaudit.lab.hosts import available_profiles, remove_lab_hosts, start_lab
+from cisaudit.lab.hosts import available_profiles, profile_target, remove_lab_hosts, start_lab
 from cisaudit.lab.image import build_host_image
 
 
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="start or find the engine and build the host image")
     start = sub.add_parser("start", help="start hosts and keep them until interrupted")
-    start.add_argument("profiles", nargs="*", help="default: every profile")
+    start.add_argument("profiles", nargs="*", help="default: every Docker host profile")
     start.add_argument("-w", "--workdir", type=Path, default=Path("cisaudit-lab"))
     clean = sub.add_parser("clean", help="remove lab hosts whose starting process is gone")
     clean.add_argument("--all", action="store_true", help="every lab host, even in use")
@@ -38,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "profiles":
-        print("\n".join(available_profiles()))
+        for name in available_profiles(None):
+            kind, roles = profile_target(name)
+            print(f"{name}\t{kind}\t{','.join(roles)}".rstrip())
         return 0
     began = time.monotonic()
     engine = ensure_engine()

@@ -19,7 +19,7 @@ from pathlib import Path
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 INSTALL_HINT = (
     "install the lab's tools as root with `bash scripts/setup.sh` "
-    "(or `apt-get install -y docker.io debootstrap busybox-static`)"
+    "(or `apt-get install -y docker.io debootstrap busybox-static gcc libc6-dev`)"
 )
 
 
@@ -67,8 +67,7 @@ def docker(
     check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the docker CLI against ``engine``; raise LabError with its stderr when it fails."""
-    env = dict(os.environ, DOCKER_HOST=engine)
-    env.pop("DOCKER_CONTEXT", None)
+    env = docker_env(engine)
     cmd = [docker_cli(), *args]
     try:
         done = subprocess.run(
@@ -80,6 +79,13 @@ def docker(
         err = done.stderr.decode(errors="replace").strip()
         raise LabError(f"`docker {' '.join(args)}` failed ({done.returncode}): {err}")
     return done
+
+
+def docker_env(engine: str) -> dict[str, str]:
+    """The environment for a docker CLI process that must talk to ``engine``."""
+    env = dict(os.environ, DOCKER_HOST=engine)
+    env.pop("DOCKER_CONTEXT", None)
+    return env
 
 
 def engine_answers(engine: str) -> bool:

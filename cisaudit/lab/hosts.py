@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
+import subprocess
+import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +16,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cisaudit.lab.engine import LabError, docker, ensure_engine
+from cisaudit.lab.engine import LabError, docker, docker_cli, docker_env, ensure_engine
 from cisaudit.lab.image import build_host_image
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -55,9 +56,24 @@ def profile_run_flags(profile: str) -> list[str]:
     return flags
 
 
-def available_profiles() -> list[str]:
-    """Names of the profiles shipped in ``cisaudit/lab/profiles`` (files not starting with _)."""
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.sh") if not p.name.startswith("_"))
+def profile_target(profile: str) -> tuple[str, tuple[str, ...]]:
+    """The kind of target a profile makes and its node roles, from its ``# lab-kind: KIND``
+    and ``# lab-roles: ROLE...`` header lines; a profile without them makes a Docker host."""
+    kind = "docker-host"
+    roles: tuple[str, ...] = ()
+    for line in (PROFILE_DIR / f"{profile}.sh").read_text().splitlines():
+        if line.startswith("# lab-kind:"):
+            kind = line.removeprefix("# lab-kind:").strip()
+        elif line.startswith("# lab-roles:"):
+            roles = tuple(line.removeprefix("# lab-roles:").split())
+    return kind, roles
+
+
+def available_profiles(kind: str | None = "docker-host") -> list[str]:
+    """Names of the profiles shipped in ``cisaudit/lab/profiles`` (files not starting with _)
+    that make targets of ``kind``: Docker hosts by default, every profile for None."""
+    names = sorted(p.stem for p in PROFILE_DIR.glob("*.sh") if not p.name.startswith("_"))
+    return [n for n in names if kind is None or profile_target(n)[0] == kind]
 
 
 @dataclass(frozen=True)
@@ -113,10 +129,7 @@ class Lab:
         if self._stopped:
             return
         self._stopped = True
-        ids = [h.container_id for h in self.hosts]
-        with ThreadPoolExecutor(max_workers=max(1, len(ids))) as pool:
-            list(pool.map(lambda c: _remove_inner_containers(self.engine, c), ids))
-        _remove(self.engine, ids)
+        _discard(self.engine, [h.container_id for h in self.hosts])
 
     def __enter__(self) -> Lab:
         return self
@@ -143,7 +156,7 @@ def start_lab(
     Writes into ``workdir`` the lab's SSH key (``id_ed25519``), ``known_hosts`` with each
     host's real host key, and ``inventory.yaml`` in cisaudit's native format.
     """
-    known = available_profiles()
+    known = available_profiles(None)
     unknown = [p for p in profiles if p not in known]
     if unknown:
         raise ValueError(f"unknown lab profile(s) {unknown}; known: {known}")
@@ -160,14 +173,17 @@ def start_lab(
     ids: list[str] = []
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(profiles))) as pool:
-            ids = list(
-                pool.map(lambda p: _run_host(engine, image, p, lab_id, public_key), profiles)
-            )
+            runs = [pool.submit(_run_host, engine, image, p, lab_id, public_key) for p in profiles]
+            wait(runs)
+            # Keep every host that did start, so that a failure elsewhere still removes it.
+            ids = [r.result() for r in runs if r.exception() is None]
+            for run in runs:
+                run.result()  # raises the first failure
             ports = list(pool.map(lambda c: _ssh_port(engine, c), ids))
             list(pool.map(lambda c: _wait_ready(engine, c, timeout), ids))
             host_keys = list(pool.map(lambda c: _host_key(engine, c), ids))
     except BaseException:
-        _remove(engine, ids)
+        _discard(engine, ids)
         raise
 
     hosts = [
@@ -254,27 +270,36 @@ def _ssh_port(engine: str, container_id: str) -> int:
 
 
 def _wait_ready(engine: str, container_id: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    state = ""
-    while time.monotonic() < deadline:
-        done = docker(engine, ["exec", container_id, "cat", "/run/lab/state"], check=False)
-        state = done.stdout.decode().strip()
-        if state == "ready":
-            return
-        if state == "failed" or (done.returncode != 0 and not _running(engine, container_id)):
-            break
-        time.sleep(0.3)
-    else:
-        state = f"not ready after {timeout:.0f} s"
+    """Follow the host's output until its boot script says how the profile went."""
+    follow = subprocess.Popen(
+        [docker_cli(), "logs", "--follow", container_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=docker_env(engine),
+    )
+    timer = threading.Timer(timeout, follow.kill)
+    timer.start()
+    outcome = "exited"
+    try:
+        assert follow.stdout is not None
+        for raw in follow.stdout:
+            line = raw.decode(errors="replace").strip()
+            if line.startswith("lab: profile ") and line.endswith((" ready", " FAILED")):
+                outcome = "ready" if line.endswith(" ready") else "failed"
+                break
+    finally:
+        timed_out = not timer.is_alive()
+        timer.cancel()
+        follow.kill()
+        follow.wait()
+    if outcome == "ready":
+        return
+    if outcome == "exited" and timed_out:
+        outcome = f"not ready after {timeout:.0f} s"
     raise LabError(
-        f"lab host {_name(engine, container_id)} {state or 'exited'}; its output:\n"
+        f"lab host {_name(engine, container_id)} {outcome}; its output:\n"
         + _host_logs(engine, container_id, 40)
     )
-
-
-def _running(engine: str, container_id: str) -> bool:
-    done = docker(engine, ["inspect", "--format", "{{.State.Running}}", container_id], check=False)
-    return done.stdout.decode().strip() == "true"
 
 
 def _name(engine: str, container_id: str) -> str:
@@ -294,13 +319,20 @@ def _host_key(engine: str, container_id: str) -> str:
     return f"{algo} {key}"
 
 
+# The engine may be rootless (its DOCKER_HOST is then in /etc/environment).
+_REMOVE_INNER = (
+    "set -a; . /etc/environment 2>/dev/null; set +a; "
+    "docker ps -aq | xargs -r docker rm -f >/dev/null"
+)
+
+
 def _remove_inner_containers(engine: str, container_id: str) -> None:
     # Through the inner engine, so that it deletes the cgroups it made: they live in this
     # machine's cgroup tree and would outlive the host container otherwise. Best effort:
     # the host container is removed next whatever happens here.
     docker(
         engine,
-        ["exec", container_id, "sh", "-c", "docker ps -aq | xargs -r docker rm -f >/dev/null"],
+        ["exec", container_id, "sh", "-c", _REMOVE_INNER],
         timeout=60,
         check=False,
     )
@@ -326,10 +358,17 @@ def remove_lab_hosts(engine: str, *, orphans_only: bool = True) -> int:
         cid, _, pid = line.partition(" ")
         if not orphans_only or (pid.isdigit() and not Path(f"/proc/{pid}").exists()):
             doomed.append(cid)
-    with ThreadPoolExecutor(max_workers=max(1, len(doomed))) as pool:
-        list(pool.map(lambda c: _remove_inner_containers(engine, c), doomed))
-    _remove(engine, doomed)
+    _discard(engine, doomed)
     return len(doomed)
+
+
+def _discard(engine: str, container_ids: list[str]) -> None:
+    """Remove lab hosts, letting each inner engine remove its containers first."""
+    if not container_ids:
+        return
+    with ThreadPoolExecutor(max_workers=len(container_ids)) as pool:
+        list(pool.map(lambda c: _remove_inner_containers(engine, c), container_ids))
+    _remove(engine, container_ids)
 
 
 def _remove(engine: str, container_ids: Iterable[str]) -> None:
@@ -339,16 +378,17 @@ def _remove(engine: str, container_ids: Iterable[str]) -> None:
 
 
 def _inventory_yaml(hosts: Sequence[LabHost], key_path: Path, known_hosts: Path) -> str:
-    data = {
-        "hosts": {
-            h.name: {
-                "address": h.address,
-                "port": h.port,
-                "user": h.user,
-                "key": str(key_path),
-                "known_hosts": str(known_hosts),
-            }
-            for h in hosts
+    entries = {}
+    for h in hosts:
+        entry: dict[str, object] = {
+            "address": h.address,
+            "port": h.port,
+            "user": h.user,
+            "key": str(key_path),
+            "known_hosts": str(known_hosts),
         }
-    }
-    return str(yaml.safe_dump(data, sort_keys=False))
+        kind, roles = profile_target(h.profile)
+        if kind != "docker-host":  # a Kubernetes node says what it is and its roles
+            entry.update(kind=kind, roles=list(roles))
+        entries[h.name] = entry
+    return str(yaml.safe_dump({"hosts": entries}, sort_keys=False))

@@ -16,10 +16,18 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from cisaudit.lab.engine import INSTALL_HINT, LabError, LabUnavailable, cache_dir, docker, file_lock
+from cisaudit.lab.engine import (
+    INSTALL_HINT,
+    LabError,
+    LabUnavailable,
+    cache_dir,
+    docker,
+    docker_cli,
+    docker_env,
+    file_lock,
+)
 
 RECIPE_DIR = Path(__file__).parent / "recipe"
-RECIPE_FILES = ("rootfs.sh",)
 IMAGE_REPO = "cisaudit-lab-host"
 DEFAULT_SUITE = "bookworm"
 # Suites in the machine's apt sources that are not the release itself.
@@ -31,11 +39,11 @@ def lab_suite() -> str:
 
 
 def recipe_digest(suite: str | None = None) -> str:
-    """sha256 over the recipe files and the Debian suite they are built from."""
+    """sha256 over every file of the recipe directory and the Debian suite built from."""
     digest = hashlib.sha256()
     digest.update((suite or lab_suite()).encode())
-    for name in RECIPE_FILES:
-        digest.update(name.encode() + b"\0" + (RECIPE_DIR / name).read_bytes())
+    for path in sorted(p for p in RECIPE_DIR.iterdir() if p.is_file()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -126,12 +134,11 @@ def _forget_old_builds(engine: str, tag: str, tarball: Path) -> None:
 
 
 def _docker_import(engine: str, handle: BinaryIO, tag: str) -> None:
-    env = dict(os.environ, DOCKER_HOST=engine)
     done = subprocess.run(
-        ["docker", "import", "--change", 'CMD ["/opt/cisaudit-lab/_boot.sh"]', "-", tag],
+        [docker_cli(), "import", "--change", 'CMD ["/opt/cisaudit-lab/_boot.sh"]', "-", tag],
         stdin=handle,
         capture_output=True,
-        env=env,
+        env=docker_env(engine),
         timeout=600,
         check=False,
     )
@@ -144,7 +151,7 @@ def _build_rootfs_tarball(tarball: Path, suite: str) -> None:
         raise LabUnavailable(
             f"building the lab image runs debootstrap, which needs root; {INSTALL_HINT}"
         )
-    for tool in ("debootstrap", "tar"):
+    for tool in ("debootstrap", "tar", "gcc"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             raise LabUnavailable(f"{tool} is not installed; {INSTALL_HINT}")
     mirror = debian_mirror()

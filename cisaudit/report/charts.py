@@ -23,7 +23,7 @@ LABEL_CHARS = 30
 
 def _short(label: str, limit: int = LABEL_CHARS) -> str:
     # CJK glyphs are about twice as wide as Latin ones in the label column.
-    width, out = 0, []
+    width, out = 0, list[str]()
     for ch in label:
         width += 2 if ord(ch) > 0x2E80 else 1
         if width > limit:

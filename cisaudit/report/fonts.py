@@ -27,3 +27,13 @@ def cjk_font_available() -> bool:
 def warn_if_no_cjk_font() -> None:
     if not cjk_font_available():
         print(f"cisaudit: warning: {INSTALL_HINT}", file=sys.stderr)
+
+
+def warn_if_slow_subsetting() -> None:
+    """Without HarfBuzz's subsetter weasyprint falls back to fontTools, which takes
+    seconds per CJK font face on every PDF."""
+    from weasyprint.text import ffi
+
+    if getattr(ffi, "harfbuzz_subset", None) is None:
+        print("cisaudit: warning: libharfbuzz-subset is missing: PDF fonts are subset slowly. "
+              "Install it (`apt-get install libharfbuzz-subset0`).", file=sys.stderr)

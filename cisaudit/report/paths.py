@@ -6,5 +6,9 @@ from pathlib import Path
 
 
 def builtin_template_dir() -> Path:
-    """The ``reports/`` folder of the source tree: templates, CSS, JS and the default theme."""
-    return Path(__file__).resolve().parents[2] / "reports"
+    """``reports/`` of the source tree, or ``cisaudit/_reports`` inside an installed wheel."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package.parent / "reports", package / "_reports"):
+        if (candidate / "report.pdf.html.j2").is_file():
+            return candidate
+    return package.parent / "reports"

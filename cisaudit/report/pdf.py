@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 
 from cisaudit.report.context import Attachment
-from cisaudit.report.fonts import warn_if_no_cjk_font
+from cisaudit.report.fonts import warn_if_no_cjk_font, warn_if_slow_subsetting
 from cisaudit.report.paths import builtin_template_dir
 from cisaudit.report.templates import render_template
 
@@ -33,6 +33,7 @@ def render_pdf(
 
     if "zh" in context["langs"]:
         warn_if_no_cjk_font()
+    warn_if_slow_subsetting()
     html = render_template(env, "report.pdf.html.j2", context)
     files = [
         weasyprint.Attachment(string=a.data, name=a.name, description=a.description,

@@ -122,7 +122,8 @@ def test_unknown_host_key_is_rejected(lab: Lab) -> None:
 def test_each_host_runs_its_own_engine(
     lab: Lab, sessions: dict[str, paramiko.SSHClient], user: str
 ) -> None:
-    prefix = "" if user == "root" else "sudo -n "
+    # A rootless host hands DOCKER_HOST to SSH sessions; sudo must keep it.
+    prefix = "" if user == "root" else "sudo -n --preserve-env=DOCKER_HOST "
     for host in lab.hosts:
         rc, out = _run(sessions[host.name], f"{prefix}docker ps --format '{{{{.Names}}}}'")
         if user == "nosudo":

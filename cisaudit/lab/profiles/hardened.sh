@@ -18,6 +18,7 @@ set_file /lib/systemd/system/docker.socket root:root 0644
 set_file /etc/default/docker root:root 0644
 set_file /etc/sysconfig/docker root:root 0644 '# options for the docker daemon (none)'
 echo 'DOCKER_CONTENT_TRUST=1' >> /etc/environment
+write_seccomp_profile /etc/docker/seccomp/lab-default.json
 
 cat > /etc/docker/daemon.json <<'JSON'
 {
@@ -39,6 +40,7 @@ cat > /etc/docker/daemon.json <<'JSON'
   "log-driver": "syslog",
   "userns-remap": "default",
   "authorization-plugins": ["lab-authz"],
+  "seccomp-profile": "/etc/docker/seccomp/lab-default.json",
   "experimental": false
 }
 JSON

@@ -17,6 +17,7 @@ chmod 0600 /etc/docker/tls/server-key.pem
 set_file /lib/systemd/system/docker.service root:root 0600
 set_file /lib/systemd/system/docker.socket root:root 0640
 set_file /etc/default/docker root:root 0600
+write_seccomp_profile /etc/docker/seccomp/lab-default.json
 set_file /etc/docker/daemon.json root:root 0600 '{"insecure-registries": ["10.1.2.3:5000"]}'
 
 busybox syslogd
@@ -26,7 +27,8 @@ start_dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 \
     --tlsverify --tlscacert /etc/docker/tls/ca.pem --tlscert /etc/docker/tls/server-cert.pem \
     --tlskey /etc/docker/tls/server-key.pem --containerd /run/containerd/containerd.sock \
     --icc=false --log-level info --userland-proxy=false --no-new-privileges --live-restore \
-    --default-ulimit nofile=1024:2048 --log-driver syslog --authorization-plugin lab-authz
+    --default-ulimit nofile=1024:2048 --log-driver syslog --authorization-plugin lab-authz \
+    --seccomp-profile /etc/docker/seccomp/lab-default.json
 chown root:docker /var/run/docker.sock
 chmod 0600 /var/run/docker.sock
 

@@ -53,6 +53,15 @@ mkdir -p "$dir/opt/lab"
 tar -C "$bb" -cf "$dir/opt/lab/busybox-rootfs.tar" .
 rm -rf "$bb"
 
+# Kubernetes node stand-ins: no Kubernetes binary can be installed here, so one tiny
+# static program (k8s-standin.c, built with this machine's gcc) is installed under each
+# component's name, where kubeadm's packages and images put them. Started with flags,
+# it keeps its command line and sleeps; `--version` answers like the real binary.
+gcc -static -Os -s -o "$dir/usr/bin/kubelet" "$(dirname "$0")/k8s-standin.c"
+for name in kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd; do
+    cp "$dir/usr/bin/kubelet" "$dir/usr/local/bin/$name"
+done
+
 # Trim what an image does not need.
 rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc/* \
     "$dir"/usr/share/man/* "$dir"/usr/share/locale/*

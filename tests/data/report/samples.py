@@ -185,7 +185,7 @@ def sample_run() -> tuple[Run, dict[str, Any]]:
     ):
         targets.append(TargetResult(
             name=name, kind="docker-host", address=f"10.0.0.{11 + i}", groups=["prod", "web"],
-            benchmark=DOCKER, started_at="2026-11-22T08:00:0%dZ" % i, duration_s=2.5 + i,
+            benchmark=DOCKER, started_at=f"2026-11-22T08:00:0{i}Z", duration_s=2.5 + i,
             remote_calls=1, facts_summary={"docker_version": "26.1.4", "containers": 1},
             results=_docker_results(name, weak),
         ))
@@ -246,7 +246,7 @@ def synthetic_run(hosts: int = 50, controls: int = 117, seed: int = 7) -> tuple[
         ev = {f"probe_{k}": _ev(f"probe --part {k}", "\n".join(
             f"{name} key{k}.{i} = value {rng.random():.6f}" for i in range(40))) for k in range(12)}
         results = []
-        for n, (cid, info) in enumerate(catalog.items()):
+        for n, info in enumerate(catalog.values()):
             if not info.automated:
                 results.append(Result(info.id, Status.MANUAL, reason="needs a person"))
                 continue

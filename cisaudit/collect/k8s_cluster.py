@@ -1,0 +1,462 @@
+"""Collect a Kubernetes cluster's objects: read-only over its API, or from an offline dump.
+
+Live: the official ``kubernetes`` client, with a kubeconfig (and context) or the service
+account of the pod cisaudit runs in. Each kind the section-5 controls need is listed once
+across all namespaces, page by page (``limit`` + ``continue``), and recorded as one raw
+section holding the JSON List. A kind the API refuses (403) or does not serve (404) becomes
+that section's error; the rest of the cluster is still read. Secrets are never listed.
+
+Offline: ``target.path`` names a directory of YAML/JSON manifests or a file written by
+``kubectl get ... -o yaml|json`` (List objects, multi-document YAML). The objects are
+sorted into the same sections, so evaluation is identical. Secrets in a dump are dropped
+unread. A kind the dump does not show (no object of it and no file named for it, such as
+``cronjobs.yaml`` holding an empty List) is an error, not an empty list: an export that
+left it out says nothing about it.
+
+Section ``rc``: 0 when the whole list was read; otherwise the HTTP status, -1 when no
+answer came, 1 when a dump lacks the kind. ``stderr`` then says why in words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from cisaudit.collect.evidence import Section, TargetEvidence
+from cisaudit.derive_k8s_cluster import (
+    INVENTORY_SECTION,
+    RESOURCES,
+    VERSION_SECTION,
+    Resource,
+)
+from cisaudit.targets import Target
+
+DEFAULT_PAGE_SIZE = 500  # what kubectl asks for
+PARALLEL_KINDS = 4
+# Where a pod finds its service account (overridable for tests).
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# The client's list function for each resource (all namespaces where namespaced).
+LIST_CALLS: dict[str, tuple[str, str]] = {
+    "namespaces": ("CoreV1Api", "list_namespace"),
+    "pods": ("CoreV1Api", "list_pod_for_all_namespaces"),
+    "serviceaccounts": ("CoreV1Api", "list_service_account_for_all_namespaces"),
+    "deployments": ("AppsV1Api", "list_deployment_for_all_namespaces"),
+    "daemonsets": ("AppsV1Api", "list_daemon_set_for_all_namespaces"),
+    "statefulsets": ("AppsV1Api", "list_stateful_set_for_all_namespaces"),
+    "replicasets": ("AppsV1Api", "list_replica_set_for_all_namespaces"),
+    "jobs": ("BatchV1Api", "list_job_for_all_namespaces"),
+    "cronjobs": ("BatchV1Api", "list_cron_job_for_all_namespaces"),
+    "roles": ("RbacAuthorizationV1Api", "list_role_for_all_namespaces"),
+    "clusterroles": ("RbacAuthorizationV1Api", "list_cluster_role"),
+    "rolebindings": ("RbacAuthorizationV1Api", "list_role_binding_for_all_namespaces"),
+    "clusterrolebindings": ("RbacAuthorizationV1Api", "list_cluster_role_binding"),
+    "networkpolicies": ("NetworkingV1Api", "list_network_policy_for_all_namespaces"),
+    "validatingwebhookconfigurations": ("AdmissionregistrationV1Api",
+                                        "list_validating_webhook_configuration"),
+    "mutatingwebhookconfigurations": ("AdmissionregistrationV1Api",
+                                      "list_mutating_webhook_configuration"),
+    "validatingadmissionpolicies": ("AdmissionregistrationV1Api",
+                                    "list_validating_admission_policy"),
+    "validatingadmissionpolicybindings": ("AdmissionregistrationV1Api",
+                                          "list_validating_admission_policy_binding"),
+}
+# Groups an object's apiVersion may name for each kind we read (older served versions
+# included, so an old dump still sorts right); CRDs of the same kind name are ignored.
+KIND_GROUPS: dict[str, tuple[str, ...]] = {
+    "Deployment": ("apps", "extensions"), "DaemonSet": ("apps", "extensions"),
+    "ReplicaSet": ("apps", "extensions"), "NetworkPolicy": ("networking.k8s.io", "extensions"),
+}
+
+
+class ClusterUnreachable(Exception):
+    """The cluster cannot be audited at all (no credentials, no answer, 401)."""
+
+
+def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> TargetEvidence:
+    """Read the cluster named by ``target``; failures become ``error``, never exceptions.
+
+    ``page_size`` (default: ``vars.page_size`` of the inventory entry, else 500) is the
+    ``limit`` of each list request."""
+    started = time.monotonic()
+    evidence = TargetEvidence(
+        name=target.name, kind=target.kind, address=target.path or None,
+        groups=list(target.groups), roles=list(target.roles),
+        collected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    inventory: dict[str, Any] = {"managed": _managed(target)}
+    try:
+        if target.path:
+            inventory.update(source="offline", path=str(target.path))
+            evidence.sections.update(read_dump(Path(target.path).expanduser()))
+        else:
+            size = int(page_size or target.vars.get("page_size") or DEFAULT_PAGE_SIZE)
+            reader = ApiReader(target, page_size=size)
+            evidence.address = reader.server
+            inventory.update(source="api", server=reader.server)
+            try:
+                evidence.sections.update(reader.read_all())
+            finally:
+                evidence.remote_calls = reader.calls
+                reader.close()
+    except ClusterUnreachable as exc:
+        evidence.error = str(exc)
+    evidence.sections[INVENTORY_SECTION] = Section(
+        command="inventory entry", rc=0, output=json.dumps(inventory, sort_keys=True))
+    evidence.platform_version = _git_version(evidence.sections.get(VERSION_SECTION))
+    evidence.duration_s = round(time.monotonic() - started, 3)
+    return evidence
+
+
+def _managed(target: Target) -> bool:
+    value = getattr(target, "managed", None)
+    if value is None:
+        value = target.vars.get("managed")
+    return str(value).lower() in ("true", "yes", "1") if isinstance(value, str) else bool(value)
+
+
+def _git_version(section: Section | None) -> str | None:
+    if section is None or section.rc != 0:
+        return None
+    try:
+        version = json.loads(section.output).get("gitVersion")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return str(version) if version else None
+
+
+def list_object(resource: Resource, items: list[dict[str, Any]],
+                resource_version: str | None = None) -> str:
+    """The JSON text of one List, items sorted by namespace and name and carrying their
+    ``apiVersion``/``kind`` (as kubectl prints them); ``managedFields`` are left out."""
+    for item in items:
+        item["apiVersion"] = item.get("apiVersion") or resource.api_version
+        item["kind"] = item.get("kind") or resource.kind
+        (item.get("metadata") or {}).pop("managedFields", None)
+    items.sort(key=lambda o: ((o.get("metadata") or {}).get("namespace") or "",
+                              (o.get("metadata") or {}).get("name") or ""))
+    return json.dumps({"apiVersion": resource.api_version, "kind": f"{resource.kind}List",
+                       "metadata": {"resourceVersion": resource_version or ""}, "items": items},
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+# -- live, over the API -------------------------------------------------------------------
+
+
+class ApiReader:
+    """One authenticated client for one cluster; counts the HTTP requests it makes."""
+
+    def __init__(self, target: Target, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        import urllib3
+        from kubernetes import client
+
+        self.client_module = client
+        # refused, TLS verification, timeout: no answer came
+        self.network_errors = (urllib3.exceptions.HTTPError, OSError)
+        self.page_size = max(1, page_size)
+        self.timeout = (target.connect_timeout, target.command_timeout)
+        self.calls = 0
+        self._lock = threading.Lock()
+        self.api = _api_client(target)
+        self.server = str(self.api.configuration.host)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def _count(self) -> None:
+        with self._lock:
+            self.calls += 1
+
+    def read_all(self) -> dict[str, Section]:
+        sections = {VERSION_SECTION: self.version()}
+        with ThreadPoolExecutor(PARALLEL_KINDS, thread_name_prefix="k8s-list") as pool:
+            for resource, section in zip(RESOURCES, pool.map(self.list_kind, RESOURCES),
+                                         strict=True):
+                sections[resource.section] = section
+        return sections
+
+    def version(self) -> Section:
+        """``/version``. No answer at all, or 401, means the cluster cannot be audited."""
+        from kubernetes.client.exceptions import ApiException
+
+        api = self.client_module.VersionApi(self.api)
+        self._count()
+        try:
+            response = api.get_code(_preload_content=False, _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status == 401:
+                raise ClusterUnreachable(
+                    f"{self.server}: the API server refused the credentials (401 Unauthorized);"
+                    " check the kubeconfig user, token or certificate") from None
+            return _failure("GET /version", exc.status, exc.body, "version")
+        except self.network_errors as exc:
+            raise ClusterUnreachable(f"{self.server}: {_network_reason(exc)}") from None
+        return Section(command="GET /version", rc=0, output=_read(response))
+
+    def list_kind(self, resource: Resource) -> Section:
+        """Every object of one kind, following ``continue`` until the last page. A 410 (the
+        continue token expired under a busy cluster) restarts the list, at most twice."""
+        from kubernetes.client.exceptions import ApiException
+
+        api_name, method = LIST_CALLS[resource.name]
+        command = f"GET {resource.path}?limit={self.page_size}"
+        call = getattr(getattr(self.client_module, api_name)(self.api), method, None)
+        if call is None:
+            return Section(command=command, rc=-1, output="",
+                           stderr=f"{resource.name}: this kubernetes client has no {method};"
+                                  " upgrade the kubernetes package")
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        pages = restarts = 0
+        resource_version = None
+        while True:
+            self._count()
+            try:
+                response = call(limit=self.page_size, _continue=token, _preload_content=False,
+                                _request_timeout=self.timeout)
+            except ApiException as exc:
+                if exc.status == 410 and token and restarts < 2:
+                    items, token, pages, restarts = [], None, 0, restarts + 1
+                    continue
+                return _failure(command, exc.status, exc.body, resource.name, pages)
+            except self.network_errors as exc:  # the connection failed: this kind is unknown
+                return Section(command=command, rc=-1, output="",
+                               stderr=f"{resource.name}: {_network_reason(exc)}")
+            try:
+                page = json.loads(_read(response))
+            except json.JSONDecodeError as exc:
+                return Section(command=command, rc=-1, output="",
+                               stderr=f"{resource.name}: the answer is not JSON ({exc})")
+            pages += 1
+            items.extend(page.get("items") or [])
+            meta = page.get("metadata") or {}
+            resource_version = meta.get("resourceVersion") or resource_version
+            token = meta.get("continue") or None
+            if not token:
+                break
+        note = f" ({pages} pages" + (f", restarted {restarts}x after 410 Gone" if restarts else "")
+        return Section(command=command + note + ")", rc=0,
+                       output=list_object(resource, items, resource_version))
+
+
+def _api_client(target: Target) -> Any:
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        if target.in_cluster:
+            configuration = client.Configuration()
+            from kubernetes.config.incluster_config import InClusterConfigLoader
+
+            InClusterConfigLoader(token_filename=os.path.join(SA_DIR, "token"),
+                                  cert_filename=os.path.join(SA_DIR, "ca.crt")).load_and_set(
+                                      configuration)
+            return client.ApiClient(configuration)
+        kubeconfig = os.path.expanduser(target.kubeconfig) if target.kubeconfig else None
+        return config.new_client_from_config(config_file=kubeconfig, context=target.context,
+                                             persist_config=False)
+    except (ConfigException, OSError, ValueError, TypeError) as exc:
+        how = ("the in-cluster service account" if target.in_cluster
+               else f"kubeconfig {target.kubeconfig or '(default)'}"
+               + (f" context {target.context!r}" if target.context else ""))
+        raise ClusterUnreachable(f"cannot use {how}: {exc}") from None
+
+
+def _read(response: Any) -> str:
+    try:
+        return bytes(response.data).decode("utf-8")
+    finally:
+        response.release_conn()
+
+
+def _failure(command: str, status: int | None, body: Any, what: str, pages: int = 0) -> Section:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    try:
+        message = json.loads(text).get("message")
+    except (json.JSONDecodeError, AttributeError):
+        message = None
+    status = int(status or -1)
+    kind = {403: "forbidden", 404: "not served by this API server", 401: "unauthorized"}.get(
+        status, "failed")
+    after = f" after {pages} pages" if pages else ""
+    return Section(command=command, rc=status, output=text,
+                   stderr=f"{what}: {kind} (HTTP {status}{after}): {message or text[:200]}")
+
+
+def _network_reason(exc: BaseException) -> str:
+    # urllib3 wraps the cause (refused, TLS verify, timeout) in MaxRetryError.reason
+    reason = getattr(exc, "reason", None) or exc
+    return f"no answer from the API server: {type(reason).__name__}: {reason}"
+
+
+# -- offline, from a dump ------------------------------------------------------------------
+
+
+DUMP_SUFFIXES = (".yaml", ".yml", ".json")
+EXPORT_HINT = "kubectl get {name} -A -o yaml > {name}.yaml"
+
+
+def read_dump(path: Path) -> dict[str, Section]:
+    """The sections of a directory of manifests or a ``kubectl get`` dump file."""
+    files = _dump_files(path)
+    if not files:
+        raise ClusterUnreachable(f"{path}: no YAML or JSON files to read")
+    found: dict[str, dict[tuple[str, str], dict[str, Any]]] = {r.name: {} for r in RESOURCES}
+    sources: dict[str, set[str]] = {r.name: set() for r in RESOURCES}
+    version: dict[str, Any] | None = None
+    nodes: list[dict[str, Any]] = []
+    for file in files:
+        rel = str(file.relative_to(path)) if file != path else file.name
+        declared = _declared_resource(file)
+        if declared:
+            sources[declared.name].add(rel)
+        try:
+            documents = list(_documents(file))
+        except ValueError as exc:
+            raise ClusterUnreachable(f"{file}: {exc}") from None
+        for doc in documents:
+            if "serverVersion" in doc or "gitVersion" in doc:
+                version = doc.get("serverVersion") or doc
+                continue
+            for obj in _objects(doc, declared):
+                kind = str(obj.get("kind"))
+                if kind == "Node":
+                    nodes.append(obj)
+                resource = _resource_of(obj)
+                if resource is None:
+                    continue  # Secrets, ConfigMaps, Services ...: not read
+                meta = obj.get("metadata") or {}
+                key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+                found[resource.name][key] = obj
+                sources[resource.name].add(rel)
+    sections: dict[str, Section] = {}
+    for resource in RESOURCES:
+        command = f"offline dump {path}: {resource.name}"
+        if not sources[resource.name]:
+            sections[resource.section] = Section(
+                command=command, rc=1, output="",
+                stderr=f"{resource.name}: not in the offline dump {path} (export them with"
+                       f" `{EXPORT_HINT.format(name=resource.name)}`; an empty export counts"
+                       " as none)")
+            continue
+        items = list(found[resource.name].values())
+        sections[resource.section] = Section(
+            command=f"{command} from {', '.join(sorted(sources[resource.name]))}", rc=0,
+            output=list_object(resource, items))
+    sections[VERSION_SECTION] = _dump_version(path, version, found["pods"].values(), nodes)
+    return sections
+
+
+def _dump_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ClusterUnreachable(f"{path}: no such file or directory")
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DUMP_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(path).parts))
+
+
+def _declared_resource(file: Path) -> Resource | None:
+    """A file named for a kind (``pods.yaml``, ``cronjobs.batch.json``, ``pod.yml``) shows
+    that kind was exported, even when it holds no objects."""
+    stem = file.name.rsplit(".", 1)[0].lower()
+    for resource in RESOURCES:
+        if stem in (resource.name, resource.kind.lower(), f"{resource.name}.{resource.group}"):
+            return resource
+    return None
+
+
+def _documents(file: Path) -> Iterator[dict[str, Any]]:
+    import yaml
+
+    text = file.read_text(encoding="utf-8-sig")
+    if file.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from None
+        docs: Iterable[Any] = [data]
+    else:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            docs = list(yaml.load_all(text, Loader=loader))
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {exc}") from None
+    for doc in docs:
+        if isinstance(doc, dict):
+            yield doc
+
+
+def _objects(doc: dict[str, Any], declared: Resource | None) -> Iterator[dict[str, Any]]:
+    """The objects of one document: a List's items (kind from the item, the List's own kind
+    or the file's name), or the document itself."""
+    kind = str(doc.get("kind") or "")
+    if isinstance(doc.get("items"), list) and kind.endswith("List"):
+        item_kind = kind[:-4] or (declared.kind if declared else "")
+        list_version = doc.get("apiVersion") if kind != "List" else None
+        for item in doc["items"]:
+            if isinstance(item, dict):
+                if not item.get("kind") and item_kind:
+                    item = {**item, "kind": item_kind}
+                if not item.get("apiVersion"):
+                    fallback = list_version or (declared.api_version if declared else None)
+                    item = {**item, "apiVersion": fallback} if fallback else item
+                yield item
+    elif kind:
+        yield doc
+
+
+def _resource_of(obj: dict[str, Any]) -> Resource | None:
+    kind = str(obj.get("kind") or "")
+    for resource in RESOURCES:
+        if resource.kind != kind:
+            continue
+        api_version = str(obj.get("apiVersion") or resource.api_version)
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        if group in KIND_GROUPS.get(kind, (resource.group,)):
+            return resource
+    return None
+
+
+def _dump_version(path: Path, version: dict[str, Any] | None, pods: Iterable[dict[str, Any]],
+                  nodes: list[dict[str, Any]]) -> Section:
+    """A dump has no /version: take ``kubectl version -o json`` output when present, else
+    the kube-apiserver pod's image tag, else the nodes' kubelet version."""
+    command = f"offline dump {path}: version"
+    if version:
+        return Section(command=command + " (kubectl version)", rc=0, output=json.dumps(version))
+    for pod in pods:
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        if labels.get("component") != "kube-apiserver":
+            continue
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            tag = str(container.get("image", "")).rpartition(":")[2]
+            if tag.startswith("v") and tag[1:2].isdigit():
+                return Section(command=command + " (kube-apiserver image tag)", rc=0,
+                               output=json.dumps(_version_doc(tag, "kube-apiserver image")))
+    kubelets = sorted({str(((n.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion"))
+                       for n in nodes} - {"None"}, key=_version_key)
+    if kubelets:
+        return Section(command=command + " (node kubelet versions)", rc=0,
+                       output=json.dumps(_version_doc(kubelets[0], "lowest kubelet version")))
+    return Section(command=command, rc=1, output="",
+                   stderr=f"version: the offline dump {path} does not say (add"
+                          " `kubectl version -o json > version.json`)")
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    parts = text.lstrip("v").split("-")[0].split(".")
+    return tuple(int(p) if p.isdigit() else 0 for p in parts)
+
+
+def _version_doc(git_version: str, source: str) -> dict[str, Any]:
+    major, _, rest = git_version.lstrip("v").partition(".")
+    minor = rest.partition(".")[0]
+    return {"gitVersion": git_version, "major": major, "minor": minor, "source": source}
+

@@ -1,0 +1,172 @@
+# cisaudit Kubernetes node probe, phase 1. Runs under POSIX sh on the audited node, as root
+# (directly or through sudo), in one remote command. It reads the real process table: the
+# command line of each Kubernetes component (and etcd's ETCD_* environment), the
+# configuration files those command lines name (kubelet --config and --config-dir,
+# kube-proxy --config, etcd --config-file, the API server's encryption, authorization and
+# authentication configurations), every static pod manifest, and the kubelet's and API
+# server's versions. Nothing is judged here.
+#
+# Sections are printed between boundary lines carrying a per-run nonce. Inside a section,
+# records start with "$CISAUDIT_NONCE/KIND" lines, so a file's content cannot forge them.
+umask 077
+T=$(mktemp -d 2>/dev/null || echo /tmp/cisaudit.$$) && mkdir -p "$T" || exit 97
+trap 'rm -rf "$T"' EXIT
+export LC_ALL=C
+M="$CISAUDIT_NONCE/"
+N=0
+sec() { # name command: start command in the background, output to $T/NNN.name.*
+  N=$((N + 1)); f="$T/$(printf %03d $N).$1"
+  ( ( eval "$2" ) >"$f.out" 2>"$f.err" </dev/null; echo $? >"$f.rc" ) &
+}
+
+# The lowest pid whose executable is NAME: ps shows at most 15 characters of a process
+# name ("kube-controller"), so the command line's first word or the executable decides.
+# A process that merely mentions NAME in its arguments never matches.
+pid_of() {
+  short=$(printf %.15s "$1")
+  for p in $(ps -eo pid=,comm= 2>/dev/null | awk -v c="$short" '$2 == c {print $1}' | sort -n); do
+    first=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | head -n 1)
+    exe=$(readlink "/proc/$p/exe" 2>/dev/null)
+    if [ "${first##*/}" = "$1" ] || [ "${exe##*/}" = "$1" ]; then echo "$p"; return; fi
+  done
+}
+
+# The value of --NAME (or Go's -NAME) on a process's command line, in either spelling
+# (--name=value, --name value); the last occurrence wins, as in the components' parsers.
+flag_value() {
+  tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | awk -v n="$2" '
+    take { take = 0; if (substr($0, 1, 1) != "-") { v = $0; next } }
+    $0 == "--" n || $0 == "-" n { take = 1; next }
+    index($0, "--" n "=") == 1 { v = substr($0, length(n) + 4); next }
+    index($0, "-" n "=") == 1 { v = substr($0, length(n) + 3); next }
+    END { if (v != "") print v }'
+}
+
+# absolute PID PATH: PATH as the process names it, made absolute from its working directory.
+absolute() {
+  case "$2" in /*) echo "$2" ;; *) echo "$(readlink "/proc/$1/cwd")/$2" ;; esac
+}
+
+# show LABEL PATH [PID]: a file record with the file's content (1 MiB at most). A
+# relative PATH is relative to the process's working directory; the file is read as the
+# process sees it (through /proc/PID/root), so a component in a container is read right.
+show() {
+  path=$2
+  case "$path" in /*) ;; *) [ -n "${3:-}" ] && path="$(readlink "/proc/$3/cwd")/$path" ;; esac
+  src=$path
+  if [ -n "${3:-}" ] && [ -e "/proc/$3/root$path" ]; then src="/proc/$3/root$path"; fi
+  if [ -f "$src" ] && [ -r "$src" ]; then
+    printf '%sFILE %s %s\n' "$M" "$1" "$path"
+    case "$1" in  # encryption keys never leave the host
+      apiserver.encryption) head -c 1048576 "$src" | sed 's/\(secret"\{0,1\}[[:space:]]*:[[:space:]]*\).*/\1"<redacted by cisaudit>"/' ;;
+      *) head -c 1048576 "$src" ;;
+    esac
+    printf '\n'
+  elif [ -e "$src" ]; then
+    printf '%sUNREADABLE %s %s\n' "$M" "$1" "$path"
+  else
+    printf '%sMISSING %s %s\n' "$M" "$1" "$path"
+  fi
+}
+
+P_apiserver=$(pid_of kube-apiserver)
+P_controller_manager=$(pid_of kube-controller-manager)
+P_scheduler=$(pid_of kube-scheduler)
+P_etcd=$(pid_of etcd)
+P_kubelet=$(pid_of kubelet)
+P_proxy=$(pid_of kube-proxy)
+
+processes() {
+  printf '%sPROCESSES\n' "$M"
+  for c in apiserver controller_manager scheduler etcd kubelet proxy; do
+    eval "p=\$P_$c"
+    [ -n "$p" ] || continue
+    printf '%sPROC %s %s %s\n' "$M" "$c" "$p" "$(stat -c %u "/proc/$p" 2>/dev/null)"
+    printf '%sEXE %s\n' "$M" "$(readlink "/proc/$p/exe" 2>/dev/null)"
+    printf '%sCWD %s\n' "$M" "$(readlink "/proc/$p/cwd" 2>/dev/null)"
+    # The argument count, so that empty or trailing arguments survive the line format.
+    printf '%sARGV %s\n' "$M" "$(tr -cd '\000' <"/proc/$p/cmdline" 2>/dev/null | wc -c)"
+    tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null
+    if [ "$c" = etcd ]; then
+      printf '%sENV\n' "$M"
+      tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep '^ETCD_'
+    fi
+  done
+  true
+}
+
+configs() {
+  printf '%sCONFIGS\n' "$M"
+  static=""
+  if [ -n "$P_kubelet" ]; then
+    root="/proc/$P_kubelet/root"
+    c=$(flag_value "$P_kubelet" config)
+    [ -n "$c" ] && c=$(absolute "$P_kubelet" "$c") && show kubelet.config "$c" "$P_kubelet"
+    d=$(flag_value "$P_kubelet" config-dir)
+    dropins=""
+    if [ -n "$d" ]; then
+      d=$(absolute "$P_kubelet" "$d")
+      printf '%sDROPINS %s\n' "$M" "$d"
+      for f in "$root$d"/*.conf; do  # the kubelet merges them in this (lexical) order
+        [ -f "$f" ] && show kubelet.dropin "$d/${f##*/}" "$P_kubelet" && dropins="$dropins $f"
+      done
+    fi
+    static=$(flag_value "$P_kubelet" pod-manifest-path)
+    if [ -z "$static" ] && [ -n "$c$dropins" ]; then
+      # shellcheck disable=SC2086
+      static=$(cat ${c:+"$root$c"} $dropins 2>/dev/null |
+        sed -n 's/.*staticPodPath"\{0,1\}[[:space:]]*:[[:space:]]*"\{0,1\}\([^",} #]*\).*/\1/p' | tail -n 1)
+    fi
+  fi
+  if [ -n "$P_proxy" ]; then
+    c=$(flag_value "$P_proxy" config)
+    if [ -n "$c" ]; then show proxy.config "$c" "$P_proxy"; fi
+  fi
+  if [ -n "$P_etcd" ]; then
+    c=$(flag_value "$P_etcd" config-file)
+    [ -n "$c" ] || c=$(tr '\0' '\n' <"/proc/$P_etcd/environ" 2>/dev/null | sed -n 's/^ETCD_CONFIG_FILE=//p' | tail -n 1)
+    if [ -n "$c" ]; then show etcd.config "$c" "$P_etcd"; fi
+  fi
+  if [ -n "$P_apiserver" ]; then
+    for pair in encryption:encryption-provider-config authorization:authorization-config \
+        authentication:authentication-config; do
+      c=$(flag_value "$P_apiserver" "${pair#*:}")
+      if [ -n "$c" ]; then show "apiserver.${pair%%:*}" "$c" "$P_apiserver"; fi
+    done
+  fi
+  # Static pod manifests: every file the kubelet would read (it skips dot files).
+  for dir in $(printf '%s\n' "$static" /etc/kubernetes/manifests | awk 'NF && !seen[$0]++'); do
+    [ -d "$dir" ] || continue
+    printf '%sMANIFESTS %s\n' "$M" "$dir"
+    for f in "$dir"/*; do
+      [ -f "$f" ] && show manifest "$f"
+    done
+  done
+  true
+}
+
+versions() {
+  for c in kubelet kube-apiserver; do
+    if [ "$c" = kubelet ]; then p=$P_kubelet; else p=$P_apiserver; fi
+    # The running binary answers even when it lives in a container's filesystem.
+    if [ -n "$p" ]; then x="/proc/$p/exe"; else x=$(command -v "$c") || continue; fi
+    printf '%s %s\n' "$c" "$(timeout 10 "$x" --version 2>&1 | head -n 1)"
+  done
+  true
+}
+
+sec id 'id -u'
+sec host.os 'cat /etc/os-release'
+sec k8s.processes processes
+sec k8s.configs configs
+sec k8s.version versions
+sec host.units 'systemctl show -p Id -p FragmentPath -p DropInPaths kubelet.service etcd.service 2>/dev/null; true'
+wait
+for f in "$T"/*.out; do
+  base=${f%.out}; name=${base##*/}; name=${name#*.}
+  printf '\n%s BEGIN %s\n' "$CISAUDIT_NONCE" "$name"
+  cat "$f"
+  printf '\n%s STDERR %s\n' "$CISAUDIT_NONCE" "$name"
+  cat "$base.err"
+  printf '\n%s END %s %s\n' "$CISAUDIT_NONCE" "$name" "$(cat "$base.rc")"
+done

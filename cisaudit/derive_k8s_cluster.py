@@ -1,0 +1,711 @@
+"""From a cluster's raw API lists to the ``cluster`` facts controls read (``docs/facts-k8s.md``).
+
+Pure functions only: the sections written by ``cisaudit.collect.k8s_cluster`` (live over
+the API or from an offline dump, the same shape either way) in, a nested dict of facts and
+a dict of per-fact errors out. A kind the API refused or a dump lacks becomes an entry in
+``errors`` keyed by its fact (``cluster.pods``), never an empty list.
+
+Section layout: ``k8s.api.<resource>`` holds one JSON List object (``kind: PodList``,
+``items`` with ``apiVersion``/``kind`` filled in) when ``rc == 0``; otherwise ``rc`` is the
+HTTP status (403, 404 ...), ``-1`` when no response came, ``1`` when an offline dump lacks
+the kind, and ``stderr`` says why. ``k8s.api.version`` is ``/version``; ``k8s.inventory``
+what the inventory said about the cluster (``managed``) and where the data came from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from cisaudit.collect.evidence import Section
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One API kind the audit lists, and the fact it feeds."""
+
+    name: str  # plural resource name, as in the URL
+    kind: str
+    group: str  # "" for the core group
+    version: str
+    namespaced: bool
+    fact: str  # dotted fact path under "cluster."
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def path(self) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        return f"{base}/{self.name}"
+
+    @property
+    def section(self) -> str:
+        return f"k8s.api.{self.name}"
+
+
+WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job", "CronJob")
+RESOURCES: tuple[Resource, ...] = (
+    Resource("namespaces", "Namespace", "", "v1", False, "namespaces"),
+    Resource("pods", "Pod", "", "v1", True, "pods"),
+    Resource("serviceaccounts", "ServiceAccount", "", "v1", True, "serviceaccounts"),
+    Resource("deployments", "Deployment", "apps", "v1", True, "workloads"),
+    Resource("daemonsets", "DaemonSet", "apps", "v1", True, "workloads"),
+    Resource("statefulsets", "StatefulSet", "apps", "v1", True, "workloads"),
+    Resource("replicasets", "ReplicaSet", "apps", "v1", True, "workloads"),
+    Resource("jobs", "Job", "batch", "v1", True, "workloads"),
+    Resource("cronjobs", "CronJob", "batch", "v1", True, "workloads"),
+    Resource("roles", "Role", "rbac.authorization.k8s.io", "v1", True, "roles"),
+    Resource("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False,
+             "clusterroles"),
+    Resource("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True,
+             "rolebindings"),
+    Resource("clusterrolebindings", "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1",
+             False, "clusterrolebindings"),
+    Resource("networkpolicies", "NetworkPolicy", "networking.k8s.io", "v1", True,
+             "networkpolicies"),
+    Resource("validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
+             "admissionregistration.k8s.io", "v1", False, "webhooks.validating"),
+    Resource("mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
+             "admissionregistration.k8s.io", "v1", False, "webhooks.mutating"),
+    Resource("validatingadmissionpolicies", "ValidatingAdmissionPolicy",
+             "admissionregistration.k8s.io", "v1", False, "admission_policies.policies"),
+    Resource("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding",
+             "admissionregistration.k8s.io", "v1", False, "admission_policies.bindings"),
+)
+BY_NAME = {r.name: r for r in RESOURCES}
+VERSION_SECTION = "k8s.api.version"
+INVENTORY_SECTION = "k8s.inventory"
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+PSA_MODES = ("enforce", "audit", "warn")
+PSA_PREFIX = "pod-security.kubernetes.io/"
+# Subjects every request carries: whatever they are granted, every user is granted.
+EVERYONE = ("Group//system:authenticated", "Group//system:unauthenticated", "User//system:anonymous")
+BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+# -- reading sections ---------------------------------------------------------------------
+
+
+def section_items(sections: dict[str, Section], resource: Resource) -> tuple[list[Any] | None, str]:
+    """The items of one kind, or None and the reason it is unavailable."""
+    section = sections.get(resource.section)
+    if section is None:
+        return None, f"{resource.name} were not collected"
+    if section.rc != 0:
+        return None, _reason(section, resource.name)
+    try:
+        data = json.loads(section.output)
+    except json.JSONDecodeError as exc:
+        return None, f"{resource.name}: the recorded list is not valid JSON ({exc})"
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return None, f"{resource.name}: the recorded answer is not a List object"
+    return [i for i in items if isinstance(i, dict)], ""
+
+
+def _reason(section: Section, what: str) -> str:
+    if section.stderr.strip():
+        return section.stderr.strip()
+    try:
+        message = json.loads(section.output).get("message")
+    except (json.JSONDecodeError, AttributeError):
+        message = None
+    return f"{what}: HTTP {section.rc}: {message or 'no reason given'}"
+
+
+# -- small accessors ----------------------------------------------------------------------
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def _ns(obj: dict[str, Any]) -> str:
+    # A manifest without a namespace lands in "default" when applied, as kubectl does.
+    return str(_meta(obj).get("namespace") or "default")
+
+
+def object_name(obj: dict[str, Any], namespaced: bool) -> str:
+    """``namespace/Kind/name`` for namespaced objects, ``Kind/name`` for the others."""
+    kind, name = obj.get("kind", "?"), _meta(obj).get("name", "?")
+    return f"{_ns(obj)}/{kind}/{name}" if namespaced else f"{kind}/{name}"
+
+
+def _base_cis(obj: dict[str, Any], namespaced: bool) -> dict[str, Any]:
+    cis: dict[str, Any] = {"name": object_name(obj, namespaced), "kind": obj.get("kind"),
+                           "id": _meta(obj).get("uid")}
+    if namespaced:
+        cis["namespace"] = _ns(obj)
+    return cis
+
+
+def _caps(values: Iterable[Any] | None) -> list[str]:
+    return [str(v).upper().removeprefix("CAP_") for v in values or []]
+
+
+def _controller(obj: dict[str, Any]) -> str | None:
+    for ref in _meta(obj).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return f"{ref.get('kind')}/{ref.get('name')}"
+    return None
+
+
+# -- pod specs (pods and workload templates) ----------------------------------------------
+
+
+def _containers(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for field in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(field) or []:
+            if isinstance(container, dict):
+                yield container
+
+
+def pod_spec_facts(spec: dict[str, Any], namespace: str,
+                   sa_automount: Callable[[str, str], bool | None]) -> dict[str, Any]:
+    """The ``cis`` fields of one pod spec. ``sa_automount(namespace, name)`` gives the
+    effective automount of a service account (True when unset), None when unknown."""
+    pod_sc = spec.get("securityContext") or {}
+    names: dict[str, list[str]] = {k: [] for k in (
+        "privileged", "allow_privilege_escalation", "run_as_root", "net_raw", "not_dropping_all",
+        "windows_host_process", "without_seccomp", "without_security_context")}
+    added: set[str] = set()
+    capabilities: dict[str, dict[str, list[str]]] = {}
+    host_ports: list[int] = []
+    secret_env: list[str] = []
+    containers = list(_containers(spec))
+    for c in containers:
+        name = str(c.get("name", "?"))
+        sc = c.get("securityContext") or {}
+        privileged = sc.get("privileged") is True
+        caps = sc.get("capabilities") or {}
+        add, drop = _caps(caps.get("add")), _caps(caps.get("drop"))
+        if privileged:
+            names["privileged"].append(name)
+        if sc.get("allowPrivilegeEscalation") is not False:
+            names["allow_privilege_escalation"].append(name)
+        user = _first_set(sc.get("runAsUser"), pod_sc.get("runAsUser"))
+        non_root = _first_set(sc.get("runAsNonRoot"), pod_sc.get("runAsNonRoot"))
+        # Without a UID the image's USER decides; only runAsNonRoot keeps that from being 0.
+        if user == 0 or (user is None and non_root is not True):
+            names["run_as_root"].append(name)
+        if privileged or {"NET_RAW", "ALL"} & set(add) or not {"NET_RAW", "ALL"} & set(drop):
+            names["net_raw"].append(name)
+        if "ALL" not in drop:
+            names["not_dropping_all"].append(name)
+        added.update(add)
+        if add or drop:
+            capabilities[name] = {"add": add, "drop": drop}
+        host_process = _first_set((sc.get("windowsOptions") or {}).get("hostProcess"),
+                                  (pod_sc.get("windowsOptions") or {}).get("hostProcess"))
+        if host_process is True:
+            names["windows_host_process"].append(name)
+        profile = sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}
+        if profile.get("type") not in ("RuntimeDefault", "Localhost"):
+            names["without_seccomp"].append(name)
+        if not sc and not _meaningful(pod_sc):
+            names["without_security_context"].append(name)
+        for port in c.get("ports") or []:
+            if port.get("hostPort"):
+                host_ports.append(int(port["hostPort"]))
+        for env in c.get("env") or []:
+            if ((env.get("valueFrom") or {}).get("secretKeyRef")) is not None:
+                secret_env.append(f"{name}/{env.get('name')}")
+        for source in c.get("envFrom") or []:
+            if source.get("secretRef") is not None:
+                secret_env.append(f"{name}/envFrom:{(source['secretRef'] or {}).get('name')}")
+    account = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+    automount = spec.get("automountServiceAccountToken")
+    if not isinstance(automount, bool):
+        automount = sa_automount(namespace, account)
+    return {
+        "namespace": namespace,
+        "service_account": account,
+        "containers": [str(c.get("name", "?")) for c in containers],
+        "privileged": names["privileged"],
+        "allow_privilege_escalation": names["allow_privilege_escalation"],
+        "run_as_root": names["run_as_root"],
+        "net_raw": names["net_raw"],
+        "not_dropping_all": names["not_dropping_all"],
+        "added_capabilities": sorted(added),
+        "capabilities": capabilities,
+        "host_pid": spec.get("hostPID") is True,
+        "host_ipc": spec.get("hostIPC") is True,
+        "host_network": spec.get("hostNetwork") is True,
+        "host_path_volumes": [str((v.get("hostPath") or {}).get("path"))
+                              for v in spec.get("volumes") or [] if v.get("hostPath") is not None],
+        "host_ports": sorted(set(host_ports)),
+        "automount_token": automount,
+        "secret_env": secret_env,
+        "seccomp_runtime_default": bool(containers) and not names["without_seccomp"],
+        "without_seccomp": names["without_seccomp"],
+        "security_context": bool(containers) and not names["without_security_context"],
+        "windows_host_process": names["windows_host_process"],
+        "in_default_namespace": namespace == "default",
+    }
+
+
+def _first_set(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def _meaningful(pod_sc: dict[str, Any]) -> bool:
+    # The API server defaults an empty pod securityContext ({}); that is no context at all.
+    return any(v not in (None, {}, []) for v in pod_sc.values())
+
+
+def _template(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    return spec.get("template") or {}
+
+
+def _replicas(obj: dict[str, Any]) -> int | None:
+    spec = obj.get("spec") or {}
+    if obj.get("kind") in ("Deployment", "StatefulSet", "ReplicaSet"):
+        value = spec.get("replicas")
+        return 1 if value is None else int(value)
+    return None
+
+
+# -- RBAC -------------------------------------------------------------------------------------
+
+
+def subject_name(subject: dict[str, Any], binding_ns: str | None) -> str:
+    kind = str(subject.get("kind", "?"))
+    ns = subject.get("namespace") or (binding_ns if kind == "ServiceAccount" else "") or ""
+    return f"{kind}/{ns}/{subject.get('name', '?')}"
+
+
+def rule_allows(rule: dict[str, Any], verb: str, group: str, resource: str) -> bool:
+    """Whether one PolicyRule grants ``verb`` on ``group``/``resource`` (``pods/exec`` for a
+    subresource), matching as the RBAC authorizer does: ``*``, exact names, ``*/sub``."""
+    verbs, groups = rule.get("verbs") or [], rule.get("apiGroups") or []
+    if "*" not in verbs and verb not in verbs:
+        return False
+    if "*" not in groups and group not in groups:
+        return False
+    sub = resource.partition("/")[2]
+    for granted in rule.get("resources") or []:
+        if granted in ("*", resource) or (sub and granted == f"*/{sub}"):
+            return True
+    return False
+
+
+def _wildcard_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rules if any("*" in (r.get(k) or []) for k in ("verbs", "resources", "apiGroups"))]
+
+
+def _grants(verbs: Iterable[str], group: str, *resources: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple((v, group, r) for v in verbs for r in resources)
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One RBAC question: does a rule grant any of these (verb, apiGroup, resource) triples?
+    ``named`` is False where a rule limited by resourceNames cannot grant it (create)."""
+
+    grants: tuple[tuple[str, str, str], ...]
+    named: bool = True
+
+
+_RBAC = "rbac.authorization.k8s.io"
+_ADMISSION = "admissionregistration.k8s.io"
+_CERTS = "certificates.k8s.io"
+_WRITE = ("create", "update", "patch", "delete", "deletecollection")
+PERMISSIONS: dict[str, Permission] = {
+    "subjects_reading_secrets": Permission(_grants(("get", "list", "watch"), "", "secrets")),
+    "pod_creators": Permission(_grants(("create",), "", "pods"), named=False),
+    "escalation_grants": Permission(
+        _grants(("bind", "escalate"), _RBAC, "roles", "clusterroles")
+        + _grants(("impersonate",), "", "users", "groups", "serviceaccounts")
+        + _grants(("impersonate",), "authentication.k8s.io", "uids")),
+    "pv_creators": Permission(_grants(("create",), "", "persistentvolumes"), named=False),
+    "node_proxy_grants": Permission(
+        _grants(("get", "list", "watch", "create", "update", "patch", "delete"), "",
+                "nodes/proxy")),
+    "csr_approvers": Permission(
+        _grants(("update", "patch"), _CERTS, "certificatesigningrequests/approval")
+        + _grants(("approve",), _CERTS, "signers")),
+    "webhook_config_writers": Permission(
+        _grants(_WRITE, _ADMISSION, "validatingwebhookconfigurations",
+                "mutatingwebhookconfigurations")),
+    "token_creators": Permission(_grants(("create",), "", "serviceaccounts/token")),
+}
+
+
+def granted_verbs(rule: dict[str, Any], permission: Permission) -> list[str]:
+    """The verbs of ``permission`` that ``rule`` grants (empty when none)."""
+    if rule.get("resourceNames") and not permission.named:
+        return []
+    found: list[str] = []
+    for verb, group, resource in permission.grants:
+        if verb not in found and rule_allows(rule, verb, group, resource):
+            found.append(verb)
+    return found
+
+
+@dataclass
+class Binding:
+    obj: dict[str, Any]
+    kind: str  # RoleBinding or ClusterRoleBinding
+    namespace: str | None  # None for ClusterRoleBindings: the grant is cluster-wide
+    role: str  # "ClusterRole/name" or "Role/name"
+    subjects: list[str]
+
+    @property
+    def label(self) -> str:
+        name = _meta(self.obj).get("name", "?")
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{where}{self.kind}/{name} -> {self.role}"
+
+    @property
+    def default(self) -> bool:
+        return (_meta(self.obj).get("labels") or {}).get(BOOTSTRAP_LABEL) == "rbac-defaults"
+
+
+def _bindings(rolebindings: list[dict[str, Any]],
+              clusterrolebindings: list[dict[str, Any]]) -> list[Binding]:
+    found = []
+    for kind, items in (("ClusterRoleBinding", clusterrolebindings), ("RoleBinding", rolebindings)):
+        for obj in items:
+            ns = _ns(obj) if kind == "RoleBinding" else None
+            ref = obj.get("roleRef") or {}
+            found.append(Binding(obj, kind, ns, f"{ref.get('kind', '?')}/{ref.get('name', '?')}",
+                                 [subject_name(s, ns) for s in obj.get("subjects") or []]))
+    return found
+
+
+def _entry(subject: str, binding: Binding, **extra: Any) -> dict[str, Any]:
+    return {"subject": subject, "via": binding.label, "namespace": binding.namespace,
+            "default": binding.default, "system": _is_system(subject), **extra,
+            "cis": {"name": f"{subject} via {binding.label}"}}
+
+
+def _is_system(subject: str) -> bool:
+    kind, ns, name = subject.split("/", 2)
+    return name.startswith("system:") or (kind == "ServiceAccount" and ns in SYSTEM_NAMESPACES)
+
+
+def derive_rbac(roles: list[dict[str, Any]], clusterroles: list[dict[str, Any]],
+                rolebindings: list[dict[str, Any]],
+                clusterrolebindings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Who may do what, from the roles and the bindings that grant them."""
+    rules: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for obj in clusterroles:
+        rules[(f"ClusterRole/{_meta(obj).get('name')}", None)] = obj.get("rules") or []
+    for obj in roles:
+        rules[(f"Role/{_meta(obj).get('name')}", _ns(obj))] = obj.get("rules") or []
+    bindings = _bindings(rolebindings, clusterrolebindings)
+    result: dict[str, Any] = {k: [] for k in (
+        "cluster_admin_bindings", "system_masters_bindings", *PERMISSIONS)}
+    for binding in bindings:
+        for subject in binding.subjects:
+            if binding.role == "ClusterRole/cluster-admin":
+                result["cluster_admin_bindings"].append(_entry(subject, binding))
+            if subject == "Group//system:masters":
+                result["system_masters_bindings"].append(_entry(subject, binding))
+        scope = None if binding.role.startswith("ClusterRole/") else binding.namespace
+        role_rules = rules.get((binding.role, scope))
+        if role_rules is None:
+            continue  # a binding to a role that does not exist grants nothing
+        for key, permission in PERMISSIONS.items():
+            verbs: list[str] = []
+            names: list[str] = []
+            unrestricted = False
+            for rule in role_rules:
+                got = granted_verbs(rule, permission)
+                if got:
+                    verbs.extend(v for v in got if v not in verbs)
+                    if rule.get("resourceNames"):
+                        names.extend(str(n) for n in rule["resourceNames"])
+                    else:
+                        unrestricted = True
+            if not verbs:
+                continue
+            for subject in binding.subjects:
+                result[key].append(_entry(subject, binding, verbs=verbs,
+                                          resource_names=None if unrestricted else names))
+    everyone = set(EVERYONE)
+
+    def open_to_all(key: str) -> bool:
+        return any(e["subject"] in everyone and e["resource_names"] is None for e in result[key])
+
+    result["authenticated_can_read_secrets"] = open_to_all("subjects_reading_secrets")
+    result["authenticated_can_create_pods"] = open_to_all("pod_creators")
+    return result
+
+
+# -- the whole cluster --------------------------------------------------------------------
+
+
+def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Raw sections in, ``({"cluster": ..., "summary": ...}, errors)`` out."""
+    errors: dict[str, str] = {}
+    raw: dict[str, list[dict[str, Any]] | None] = {}
+    for resource in RESOURCES:
+        items, why = section_items(sections, resource)
+        raw[resource.name] = items
+        if items is None:
+            errors[f"cluster.{resource.fact}"] = why
+    cluster: dict[str, Any] = {}
+
+    inventory = _inventory(sections)
+    cluster["managed"] = bool(inventory.get("managed"))
+    cluster["version"] = _version(sections, errors)
+
+    accounts = raw["serviceaccounts"]
+    automount_of: dict[tuple[str, str], bool | None] = {
+        (_ns(sa), str(_meta(sa).get("name"))): sa.get("automountServiceAccountToken")
+        for sa in accounts or []}
+
+    def sa_automount(namespace: str, name: str) -> bool | None:
+        if accounts is None:
+            return None
+        value = automount_of.get((namespace, name))
+        return True if value is None else bool(value)
+
+    if accounts is None:
+        why = errors["cluster.serviceaccounts"]
+        for fact in ("pods", "workloads"):
+            errors[f"cluster.{fact}.cis.automount_token"] = (
+                f"needs service accounts when the pod does not set it: {why}")
+
+    owners = _owner_index(raw)
+    if raw["pods"] is not None:
+        cluster["pods"] = [_pod(p, sa_automount, owners) for p in raw["pods"]]
+
+    workload_items: list[dict[str, Any]] = []
+    missing = [errors[f"cluster.{r.fact}"] for r in RESOURCES
+               if r.fact == "workloads" and raw[r.name] is None]
+    for resource in RESOURCES:
+        if resource.fact == "workloads" and raw[resource.name] is not None:
+            workload_items.extend(_workload(o, sa_automount, owners) for o in raw[resource.name] or [])
+    if missing:
+        errors["cluster.workloads"] = "; ".join(missing)
+    else:
+        cluster["workloads"] = workload_items
+
+    rbac_kinds = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
+    bindings = _bindings(raw["rolebindings"] or [], raw["clusterrolebindings"] or [])
+    bindings_known = raw["rolebindings"] is not None and raw["clusterrolebindings"] is not None
+    if accounts is not None:
+        cluster["serviceaccounts"] = [_serviceaccount(sa, bindings, bindings_known)
+                                      for sa in accounts]
+        if not bindings_known:
+            errors["cluster.serviceaccounts.cis.bindings"] = "; ".join(
+                errors[f"cluster.{k}"] for k in ("rolebindings", "clusterrolebindings")
+                if f"cluster.{k}" in errors)
+    for name in ("roles", "clusterroles"):
+        if raw[name] is not None:
+            cluster[name] = [_role(o, name == "roles") for o in raw[name] or []]
+    for name in ("rolebindings", "clusterrolebindings"):
+        if raw[name] is not None:
+            cluster[name] = [_binding(b) for b in bindings
+                             if (b.kind == "RoleBinding") == (name == "rolebindings")]
+    refused = [errors[f"cluster.{k}"] for k in rbac_kinds if raw[k] is None]
+    if refused:
+        errors["cluster.rbac"] = "; ".join(refused)
+    else:
+        cluster["rbac"] = derive_rbac(raw["roles"] or [], raw["clusterroles"] or [],
+                                      raw["rolebindings"] or [], raw["clusterrolebindings"] or [])
+
+    policies = raw["networkpolicies"]
+    if policies is not None:
+        cluster["networkpolicies"] = [{**p, "cis": _netpol_cis(p)} for p in policies]
+    if raw["namespaces"] is not None:
+        by_ns = _group_by_namespace(cluster.get("networkpolicies"), raw["pods"])
+        cluster["namespaces"] = [_namespace(n, *by_ns) for n in raw["namespaces"]]
+        for fact, dep in (("network_policies", "networkpolicies"), ("workloads", "pods")):
+            if raw[dep] is None:
+                errors[f"cluster.namespaces.cis.{fact}"] = errors[f"cluster.{dep}"]
+
+    for group, parts in (("webhooks", ("validating", "mutating")),
+                         ("admission_policies", ("policies", "bindings"))):
+        cluster[group] = {}
+        for resource in RESOURCES:
+            if resource.fact.startswith(group + ".") and raw[resource.name] is not None:
+                part = resource.fact.split(".", 1)[1]
+                cluster[group][part] = [{**o, "cis": _base_cis(o, False)}
+                                        for o in raw[resource.name] or []]
+        if not cluster[group] and all(f"cluster.{group}.{p}" in errors for p in parts):
+            del cluster[group]
+            errors[f"cluster.{group}"] = "; ".join(errors[f"cluster.{group}.{p}"] for p in parts)
+
+    values = {"cluster": cluster, "summary": _summary(cluster, raw, inventory, errors)}
+    return values, errors
+
+
+def _inventory(sections: dict[str, Section]) -> dict[str, Any]:
+    section = sections.get(INVENTORY_SECTION)
+    if section is None or section.rc != 0:
+        return {}
+    try:
+        data = json.loads(section.output)
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _version(sections: dict[str, Section], errors: dict[str, str]) -> dict[str, Any] | None:
+    section = sections.get(VERSION_SECTION)
+    if section is None:
+        errors["cluster.version"] = "the API server version was not collected"
+        return None
+    if section.rc != 0:
+        errors["cluster.version"] = _reason(section, "version")
+        return None
+    try:
+        data = json.loads(section.output)
+    except json.JSONDecodeError as exc:
+        errors["cluster.version"] = f"version: not valid JSON ({exc})"
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _owner_index(raw: dict[str, list[dict[str, Any]] | None]) -> dict[tuple[str, str, str], str]:
+    """(namespace, Kind, name) -> its controller, to follow Pod -> ReplicaSet -> Deployment."""
+    index = {}
+    for name in ("replicasets", "jobs"):
+        for obj in raw[name] or []:
+            owner = _controller(obj)
+            if owner:
+                index[(_ns(obj), str(obj.get("kind")), str(_meta(obj).get("name")))] = owner
+    return index
+
+
+def _top_owner(namespace: str, owner: str | None, owners: dict[tuple[str, str, str], str]) -> str | None:
+    seen = 0
+    while owner and seen < 5:
+        kind, _, name = owner.partition("/")
+        parent = owners.get((namespace, kind, name))
+        if not parent:
+            break
+        owner, seen = parent, seen + 1
+    return owner
+
+
+def _pod(obj: dict[str, Any], sa_automount: Callable[[str, str], bool | None],
+         owners: dict[tuple[str, str, str], str]) -> dict[str, Any]:
+    namespace = _ns(obj)
+    owner = _controller(obj)
+    static = MIRROR_ANNOTATION in (_meta(obj).get("annotations") or {})
+    cis = {**_base_cis(obj, True),
+           **pod_spec_facts(obj.get("spec") or {}, namespace, sa_automount),
+           "owner": owner, "top_owner": _top_owner(namespace, owner, owners),
+           "phase": (obj.get("status") or {}).get("phase"), "static": static}
+    if static:
+        # The mirror pod of a static pod: admission gives it no service account and
+        # the kubelet mounts no token for it.
+        cis.update(service_account=None, automount_token=False)
+    return {**obj, "cis": cis}
+
+
+def _workload(obj: dict[str, Any], sa_automount: Callable[[str, str], bool | None],
+              owners: dict[tuple[str, str, str], str]) -> dict[str, Any]:
+    namespace = _ns(obj)
+    owner = _controller(obj)
+    template = _template(obj)
+    cis = {**_base_cis(obj, True),
+           **pod_spec_facts(template.get("spec") or {}, namespace, sa_automount),
+           "owner": owner, "top_owner": _top_owner(namespace, owner, owners),
+           "replicas": _replicas(obj)}
+    return {**obj, "cis": cis}
+
+
+def _serviceaccount(obj: dict[str, Any], bindings: list[Binding], known: bool) -> dict[str, Any]:
+    cis = _base_cis(obj, True)
+    name = str(_meta(obj).get("name"))
+    me = f"ServiceAccount/{cis['namespace']}/{name}"
+    groups = {"Group//system:serviceaccounts", f"Group//system:serviceaccounts:{cis['namespace']}"}
+    automount = obj.get("automountServiceAccountToken")
+    cis.update({
+        "automount": automount if isinstance(automount, bool) else None,
+        "is_default": name == "default",
+        "bindings": [b.label for b in bindings if me in b.subjects or groups & set(b.subjects)]
+        if known else None,
+    })
+    return {**obj, "cis": cis}
+
+
+def _role(obj: dict[str, Any], namespaced: bool) -> dict[str, Any]:
+    cis = _base_cis(obj, namespaced)
+    cis["wildcards"] = _wildcard_rules(obj.get("rules") or [])
+    cis["default"] = (_meta(obj).get("labels") or {}).get(BOOTSTRAP_LABEL) == "rbac-defaults"
+    return {**obj, "cis": cis}
+
+
+def _binding(binding: Binding) -> dict[str, Any]:
+    cis = _base_cis(binding.obj, binding.kind == "RoleBinding")
+    cis.update({"role": binding.role, "subjects": binding.subjects, "default": binding.default})
+    return {**binding.obj, "cis": cis}
+
+
+def _netpol_cis(policy: dict[str, Any]) -> dict[str, Any]:
+    cis = _base_cis(policy, True)
+    spec = policy.get("spec") or {}
+    types = spec.get("policyTypes") or (["Ingress"] + (["Egress"] if spec.get("egress") else []))
+    selects_all = not ((spec.get("podSelector") or {}).get("matchLabels")
+                       or (spec.get("podSelector") or {}).get("matchExpressions"))
+    cis.update({"policy_types": types, "selects_all_pods": selects_all})
+    return cis
+
+
+def _group_by_namespace(
+    policies: list[dict[str, Any]] | None, pods: list[dict[str, Any]] | None
+) -> tuple[dict[str, list[dict[str, Any]]] | None, dict[str, int] | None]:
+    """NetworkPolicies (with their ``cis``) and pod counts per namespace; None when unknown."""
+    by_policy: dict[str, list[dict[str, Any]]] | None = None
+    if policies is not None:
+        by_policy = {}
+        for policy in policies:
+            by_policy.setdefault(_ns(policy), []).append(policy)
+    counts: dict[str, int] | None = None
+    if pods is not None:
+        counts = {}
+        for pod in pods:
+            counts[_ns(pod)] = counts.get(_ns(pod), 0) + 1
+    return by_policy, counts
+
+
+def _namespace(obj: dict[str, Any], policies: dict[str, list[dict[str, Any]]] | None,
+               pod_counts: dict[str, int] | None) -> dict[str, Any]:
+    name = str(_meta(obj).get("name"))
+    labels = _meta(obj).get("labels") or {}
+    cis = _base_cis(obj, False)
+    mine = None if policies is None else policies.get(name, [])
+    cis.update({
+        "psa": {m: labels.get(PSA_PREFIX + m) for m in PSA_MODES},
+        "psa_versions": {m: labels.get(f"{PSA_PREFIX}{m}-version") for m in PSA_MODES},
+        "system": name in SYSTEM_NAMESPACES,
+        "network_policies": None if mine is None else len(mine),
+        # isolated: some policy selects every pod for that direction (a default deny or
+        # an explicit allow-list), so no pod is left open by omission.
+        "isolated": None if mine is None else {
+            t: any(p["cis"]["selects_all_pods"] and t in p["cis"]["policy_types"] for p in mine)
+            for t in ("Ingress", "Egress")},
+        "workloads": None if pod_counts is None else pod_counts.get(name, 0),
+        "phase": (obj.get("status") or {}).get("phase"),
+    })
+    return {**obj, "cis": cis}
+
+
+def _summary(cluster: dict[str, Any], raw: dict[str, list[dict[str, Any]] | None],
+             inventory: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    version = cluster.get("version") or {}
+    summary: dict[str, Any] = {
+        "platform_version": version.get("gitVersion"),
+        "source": inventory.get("source"),
+        "server": inventory.get("server"),
+        "managed": cluster.get("managed"),
+    }
+    for resource in RESOURCES:
+        items = raw[resource.name]
+        summary[resource.name] = None if items is None else len(items)
+    summary["unavailable"] = sorted(r.name for r in RESOURCES if raw[r.name] is None)
+    return summary

@@ -1,0 +1,76 @@
+"""The report, keys and verify commands end to end, and their options documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from cisaudit.report.cli import register
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "report"
+
+
+def _main() -> click.Group:
+    @click.group()
+    def main() -> None:
+        pass
+
+    register(main)
+    return main
+
+
+def _commands() -> list[click.Command]:
+    main = _main()
+    found: list[click.Command] = []
+    for command in main.commands.values():
+        found.append(command)
+        if isinstance(command, click.Group):
+            found.extend(command.commands.values())
+    return found
+
+
+def test_every_option_is_documented() -> None:
+    docs = (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
+    missing = [f"{cmd.name} {opt}" for cmd in _commands() for param in cmd.params
+               if isinstance(param, click.Option) for opt in param.opts
+               if opt.startswith("--") and f"`{opt}" not in docs]
+    assert not missing, f"options missing from docs/reports.md: {missing}"
+
+
+def test_report_keys_verify_round_trip(tmp_path: Path) -> None:
+    runner = CliRunner()
+    keys = runner.invoke(_main(), ["keys", "init", "-o", str(tmp_path / "k"), "--name", "CLI"])
+    assert keys.exit_code == 0, keys.output
+    out = tmp_path / "out"
+    result = runner.invoke(_main(), [
+        "report", str(DATA / "sample-results.json"), "-o", str(out),
+        "--format", "pdf,csv", "--lang", "zh", "--evidence", str(DATA / "sample-evidence.json"),
+        "--sign-key", str(tmp_path / "k" / "signing-key.pem"),
+        "--sign-cert", str(tmp_path / "k" / "signing-cert.pem"),
+        "--client", "客户", "--assessor", "审计员"])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.pdf").is_file() and (out / "results.csv").is_file()
+    assert (out / "sample-evidence.json.sig").is_file()
+    verified = runner.invoke(_main(), ["verify", str(out / "report.pdf"),
+                                       "--trust", str(tmp_path / "k" / "signing-cert.pem")])
+    assert verified.exit_code == 0, verified.output
+    assert re.search(r"intact:\s+yes", verified.output)
+    again = runner.invoke(_main(), ["keys", "init", "-o", str(tmp_path / "k"), "--name", "CLI"])
+    assert again.exit_code != 0 and "--force" in again.output
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    results = str(DATA / "sample-results.json")
+    bad_format = runner.invoke(_main(), ["report", results, "-o", str(tmp_path), "--format", "doc"])
+    assert bad_format.exit_code == 2 and "choose from" in bad_format.output
+    half_key = runner.invoke(_main(), ["report", results, "-o", str(tmp_path), "--sign-key", "x"])
+    assert half_key.exit_code == 2 and "--sign-cert" in half_key.output
+    not_results = tmp_path / "x.json"
+    not_results.write_text("{}")
+    broken = runner.invoke(_main(), ["report", str(not_results), "-o", str(tmp_path)])
+    assert broken.exit_code == 1 and "not a cisaudit results file" in broken.output

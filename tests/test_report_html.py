@@ -1,0 +1,105 @@
+"""The offline HTML report: escaped, self-contained, filterable."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from cisaudit.report import ReportMeta, render
+
+DATA = Path(__file__).resolve().parent / "data" / "report"
+
+
+def _samples():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("report_samples", DATA / "samples.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Scan(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.in_script = False
+        self.urls: list[str] = []
+        self.text: list[str] = []
+        self.rows: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.in_script = tag == "script"
+        if self.in_script:
+            self.scripts.append("")
+        for name, value in attrs:
+            if name in ("src", "href") and value:
+                self.urls.append(value)
+        if tag == "tr" and any(k == "data-status" for k, _ in attrs):
+            self.rows.append(dict(attrs))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self.in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self.in_script:
+            self.scripts[-1] += data
+        else:
+            self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, _Scan]:
+    run, evidence = _samples().sample_run()
+    out = tmp_path_factory.mktemp("html")
+    path = render(run, out, formats=["html"], lang="both",
+                  meta=ReportMeta(client='<img src=x onerror="alert(2)">'))[0]
+    html = path.read_text(encoding="utf-8")
+    scan = _Scan()
+    scan.feed(html)
+    return html, scan
+
+
+def test_hostile_strings_stay_text(page: tuple[str, _Scan]) -> None:
+    html, scan = page
+    samples = _samples()
+    assert len(scan.scripts) == 1, "only the report's own script may be in the page"
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<img src=x' not in html
+    text = "".join(scan.text)
+    assert samples.HOSTILE_CONTAINER in text and samples.HOSTILE_HOST in text
+
+
+def test_self_contained(page: tuple[str, _Scan]) -> None:
+    html, scan = page
+    external = [u for u in scan.urls if not u.startswith(("#", "data:"))]
+    assert external == [], f"the offline report links out: {external}"
+    assert "<link" not in html
+
+
+def test_csp_allows_exactly_the_inline_script(page: tuple[str, _Scan]) -> None:
+    html, scan = page
+    digest = base64.b64encode(hashlib.sha256(scan.scripts[0].encode()).digest()).decode()
+    policy = re.search(r'Content-Security-Policy" content="([^"]+)"', html)
+    assert policy and f"'sha256-{digest}'" in policy.group(1)
+    assert "default-src 'none'" in policy.group(1)
+
+
+def test_every_verdict_is_a_filterable_row(page: tuple[str, _Scan]) -> None:
+    _, scan = page
+    run, _ = _samples().sample_run()
+    reachable = sum(len(t.results) for t in run.targets if t.reachable)
+    unreachable = sum(1 for t in run.targets if not t.reachable)
+    assert len(scan.rows) == reachable + unreachable
+    assert {r["data-status"] for r in scan.rows} == {
+        "PASS", "FAIL", "ERROR", "MANUAL", "NOT_APPLICABLE", "WAIVED"}
+    assert all(r.get("data-target") for r in scan.rows)
+    for needle in ('id="q"', 'id="target"', 'name="status"', "执行摘要"):
+        assert needle in page[0]

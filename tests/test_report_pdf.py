@@ -1,0 +1,84 @@
+"""The PDF read back with poppler: text, fonts, rendering, escaping, attachments."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cisaudit.report import ReportMeta, render
+
+DATA = Path(__file__).resolve().parent / "data" / "report"
+POPPLER = ("pdftotext", "pdffonts", "pdftoppm", "pdfinfo", "pdfdetach")
+
+
+def _samples():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("report_samples", DATA / "samples.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tool(name: str, *args: str) -> str:
+    if shutil.which(name) is None:
+        pytest.fail(f"{name} not found: install poppler-utils (scripts/setup.sh does)")
+    return subprocess.run([name, *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def bilingual_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    samples = _samples()
+    run, evidence = samples.sample_run()
+    out = tmp_path_factory.mktemp("pdf")
+    evidence_path = out / "evidence.json"
+    evidence_path.write_text(json.dumps(evidence, ensure_ascii=False), encoding="utf-8")
+    written = render(run, out / "report", formats=["pdf"], lang="both",
+                     evidence_path=evidence_path,
+                     meta=ReportMeta(org="Acme Audit", client="客户公司", assessor="Zhang San"))
+    return next(p for p in written if p.suffix == ".pdf")
+
+
+def test_text_has_ids_hosts_and_both_languages(bilingual_pdf: Path) -> None:
+    samples = _samples()
+    text = _tool("pdftotext", "-enc", "UTF-8", str(bilingual_pdf), "-")
+    for needle in ("5.5", "2.2", "1.1.3", "4.2.1", "docker-01", "k8s-worker-1", "docker-04",
+                   "执行摘要", "Executive summary", "各对象检查结果", "证据附录", "客户公司",
+                   "CIS Docker Benchmark", "1.6.0", samples.HOSTILE_HOST):
+        assert needle in text, f"{needle!r} missing from the PDF text"
+    # hostile strings are printed as text, never interpreted as markup
+    assert samples.HOSTILE_CONTAINER in text
+
+
+def test_a_cjk_font_is_embedded(bilingual_pdf: Path) -> None:
+    fonts = _tool("pdffonts", str(bilingual_pdf)).splitlines()[2:]
+    cjk = [line for line in fonts if "CJK" in line or "Han" in line or "WenQuanYi" in line]
+    assert cjk, f"no CJK font in the PDF: {fonts}"
+    assert all(line.split()[-5] == "yes" for line in cjk), "CJK font not embedded"
+
+
+def test_pages_render_to_png(bilingual_pdf: Path, tmp_path: Path) -> None:
+    info = _tool("pdfinfo", str(bilingual_pdf))
+    assert "A4" in info or "595.28 x 841.89" in info
+    _tool("pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "3", str(bilingual_pdf),
+          str(tmp_path / "page"))
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == 3 and all(p.stat().st_size > 2000 for p in pngs)
+
+
+def test_results_and_evidence_are_attached(bilingual_pdf: Path) -> None:
+    listing = _tool("pdfdetach", "-list", str(bilingual_pdf))
+    for name in ("results.json", "evidence.json", "cisaudit-manifest.json"):
+        assert name in listing
+
+
+def test_large_fleet_keeps_passes_compact(tmp_path: Path) -> None:
+    run, _ = _samples().synthetic_run(hosts=4, controls=117)
+    pdf = render(run, tmp_path, formats=["pdf"], lang="en")[0]
+    pages = int(next(line.split()[-1] for line in _tool("pdfinfo", str(pdf)).splitlines()
+                     if line.startswith("Pages:")))
+    assert pages < 40, f"4 hosts took {pages} pages: passes are not compact"

@@ -1,0 +1,154 @@
+"""Signing and verification: pdfsig agrees, one flipped byte is caught, evidence too."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cisaudit.report import ReportMeta, render
+from cisaudit.report.cli import register
+from cisaudit.signing import (
+    KeyPaths,
+    SignConfig,
+    evidence_problems,
+    init_keys,
+    sign_file,
+    verify,
+    verify_file,
+)
+
+DATA = Path(__file__).resolve().parent / "data" / "report"
+
+
+def _cli():  # type: ignore[no-untyped-def]
+    import click
+
+    @click.group()
+    def main() -> None:
+        pass
+
+    register(main)
+    return main
+
+
+def _samples():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("report_samples", DATA / "samples.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPaths:
+    return init_keys(tmp_path_factory.mktemp("keys"), common_name="Test Signer",
+                     organisation="cisaudit tests")
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory, keys: KeyPaths) -> dict[str, Path]:
+    run, evidence = _samples().sample_run()
+    work = tmp_path_factory.mktemp("signed")
+    evidence_path = work / "evidence.json"
+    evidence_path.write_text(json.dumps(evidence), encoding="utf-8")
+    written = render(run, work / "out", formats=["pdf"], lang="en", evidence_path=evidence_path,
+                     sign=SignConfig(key=keys.key, cert=keys.cert),
+                     meta=ReportMeta(assessor="Test Signer"))
+    names = {p.name: p for p in written}
+    return {"pdf": names["report.pdf"], "evidence": names["evidence.json"],
+            "sig": names["evidence.json.sig"]}
+
+
+def _flip(src: Path, dst: Path, offset: int) -> Path:
+    data = bytearray(src.read_bytes())
+    data[offset % len(data)] ^= 0x01
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_key_is_private(keys: KeyPaths) -> None:
+    assert stat.S_IMODE(os.stat(keys.key).st_mode) == 0o600
+    assert keys.cert.read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_pdfsig_recognises_the_signature(signed: dict[str, Path]) -> None:
+    if shutil.which("pdfsig") is None:
+        pytest.fail("pdfsig not found: install poppler-utils")
+    out = subprocess.run(["pdfsig", str(signed["pdf"])], capture_output=True, text=True).stdout
+    assert "Signature is Valid" in out
+    assert "Total document signed" in out
+    assert "Test Signer" in out
+
+
+def test_verify_ok_with_trust(signed: dict[str, Path], keys: KeyPaths) -> None:
+    result = CliRunner().invoke(_cli(), ["verify", str(signed["pdf"]), "--trust", str(keys.cert)])
+    assert result.exit_code == 0, result.output
+    assert "Test Signer" in result.output and "attachment results.json: hash matches" in result.output
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9, -30])
+def test_one_flipped_byte_is_tampering(signed: dict[str, Path], tmp_path: Path,
+                                       where: float) -> None:
+    size = signed["pdf"].stat().st_size
+    offset = int(size * where) if where > 0 else size + int(where)
+    tampered = _flip(signed["pdf"], tmp_path / "tampered.pdf", offset)
+    assert not verify(tampered).ok
+    result = CliRunner().invoke(_cli(), ["verify", str(tampered)])
+    assert result.exit_code != 0
+
+
+def test_flipped_byte_inside_the_signature_blob(signed: dict[str, Path], tmp_path: Path) -> None:
+    data = signed["pdf"].read_bytes()
+    start = data.rindex(b"/Contents <") + len(b"/Contents <") + 200
+    tampered = _flip(signed["pdf"], tmp_path / "sig-tampered.pdf", start)
+    assert not verify(tampered).ok
+
+
+def test_appended_update_is_not_whole_file(signed: dict[str, Path], tmp_path: Path) -> None:
+    grown = tmp_path / "grown.pdf"
+    grown.write_bytes(signed["pdf"].read_bytes() + b"\n% appended after signing\n")
+    assert not verify(grown).ok
+
+
+def test_wrong_trust_anchor_fails(signed: dict[str, Path], tmp_path: Path) -> None:
+    other = init_keys(tmp_path / "other", common_name="Someone Else")
+    result = verify(signed["pdf"], trust=other.cert)
+    assert not result.ok and result.trusted is False
+
+
+def test_unsigned_pdf_does_not_verify(tmp_path: Path) -> None:
+    run, _ = _samples().sample_run()
+    pdf = render(run, tmp_path, formats=["pdf"])[0]
+    result = verify(pdf)
+    assert not result.ok and "no signature" in " ".join(result.problems)
+
+
+def test_evidence_detached_signature(signed: dict[str, Path], keys: KeyPaths,
+                                     tmp_path: Path) -> None:
+    assert verify(signed["evidence"], trust=keys.cert).ok
+    copy = tmp_path / "evidence.json"
+    _flip(signed["evidence"], copy, 100)
+    shutil.copyfile(signed["sig"], tmp_path / "evidence.json.sig")
+    assert not verify_file(copy).ok
+    result = CliRunner().invoke(_cli(), ["verify", str(copy)])
+    assert result.exit_code != 0 and "changed after it was signed" in result.output
+
+
+def test_evidence_item_hash_mismatch_is_reported(keys: KeyPaths, tmp_path: Path) -> None:
+    _, evidence = _samples().sample_run()
+    item = evidence["targets"]["docker-01"]["evidence"]["auditctl"]
+    item["output"] = "edited before signing\n"
+    path = tmp_path / "evidence.json"
+    path.write_text(json.dumps(evidence), encoding="utf-8")
+    sign_file(path, SignConfig(key=keys.key, cert=keys.cert))
+    result = verify(path)
+    assert not result.ok and "docker-01/auditctl" in " ".join(result.problems)
+    assert evidence_problems(b"not json", "x", strict=False) == []
