@@ -41,6 +41,8 @@ CONTROL_KEYS = {
     "evidence": False,
     "default_value": False,
     "notes": False,
+    "applies_if": False,
+    "otherwise": False,
 }
 CHECK_KEYS = {
     "each",
@@ -103,6 +105,8 @@ class Control:
     check: dict[str, Any] | None
     evidence_facts: list[str]
     source: str
+    applies_if: dict[str, Any] | None = None
+    otherwise: str = ""
     mappings: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -267,6 +271,12 @@ def load_control(path: Path, benchmark: str, sections: dict[str, Any]) -> Contro
         raise SourceError(path, data.line_of("check"), "a manual control must not have a 'check'")
     if check is not None:
         _validate_check(check, path)
+    if "applies_if" in data:
+        # Applicability of the whole control, manual ones included (e.g. swarm-only items).
+        _validate_cond(data["applies_if"], path, scoped=False)
+        if "otherwise" not in data:
+            raise SourceError(path, data.line_of("applies_if"),
+                              "'applies_if' needs an 'otherwise' reason for NOT_APPLICABLE")
     evidence = [str(f) for f in data.get("evidence", [])]
     for name in evidence:
         _validate_fact(name, path, data.line_of("evidence"))
@@ -306,6 +316,8 @@ def load_control(path: Path, benchmark: str, sections: dict[str, Any]) -> Contro
         check=check,
         evidence_facts=evidence,
         source=str(path),
+        applies_if=data.get("applies_if"),
+        otherwise=str(data.get("otherwise", "")),
     )
 
 

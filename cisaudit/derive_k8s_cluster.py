@@ -382,14 +382,24 @@ def _bindings(rolebindings: list[dict[str, Any]],
 
 
 def _entry(subject: str, binding: Binding, **extra: Any) -> dict[str, Any]:
+    """One grant: ``default`` when the binding is one the API server bootstraps itself,
+    ``system`` when the subject is a Kubernetes component, ``everyone`` when it is a group
+    every (or every anonymous) request belongs to."""
     return {"subject": subject, "via": binding.label, "namespace": binding.namespace,
-            "default": binding.default, "system": _is_system(subject), **extra,
+            "default": binding.default, "system": is_component(subject),
+            "everyone": subject in EVERYONE, **extra,
             "cis": {"name": f"{subject} via {binding.label}"}}
 
 
-def _is_system(subject: str) -> bool:
+def is_component(subject: str) -> bool:
+    """A control-plane or add-on identity (``system:kube-scheduler``, a kube-system service
+    account), as opposed to people and to the broad ``system:`` groups that hold them."""
     kind, ns, name = subject.split("/", 2)
-    return name.startswith("system:") or (kind == "ServiceAccount" and ns in SYSTEM_NAMESPACES)
+    if kind == "ServiceAccount":
+        return ns in SYSTEM_NAMESPACES
+    if subject in EVERYONE or name.startswith("system:serviceaccounts"):
+        return False
+    return name.startswith("system:")
 
 
 def derive_rbac(roles: list[dict[str, Any]], clusterroles: list[dict[str, Any]],

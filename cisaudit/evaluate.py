@@ -113,6 +113,14 @@ def check_condition(cond: dict[str, Any], facts: FactSet, item: Any, trace: Trac
 
 def evaluate(control: Control, facts: FactSet) -> Result:
     """Decide one control on one target's facts."""
+    if control.applies_if is not None:
+        try:
+            if not check_condition(control.applies_if, facts, None, Trace()):
+                return Result(control.id, Status.NOT_APPLICABLE, reason=control.otherwise,
+                              evidence=_evidence(control, facts))
+        except MissingFact as missing:
+            return Result(control.id, Status.ERROR, evidence=_evidence(control, facts),
+                          reason=f"could not collect {missing.fact}: {missing.reason}")
     if not control.automated or control.check is None:
         return _manual(control, facts)
     check = control.check

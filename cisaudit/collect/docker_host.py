@@ -17,6 +17,7 @@ from importlib import resources
 from cisaudit.collect.evidence import Section, TargetEvidence
 from cisaudit.collect.transport import Transport, TransportError
 from cisaudit.derive_docker import paths_to_stat
+from cisaudit.redact import redact_inspect_json, redact_lines
 from cisaudit.targets import Target
 
 PROBE = resources.files("cisaudit.collect").joinpath("probe.sh").read_text(encoding="utf-8")
@@ -90,6 +91,7 @@ def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
         if not sections:
             reason = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.rc}")[:500]
             raise TransportError(f"the probe produced no output: {reason}")
+        _redact(sections)
         evidence.sections.update(sections)
         paths = paths_to_stat(sections)
         if paths:
@@ -104,3 +106,16 @@ def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
         evidence.remote_calls = transport.calls
         evidence.duration_s = round(time.monotonic() - started, 3)
     return evidence
+
+
+def _redact(sections: dict[str, Section]) -> None:
+    """Secrets never reach the evidence: container/image env values, env-file assignments."""
+    for name in ("docker.inspect", "docker.images"):
+        if name in sections:
+            section = sections[name]
+            sections[name] = Section(section.command, section.rc, redact_inspect_json(section.output),
+                                     section.stderr)
+    if "host.environment" in sections:
+        section = sections["host.environment"]
+        sections["host.environment"] = Section(section.command, section.rc,
+                                               redact_lines(section.output), section.stderr)

@@ -240,7 +240,8 @@ class ApiReader:
             token = meta.get("continue") or None
             if not token:
                 break
-        note = f" ({pages} pages" + (f", restarted {restarts}x after 410 Gone" if restarts else "")
+        note = f" ({pages} page{'s' if pages != 1 else ''}" + (
+            f", restarted {restarts}x after 410 Gone" if restarts else "")
         return Section(command=command + note + ")", rc=0,
                        output=list_object(resource, items, resource_version))
 
@@ -311,19 +312,23 @@ def read_dump(path: Path) -> dict[str, Section]:
     sources: dict[str, set[str]] = {r.name: set() for r in RESOURCES}
     version: dict[str, Any] | None = None
     nodes: list[dict[str, Any]] = []
+    named_but_empty: dict[str, str] = {}
     for file in files:
         rel = str(file.relative_to(path)) if file != path else file.name
         declared = _declared_resource(file)
-        if declared:
-            sources[declared.name].add(rel)
         try:
             documents = list(_documents(file))
         except ValueError as exc:
             raise ClusterUnreachable(f"{file}: {exc}") from None
+        if declared and not documents:
+            named_but_empty[declared.name] = rel  # `kubectl get` failed into this file
         for doc in documents:
             if "serverVersion" in doc or "gitVersion" in doc:
                 version = doc.get("serverVersion") or doc
                 continue
+            listed = _listed_resource(doc, declared)
+            if listed:
+                sources[listed.name].add(rel)  # an exported List, even an empty one
             for obj in _objects(doc, declared):
                 kind = str(obj.get("kind"))
                 if kind == "Node":
@@ -339,11 +344,14 @@ def read_dump(path: Path) -> dict[str, Section]:
     for resource in RESOURCES:
         command = f"offline dump {path}: {resource.name}"
         if not sources[resource.name]:
+            empty = named_but_empty.get(resource.name)
+            why = (f"{empty} is empty (did `kubectl get` fail?)" if empty
+                   else "no object or List of them")
             sections[resource.section] = Section(
                 command=command, rc=1, output="",
-                stderr=f"{resource.name}: not in the offline dump {path} (export them with"
-                       f" `{EXPORT_HINT.format(name=resource.name)}`; an empty export counts"
-                       " as none)")
+                stderr=f"{resource.name}: not in the offline dump {path}: {why}; export them"
+                       f" with `{EXPORT_HINT.format(name=resource.name)}` (an empty List"
+                       " counts as none)")
             continue
         items = list(found[resource.name].values())
         sections[resource.section] = Section(
@@ -362,9 +370,19 @@ def _dump_files(path: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(path).parts))
 
 
+def _listed_resource(doc: dict[str, Any], declared: Resource | None) -> Resource | None:
+    """The kind a List document was exported for, even an empty one: ``CronJobList``
+    (the API's own answer), or ``kind: List`` (kubectl's) in a file named for the kind."""
+    kind = str(doc.get("kind") or "")
+    if not isinstance(doc.get("items"), list) or not kind.endswith("List"):
+        return None
+    if kind == "List":
+        return declared
+    return next((r for r in RESOURCES if r.kind == kind[:-4]), None)
+
+
 def _declared_resource(file: Path) -> Resource | None:
-    """A file named for a kind (``pods.yaml``, ``cronjobs.batch.json``, ``pod.yml``) shows
-    that kind was exported, even when it holds no objects."""
+    """The kind a file is named for (``pods.yaml``, ``cronjobs.batch.yaml``, ``pod.json``)."""
     stem = file.name.rsplit(".", 1)[0].lower()
     for resource in RESOURCES:
         if stem in (resource.name, resource.kind.lower(), f"{resource.name}.{resource.group}"):

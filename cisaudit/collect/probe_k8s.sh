@@ -1,10 +1,12 @@
-# cisaudit Kubernetes node probe, phase 1. Runs under POSIX sh on the audited node, as root
-# (directly or through sudo), in one remote command. It reads the real process table: the
+# cisaudit Kubernetes node probe. Runs under POSIX sh on the audited node, as root
+# (directly or through sudo). Phase 1 (the default) reads the real process table: the
 # command line of each Kubernetes component (and etcd's ETCD_* environment), the
 # configuration files those command lines name (kubelet --config and --config-dir,
 # kube-proxy --config, etcd --config-file, the API server's encryption, authorization and
 # authentication configurations), every static pod manifest, and the kubelet's and API
-# server's versions. Nothing is judged here.
+# server's versions. Phase 2 (CISAUDIT_PHASE=2) runs the functions plan_reads and
+# plan_stats that the collector writes from phase 1's output: files named only by a
+# manifest, then a stat of every path the node controls look at. Nothing is judged here.
 #
 # Sections are printed between boundary lines carrying a per-run nonce. Inside a section,
 # records start with "$CISAUDIT_NONCE/KIND" lines, so a file's content cannot forge them.
@@ -68,6 +70,38 @@ show() {
     printf '%sMISSING %s %s\n' "$M" "$1" "$path"
   fi
 }
+
+# st PATH [PID]: one stat record (S: mode in hex, owner ids and names; A: absent; E: error),
+# of the file as the process PID sees it when PID is given.
+st() {
+  q=$1
+  if [ -n "${2:-}" ] && [ -e "/proc/$2/root$1" ]; then q="/proc/$2/root$1"; fi
+  if [ -e "$q" ] || [ -L "$q" ]; then
+    if s=$(stat -L -c '%f	%u	%g	%U	%G' -- "$q" 2>&1); then
+      printf 'S\t%s\t%s\t%s\n' "$1" "$(readlink -f -- "$q")" "$s"
+    else
+      printf 'E\t%s\t%s\n' "$1" "$s"
+    fi
+  else
+    printf 'A\t%s\n' "$1"
+  fi
+}
+
+# tree DIR: a stat record (T) of every file below DIR (D: the walk starts; DA: no DIR).
+tree() {
+  if [ -d "$1" ]; then
+    printf 'D\t%s\n' "$1"
+    find "$1" -xdev \( -type f -o -type l \) -exec stat -L -c 'T	%n	%f	%u	%g	%U	%G' {} + 2>/dev/null
+    true
+  else
+    printf 'DA\t%s\n' "$1"
+  fi
+}
+
+if [ "${CISAUDIT_PHASE:-1}" = 2 ]; then
+  sec k8s.referenced 'printf "%sCONFIGS\n" "$M"; plan_reads'
+  sec host.stat plan_stats
+else
 
 P_apiserver=$(pid_of kube-apiserver)
 P_controller_manager=$(pid_of kube-controller-manager)
@@ -161,6 +195,7 @@ sec k8s.processes processes
 sec k8s.configs configs
 sec k8s.version versions
 sec host.units 'systemctl show -p Id -p FragmentPath -p DropInPaths kubelet.service etcd.service 2>/dev/null; true'
+fi
 wait
 for f in "$T"/*.out; do
   base=${f%.out}; name=${base##*/}; name=${name#*.}

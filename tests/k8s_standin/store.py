@@ -106,7 +106,7 @@ def build_cluster(manifests: list[dict[str, Any]], version: dict[str, Any]) -> C
                   "metadata": {"name": "default", "namespace": ns}}
             applied[("ServiceAccount", ns, "default")] = sa
             objects.append(sa)
-    nodes = [o["metadata"]["name"] for o in objects if o["kind"] == "Node"]
+    nodes = [o for o in objects if o["kind"] == "Node"]
     for obj in list(objects):  # the workload controllers
         objects.extend(_controlled(obj, nodes))
     accounts = {(o["metadata"]["namespace"], o["metadata"]["name"]): o
@@ -138,7 +138,21 @@ def _pod_from(template: dict[str, Any], owner: dict[str, Any], name: str,
             "spec": copy.deepcopy(template.get("spec") or {})}
 
 
-def _controlled(obj: dict[str, Any], nodes: list[str]) -> list[dict[str, Any]]:
+def _schedulable(node: dict[str, Any], pod_spec: dict[str, Any]) -> bool:
+    """A DaemonSet pod lands on a node whose labels match its nodeSelector and whose
+    NoSchedule taints it tolerates."""
+    labels = node["metadata"].get("labels") or {}
+    if any(labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
+        return False
+    tolerations = pod_spec.get("tolerations") or []
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if not any(t.get("operator") == "Exists" and not t.get("key") or t.get("key") == taint["key"]
+                   for t in tolerations):
+            return False
+    return True
+
+
+def _controlled(obj: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the controllers create for one workload object."""
     meta, spec = obj["metadata"], obj.get("spec") or {}
     name, template = meta["name"], spec.get("template") or {}
@@ -166,8 +180,11 @@ def _controlled(obj: dict[str, Any], nodes: list[str]) -> list[dict[str, Any]]:
                                   {"statefulset.kubernetes.io/pod-name": f"{name}-{i}"}))
     elif obj["kind"] == "DaemonSet":
         for node in nodes:
-            pod = _pod_from(template, obj, f"{name}-{_suffix(f'{name}/{node}', 5)}")
-            pod["spec"]["nodeName"] = node
+            if not _schedulable(node, template.get("spec") or {}):
+                continue
+            node_name = node["metadata"]["name"]
+            pod = _pod_from(template, obj, f"{name}-{_suffix(f'{name}/{node_name}', 5)}")
+            pod["spec"]["nodeName"] = node_name
             made.append(pod)
     elif obj["kind"] == "Job":
         job_uid = _uid("Job", meta["namespace"], name)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from cisaudit.api import audit
 from cisaudit.inventory import load_inventory
-from cisaudit.lab import start_lab
+from cisaudit.lab import available_profiles, start_lab
 
-with tempfile.TemporaryDirectory() as tmp, start_lab(["hardened", "weak", "bare"], workdir=Path(tmp)) as lab:
+with tempfile.TemporaryDirectory() as tmp, start_lab(available_profiles(), workdir=Path(tmp)) as lab:
     outcome = audit(load_inventory(lab.inventory_path).select(None))
     _, evidence = outcome.write(Path(tmp) / "out")
     target = Path(__file__).parents[1] / "data" / "bundles" / "lab-docker.json"

@@ -122,3 +122,19 @@ def test_become_user_sees_what_root_sees_and_nosudo_is_an_error(lab, lab_outcome
         r.control_id: r.status for r in reference.results
     }
     assert not nosudo_target.reachable and "sudo" in nosudo_target.error
+
+
+def test_secrets_in_container_env_never_reach_evidence(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rc, out = lab.exec("bare", "docker image inspect lab/secret >/dev/null 2>&1 || "
+                               "docker import /opt/lab/busybox-rootfs.tar lab/secret >/dev/null; "
+                               "docker create --name leaky -e DB_PASSWORD=s3cr3t-lab-value lab/secret sleep 1")
+    assert rc == 0, out
+    try:
+        bare = next(t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-bare")
+        outcome = audit([bare])
+        results, evidence = outcome.write(tmp_path)
+        for path in (results, evidence):
+            assert "s3cr3t-lab-value" not in path.read_text()
+        assert "DB_PASSWORD=<redacted>" in evidence.read_text()
+    finally:
+        lab.exec("bare", "docker rm -f leaky; docker rmi lab/secret")

@@ -1,0 +1,80 @@
+"""Collect a Kubernetes node's evidence in two remote commands.
+
+Phase 1 (``probe_k8s.sh``) reads the component processes, the configuration files their
+command lines name, the static pod manifests and the versions. Phase 2 (the same script
+with ``CISAUDIT_PHASE=2``) reads what only a manifest names and stats every path the node
+controls look at, as planned from phase 1 by ``cisaudit.derive_k8s_node.plan_phase2`` (the
+deriver uses the same plan, so both agree on every path). The target's roles are recorded
+as a section of their own, so that a bundle re-derives the same facts offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import shlex
+import time
+from importlib import resources
+
+from cisaudit.collect.docker_host import parse_sections
+from cisaudit.collect.evidence import Section, TargetEvidence
+from cisaudit.collect.transport import Transport, TransportError
+from cisaudit.derive_k8s_node import StatPlan, node_version, plan_phase2
+from cisaudit.targets import Target
+
+PROBE = resources.files("cisaudit.collect").joinpath("probe_k8s.sh").read_text(encoding="utf-8")
+
+
+def phase2_script(nonce: str, plan: StatPlan) -> str:
+    """The probe in phase 2, with the reads and stats of ``plan`` as shell functions."""
+
+    def call(*words: str | int | None) -> str:
+        return "  " + " ".join(shlex.quote(str(w)) for w in words if w is not None) + "\n"
+
+    reads = "".join(call("show", label, path, pid) for label, path, pid in plan.reads)
+    stats = "".join(call("st", path, pid) for path, pid in plan.stats)
+    stats += "".join(call("tree", root) for root in plan.trees)
+    return (f"CISAUDIT_NONCE={nonce}\nCISAUDIT_PHASE=2\n"
+            f"plan_reads() {{\n{reads}  true\n}}\n"
+            f"plan_stats() {{\n{stats}  true\n}}\n"
+            f"{PROBE}")
+
+
+def roles_section(target: Target) -> Section:
+    return Section(command="(the inventory: roles of this node)", rc=0,
+                   output=json.dumps({"roles": list(target.roles)}))
+
+
+def collect_k8s_node(target: Target, transport: Transport) -> TargetEvidence:
+    """Run both phases; a transport failure becomes ``error`` on the evidence, not an exception."""
+    started = time.monotonic()
+    evidence = TargetEvidence(
+        name=target.name, kind=target.kind, address=target.address, groups=list(target.groups),
+        roles=list(target.roles),
+        collected_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    nonce = "==CISAUDIT:" + secrets.token_hex(8)
+    try:
+        done = transport.run(f"CISAUDIT_NONCE={nonce}\n{PROBE}", timeout=target.command_timeout)
+        sections = parse_sections(done.stdout, nonce, PROBE)
+        if not sections:
+            reason = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.rc}")[:500]
+            raise TransportError(f"the probe produced no output: {reason}")
+        sections["k8s.target"] = roles_section(target)
+        evidence.sections.update(sections)
+        evidence.platform_version = node_version(sections)
+        plan = plan_phase2(sections)
+        done = transport.run(phase2_script(nonce, plan), timeout=target.command_timeout)
+        second = parse_sections(done.stdout, nonce, PROBE)
+        if "host.stat" in second:  # else the deriver reports the file facts as errors
+            second["host.stat"].command = "stat -L " + " ".join(
+                shlex.quote(path) for path, _ in plan.stats) + "; find " + " ".join(
+                shlex.quote(root) for root in plan.trees) + " -type f"
+        evidence.sections.update(second)
+    except TransportError as exc:
+        evidence.error = str(exc)
+    finally:
+        evidence.remote_calls = transport.calls
+        evidence.duration_s = round(time.monotonic() - started, 3)
+    return evidence
