@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -68,6 +69,10 @@ class Group(click.Group):
 @click.version_option(__version__, prog_name="cisaudit")
 def main() -> None:
     """Agentless CIS benchmark audits of Docker hosts (and Kubernetes) over SSH."""
+    # paramiko logs every dropped connection with a traceback; cisaudit reports the reason
+    # per target itself, so its log stays quiet unless asked for (CISAUDIT_DEBUG=1).
+    if not os.environ.get("CISAUDIT_DEBUG"):
+        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
 @main.command(epilog=EXIT_CODES_HELP)

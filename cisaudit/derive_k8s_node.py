@@ -114,6 +114,7 @@ class Process:
     cwd: str | None
     argv: list[str]
     env: dict[str, str]
+    env_readable: bool = True
 
 
 def parse_processes(section: Section | None) -> dict[str, Process]:
@@ -133,6 +134,8 @@ def parse_processes(section: Section | None) -> dict[str, Process]:
         elif record.kind == "ARGV":
             count = int(record.args[0]) if record.args and record.args[0].isdigit() else None
             current.argv = record.lines[:count] if count is not None else _trim(record.lines)
+        elif record.kind == "ENV" and record.args == ["unreadable"]:
+            current.env_readable = False
         elif record.kind == "ENV":
             for line in record.lines:
                 name, eq, value = line.partition("=")
@@ -160,7 +163,9 @@ def parse_configs(*sections: Section | None) -> list[ConfigFile]:
                 text = "\n".join(record.lines)
                 files.append(ConfigFile(label, path, text[:-1] if text.endswith("\n") else text))
             else:
-                files.append(ConfigFile(label, path, None, f"{path} is {record.kind.lower()}"))
+                problem = ("it does not exist" if record.kind == "MISSING"
+                           else "the auditing user may not read it (audit as root)")
+                files.append(ConfigFile(label, path, None, problem))
     return files
 
 
@@ -292,6 +297,11 @@ def derive_component(name: str, process: Process | None, pod: ManifestPod | None
     }
     if name == "etcd":
         facts["env"] = env
+        if process is not None and not process.env_readable:
+            reason = (f"the environment of etcd (pid {process.pid}) could not be read, so its "
+                      "ETCD_* settings are unknown: audit as root (or with become)")
+            errors.setdefault("k8s.components.etcd.env", reason)
+            errors.setdefault("k8s.components.etcd.settings", reason)
     if source is None:  # not on this node: no settings to judge
         facts.update(settings={}, setting_sources={}, lists={}, feature_gates={})
         return facts

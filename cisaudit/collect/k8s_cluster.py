@@ -9,9 +9,12 @@ that section's error; the rest of the cluster is still read. Secrets are never l
 Offline: ``target.path`` names a directory of YAML/JSON manifests or a file written by
 ``kubectl get ... -o yaml|json`` (List objects, multi-document YAML). The objects are
 sorted into the same sections, so evaluation is identical. Secrets in a dump are dropped
-unread. A kind the dump does not show (no object of it and no file named for it, such as
-``cronjobs.yaml`` holding an empty List) is an error, not an empty list: an export that
-left it out says nothing about it.
+unread. A kind the dump does not show is an error, not an empty list: an export that left
+it out says nothing about it. "None of this kind" needs proof, because ``kubectl get``
+prints an empty List even when the API refused it: an empty List counts only when
+kubectl's stderr was kept beside it and is empty (``cronjobs.batch.yaml`` +
+``cronjobs.batch.err``, as ``docs/kubernetes.md`` shows), or when it is the API's own
+typed List (``kind: CronJobList``). A non-empty ``.err`` is that kind's error.
 
 Section ``rc``: 0 when the whole list was read; otherwise the HTTP status, -1 when no
 answer came, 1 when a dump lacks the kind. ``stderr`` then says why in words.
@@ -300,7 +303,7 @@ def _network_reason(exc: BaseException) -> str:
 
 
 DUMP_SUFFIXES = (".yaml", ".yml", ".json")
-EXPORT_HINT = "kubectl get {name} -A -o yaml > {name}.yaml"
+EXPORT_HINT = "kubectl get {name} -A -o yaml > {name}.yaml 2> {name}.err"
 
 
 def read_dump(path: Path) -> dict[str, Section]:
@@ -310,25 +313,37 @@ def read_dump(path: Path) -> dict[str, Section]:
         raise ClusterUnreachable(f"{path}: no YAML or JSON files to read")
     found: dict[str, dict[tuple[str, str], dict[str, Any]]] = {r.name: {} for r in RESOURCES}
     sources: dict[str, set[str]] = {r.name: set() for r in RESOURCES}
+    doubts: dict[str, str] = {}  # why a kind's (empty) export cannot be trusted
     version: dict[str, Any] | None = None
     nodes: list[dict[str, Any]] = []
-    named_but_empty: dict[str, str] = {}
     for file in files:
         rel = str(file.relative_to(path)) if file != path else file.name
         declared = _declared_resource(file)
+        failure = _kubectl_stderr(file) if declared else None
+        if declared and failure:
+            doubts[declared.name] = f"`kubectl get` failed: {failure}"
+            continue
         try:
             documents = list(_documents(file))
         except ValueError as exc:
             raise ClusterUnreachable(f"{file}: {exc}") from None
         if declared and not documents:
-            named_but_empty[declared.name] = rel  # `kubectl get` failed into this file
+            doubts[declared.name] = f"{rel} is empty (did `kubectl get` fail?)"
         for doc in documents:
             if "serverVersion" in doc or "gitVersion" in doc:
                 version = doc.get("serverVersion") or doc
                 continue
             listed = _listed_resource(doc, declared)
-            if listed:
-                sources[listed.name].add(rel)  # an exported List, even an empty one
+            if listed and not doc.get("items"):
+                # kubectl prints an empty List when `get` fails, too: trust it only with
+                # its stderr kept and empty beside it, or when it is the API's own List.
+                if doc.get("kind") == "List" and failure is None:
+                    doubts.setdefault(listed.name, (
+                        f"{rel} holds an empty List, which kubectl also prints when `get`"
+                        f" fails; keep its stderr in {_err_file(file).name} (empty when it"
+                        " worked) so an empty export can be trusted"))
+                else:
+                    sources[listed.name].add(rel)
             for obj in _objects(doc, declared):
                 kind = str(obj.get("kind"))
                 if kind == "Node":
@@ -343,15 +358,12 @@ def read_dump(path: Path) -> dict[str, Section]:
     sections: dict[str, Section] = {}
     for resource in RESOURCES:
         command = f"offline dump {path}: {resource.name}"
-        if not sources[resource.name]:
-            empty = named_but_empty.get(resource.name)
-            why = (f"{empty} is empty (did `kubectl get` fail?)" if empty
-                   else "no object or List of them")
+        if not sources[resource.name] or resource.name in doubts and not found[resource.name]:
+            why = doubts.get(resource.name, "no object or List of them")
             sections[resource.section] = Section(
                 command=command, rc=1, output="",
-                stderr=f"{resource.name}: not in the offline dump {path}: {why}; export them"
-                       f" with `{EXPORT_HINT.format(name=resource.name)}` (an empty List"
-                       " counts as none)")
+                stderr=f"{resource.name}: not in the offline dump {path}: {why}. Export them"
+                       f" with `{EXPORT_HINT.format(name=resource.name)}`")
             continue
         items = list(found[resource.name].values())
         sections[resource.section] = Section(
@@ -359,6 +371,20 @@ def read_dump(path: Path) -> dict[str, Section]:
             output=list_object(resource, items))
     sections[VERSION_SECTION] = _dump_version(path, version, found["pods"].values(), nodes)
     return sections
+
+
+def _err_file(file: Path) -> Path:
+    return file.with_suffix(".err")
+
+
+def _kubectl_stderr(file: Path) -> str | None:
+    """What ``kubectl get`` printed on stderr for this file (kept as ``<name>.err`` by the
+    documented export): None when not kept, "" when it said nothing (success)."""
+    err = _err_file(file)
+    if not err.is_file():
+        return None
+    lines = [line.strip() for line in err.read_text(errors="replace").splitlines()]
+    return "; ".join(line for line in lines if line)[:500]
 
 
 def _dump_files(path: Path) -> list[Path]:

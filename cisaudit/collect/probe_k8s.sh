@@ -121,9 +121,11 @@ processes() {
     # The argument count, so that empty or trailing arguments survive the line format.
     printf '%sARGV %s\n' "$M" "$(tr -cd '\000' <"/proc/$p/cmdline" 2>/dev/null | wc -c)"
     tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null
-    if [ "$c" = etcd ]; then
+    if [ "$c" = etcd ] && [ -r "/proc/$p/environ" ]; then
       printf '%sENV\n' "$M"
-      tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep '^ETCD_'
+      tr '\0' '\n' <"/proc/$p/environ" | grep '^ETCD_'
+    elif [ "$c" = etcd ]; then
+      printf '%sENV unreadable\n' "$M"  # only root may read another user's environment
     fi
   done
   true

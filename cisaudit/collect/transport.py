@@ -7,6 +7,7 @@ become), so no inventory value is ever spliced into a command line.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import time
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ class SSHTransport:
         *,
         accept_new_host_keys: bool = False,
         known_hosts: str | None = None,
-        retries: int = 4,
+        retries: int = 6,
     ) -> None:
         self.target = target
         self.calls = 0
@@ -142,8 +143,8 @@ class SSHTransport:
                 client.close()
                 if throttled and attempt < retries:
                     # sshd MaxStartups drops bursts of unauthenticated connections: back off.
-                    time.sleep(delay)
-                    delay *= 2
+                    time.sleep(_backoff(delay))
+                    delay = min(delay * 2, 8.0)
                     continue
                 if isinstance(exc, paramiko.AuthenticationException):
                     raise TransportError(
@@ -158,8 +159,8 @@ class SSHTransport:
             except OSError as exc:
                 client.close()
                 if attempt < retries and exc.errno in (104, 111) and "reset" in str(exc).lower():
-                    time.sleep(delay)
-                    delay *= 2
+                    time.sleep(_backoff(delay))
+                    delay = min(delay * 2, 8.0)
                     continue
                 raise TransportError(
                     f"cannot connect to {t.address}:{t.port}: {exc.strerror or exc}"
@@ -227,6 +228,12 @@ class SSHTransport:
         self.client.close()
         if self._jump:
             self._jump.close()
+
+
+def _backoff(delay: float) -> float:
+    # Jitter spreads retries out, so a burst that tripped MaxStartups does not come back
+    # as the same burst.
+    return delay * random.uniform(0.5, 1.5)
 
 
 def _load_known_hosts(client: paramiko.SSHClient, path: Path) -> None:

@@ -138,3 +138,39 @@ def test_secrets_in_container_env_never_reach_evidence(lab, tmp_path: Path) -> N
         assert "DB_PASSWORD=<redacted>" in evidence.read_text()
     finally:
         lab.exec("bare", "docker rm -f leaky; docker rmi lab/secret")
+
+
+def test_jump_host_reaches_a_host_without_a_published_port(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cisaudit.lab.engine import docker
+    from cisaudit.targets import JumpHost
+
+    hosts = {t.name: t for t in load_inventory(lab.inventory_path).select(None)}
+    bastion, inner = hosts["lab-hardened"], lab.host("lab-bare")
+    ip = docker(lab.engine, ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                             inner.container_id]).stdout.decode().strip()
+    inner_key = next(line.split(None, 1)[1] for line in Path(lab.known_hosts_path).read_text().splitlines()
+                     if line.startswith(f"[{inner.address}]:{inner.port} "))
+    known = tmp_path / "known_hosts"
+    known.write_text(Path(lab.known_hosts_path).read_text() + f"{ip} {inner_key}\n")
+    target = dataclasses.replace(
+        hosts["lab-bare"], name="behind-bastion", address=ip, port=22, known_hosts=str(known),
+        jump=(JumpHost(bastion.address, bastion.port, "root", bastion.key),))
+    outcome = audit([target])
+    assert outcome.run.targets[0].reachable, outcome.run.targets[0].error
+    assert outcome.run.targets[0].facts_summary["containers"] == 0
+
+
+def test_throttled_sshd_is_retried_with_backoff(lab) -> None:  # type: ignore[no-untyped-def]
+    # MaxStartups 1: sshd drops every concurrent unauthenticated connection beyond the first.
+    rc, out = lab.exec("bare", "echo 'MaxStartups 1:100:1' >> /etc/ssh/sshd_config && "
+                               "kill -HUP $(cat /run/sshd.pid)")
+    assert rc == 0, out
+    try:
+        bare = next(t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-bare")
+        burst = [dataclasses.replace(bare, name=f"burst-{i}") for i in range(8)]
+        outcome = audit(burst, concurrency=8)
+        errors = [t.error for t in outcome.run.targets if not t.reachable]
+        assert not errors, errors
+    finally:
+        lab.exec("bare", "sed -i '/^MaxStartups 1:100:1$/d' /etc/ssh/sshd_config && "
+                         "kill -HUP $(cat /run/sshd.pid)")
