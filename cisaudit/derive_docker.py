@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import stat as pystat
 from typing import Any
 
 from cisaudit.collect.evidence import Section
+from cisaudit.stat_record import stat_record
 
 SENSITIVE_DIRS = ("/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr")
 DEFAULT_SOCK = "/var/run/docker.sock"
@@ -510,39 +510,12 @@ def paths_to_stat(sections: dict[str, Section]) -> dict[str, str]:
     return {k: v for k, v in resolve_paths(sections).items() if v}
 
 
-def _stat_record(fields: list[str], path: str, real: str | None) -> dict[str, Any]:
-    raw_mode = int(fields[0], 16)
-    kinds = {
-        pystat.S_IFREG: "file",
-        pystat.S_IFDIR: "directory",
-        pystat.S_IFSOCK: "socket",
-        pystat.S_IFLNK: "symlink",
-        pystat.S_IFCHR: "char-device",
-        pystat.S_IFBLK: "block-device",
-        pystat.S_IFIFO: "fifo",
-    }
-    mode = pystat.S_IMODE(raw_mode)
-    return {
-        "path": path,
-        "real_path": real or path,
-        "exists": True,
-        "type": kinds.get(pystat.S_IFMT(raw_mode), "other"),
-        "mode": mode,
-        "mode_octal": f"{mode:04o}",
-        "uid": int(fields[1]),
-        "gid": int(fields[2]),
-        "user": fields[3],
-        "group": fields[4],
-        "error": None,
-    }
-
-
 def parse_stat(section: Section | None) -> dict[str, dict[str, Any]]:
     records: dict[str, dict[str, Any]] = {}
     for line in (section.output if section else "").splitlines():
         parts = line.split("\t")
         if parts[0] == "S" and len(parts) >= 8:
-            records[parts[1]] = _stat_record(parts[3:8], parts[1], parts[2])
+            records[parts[1]] = stat_record(parts[1], parts[3:8], parts[2])
         elif parts[0] == "A" and len(parts) >= 2:
             records[parts[1]] = {"path": parts[1], "exists": False, "error": None}
         elif parts[0] == "E" and len(parts) >= 2:
@@ -593,7 +566,7 @@ def derive_cert_files(sections: dict[str, Section]) -> list[dict[str, Any]]:
     for line in section.output.splitlines():
         parts = line.split("\t")
         if len(parts) == 6:
-            record = _stat_record(parts[1:6], parts[0], None)
+            record = stat_record(parts[0], parts[1:6], None)
             record["cis"] = {"name": parts[0]}
             records.append(record)
     return records

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import stat as pystat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ import yaml
 from cisaudit import k8s_settings as ks
 from cisaudit.collect.evidence import Section
 from cisaudit.k8s_settings import deep_merge, dig, parse_flags, split_list
+from cisaudit.stat_record import stat_record
 
 # fact name -> executable name
 COMPONENTS: dict[str, str] = {
@@ -63,10 +63,21 @@ KUBELET_UNITS = (
 )
 CNI_DIRS = ("/etc/cni/net.d", "/var/lib/cni/networks")
 FILE_NAMES = (
-    "apiserver_manifest", "controller_manager_manifest", "scheduler_manifest", "etcd_manifest",
-    "etcd_data_dir", "admin_conf", "super_admin_conf", "scheduler_kubeconfig",
-    "controller_manager_kubeconfig", "kubelet_service", "kubelet_kubeconfig", "kubelet_config",
-    "kubelet_client_ca", "proxy_kubeconfig", "pki_dir",
+    "apiserver_manifest",
+    "controller_manager_manifest",
+    "scheduler_manifest",
+    "etcd_manifest",
+    "etcd_data_dir",
+    "admin_conf",
+    "super_admin_conf",
+    "scheduler_kubeconfig",
+    "controller_manager_kubeconfig",
+    "kubelet_service",
+    "kubelet_kubeconfig",
+    "kubelet_config",
+    "kubelet_client_ca",
+    "proxy_kubeconfig",
+    "pki_dir",
 )
 
 # -- records inside sections ----------------------------------------------------------------
@@ -97,8 +108,8 @@ def split_records(section: Section | None) -> list[Record]:
         return []
     records: list[Record] = []
     for line in lines:
-        if line.startswith(prefix) and re.match(r"[A-Z]+( |$)", line[len(prefix):]):
-            kind, *args = line[len(prefix):].split(" ")
+        if line.startswith(prefix) and re.match(r"[A-Z]+( |$)", line[len(prefix) :]):
+            kind, *args = line[len(prefix) :].split(" ")
             records.append(Record(kind, args))
         elif records:
             records[-1].lines.append(line)
@@ -118,13 +129,21 @@ class Process:
 
 
 def parse_processes(section: Section | None) -> dict[str, Process]:
+    """Each running component's process, from the ``k8s.processes`` section."""
     found: dict[str, Process] = {}
     current: Process | None = None
     for record in split_records(section):
         if record.kind == "PROC" and len(record.args) >= 2 and record.args[1].isdigit():
             uid = record.args[2] if len(record.args) > 2 else ""
-            current = Process(record.args[0], int(record.args[1]),
-                              int(uid) if uid.isdigit() else None, None, None, [], {})
+            current = Process(
+                record.args[0],
+                int(record.args[1]),
+                int(uid) if uid.isdigit() else None,
+                None,
+                None,
+                [],
+                {},
+            )
             found[current.component] = current
         elif current is None:
             continue
@@ -153,6 +172,7 @@ class ConfigFile:
 
 
 def parse_configs(*sections: Section | None) -> list[ConfigFile]:
+    """The configuration files and manifests the probe read (or could not), in order."""
     files: list[ConfigFile] = []
     for section in sections:
         for record in split_records(section):
@@ -163,8 +183,11 @@ def parse_configs(*sections: Section | None) -> list[ConfigFile]:
                 text = "\n".join(record.lines)
                 files.append(ConfigFile(label, path, text[:-1] if text.endswith("\n") else text))
             else:
-                problem = ("it does not exist" if record.kind == "MISSING"
-                           else "the auditing user may not read it (audit as root)")
+                problem = (
+                    "it does not exist"
+                    if record.kind == "MISSING"
+                    else "the auditing user may not read it (audit as root)"
+                )
                 files.append(ConfigFile(label, path, None, problem))
     return files
 
@@ -217,14 +240,20 @@ def parse_manifests(files: list[ConfigFile], errors: dict[str, str]) -> dict[str
                 if binary not in binaries or binaries[binary] in found:
                     continue
                 argv = (command or [binary]) + args
-                env = {str(e.get("name")): str(e.get("value")) for e in container.get("env") or []
-                       if isinstance(e, dict) and e.get("name") and "value" in e}
-                found[binaries[binary]] = ManifestPod(binaries[binary], item.path, argv, env,
-                                                      image or None)
+                env = {
+                    str(e.get("name")): str(e.get("value"))
+                    for e in container.get("env") or []
+                    if isinstance(e, dict) and e.get("name") and "value" in e
+                }
+                found[binaries[binary]] = ManifestPod(
+                    binaries[binary], item.path, argv, env, image or None
+                )
     return found
 
 
-def _config_doc(item: ConfigFile | None, fact: str, errors: dict[str, str]) -> dict[str, Any] | None:
+def _config_doc(
+    item: ConfigFile | None, fact: str, errors: dict[str, str]
+) -> dict[str, Any] | None:
     """The parsed document of a configuration file; a missing or broken file is an error."""
     if item is None:
         return None
@@ -253,7 +282,9 @@ def _resolve(path: str | None, base: str | None) -> str | None:
     return posixpath.normpath(posixpath.join(base, path))
 
 
-def kubelet_config(files: list[ConfigFile], errors: dict[str, str]) -> tuple[dict[str, Any] | None, str | None]:
+def kubelet_config(
+    files: list[ConfigFile], errors: dict[str, str]
+) -> tuple[dict[str, Any] | None, str | None]:
     """The kubelet's --config file merged with its --config-dir drop-ins (None without a
     readable --config file), relative paths made absolute from each file's directory."""
     merged: dict[str, Any] | None = None
@@ -281,8 +312,13 @@ def _assign(data: dict[str, Any], dotted: str, value: Any) -> None:
     data[last] = value
 
 
-def derive_component(name: str, process: Process | None, pod: ManifestPod | None,
-                     files: list[ConfigFile], errors: dict[str, str]) -> dict[str, Any]:
+def derive_component(
+    name: str,
+    process: Process | None,
+    pod: ManifestPod | None,
+    files: list[ConfigFile],
+    errors: dict[str, str],
+) -> dict[str, Any]:
     """One component's facts: where its flags come from, and its effective settings."""
     if process is not None:
         source, pid, argv, env = "process", process.pid, process.argv, process.env
@@ -292,14 +328,20 @@ def derive_component(name: str, process: Process | None, pod: ManifestPod | None
         source, pid, argv, env = None, None, [], {}
     flags = parse_flags(argv, ks.BOOLEAN_FLAGS.get(name, frozenset()))
     facts: dict[str, Any] = {
-        "running": process is not None, "source": source, "pid": pid, "argv": argv,
-        "flags": flags, "manifest": pod.path if pod else None,
+        "running": process is not None,
+        "source": source,
+        "pid": pid,
+        "argv": argv,
+        "flags": flags,
+        "manifest": pod.path if pod else None,
     }
     if name == "etcd":
         facts["env"] = env
         if process is not None and not process.env_readable:
-            reason = (f"the environment of etcd (pid {process.pid}) could not be read, so its "
-                      "ETCD_* settings are unknown: audit as root (or with become)")
+            reason = (
+                f"the environment of etcd (pid {process.pid}) could not be read, so its "
+                "ETCD_* settings are unknown: audit as root (or with become)"
+            )
             errors.setdefault("k8s.components.etcd.env", reason)
             errors.setdefault("k8s.components.etcd.settings", reason)
     if source is None:  # not on this node: no settings to judge
@@ -308,17 +350,24 @@ def derive_component(name: str, process: Process | None, pod: ManifestPod | None
     settings, extra = _settings(name, flags, env, files, errors)
     ks.normalise(name, settings)
     facts.update(
-        settings=settings.values, setting_sources=settings.sources,
+        settings=settings.values,
+        setting_sources=settings.sources,
         lists={k: split_list(v) for k, v in settings.values.items()},
-        feature_gates=ks.feature_gates(name, settings), **extra,
+        feature_gates=ks.feature_gates(name, settings),
+        **extra,
     )
     if name == "apiserver":
         facts["effective_admission_plugins"] = ks.effective_admission_plugins(settings)
     return facts
 
 
-def _settings(name: str, flags: dict[str, str], env: dict[str, str], files: list[ConfigFile],
-              errors: dict[str, str]) -> tuple[ks.Settings, dict[str, Any]]:
+def _settings(
+    name: str,
+    flags: dict[str, str],
+    env: dict[str, str],
+    files: list[ConfigFile],
+    errors: dict[str, str],
+) -> tuple[ks.Settings, dict[str, Any]]:
     """A component's effective settings from its flags and the files they name; a file the
     component reads but the probe could not is an error on the component's settings."""
     by_label = {f.label: f for f in files}
@@ -332,8 +381,10 @@ def _settings(name: str, flags: dict[str, str], env: dict[str, str], files: list
 
     if name == "apiserver":
         return ks.apiserver_settings(
-            flags, document("apiserver.authorization", flags.get("authorization-config")),
-            document("apiserver.authentication", flags.get("authentication-config"))), {}
+            flags,
+            document("apiserver.authorization", flags.get("authorization-config")),
+            document("apiserver.authentication", flags.get("authentication-config")),
+        ), {}
     if name == "controller_manager":
         return ks.simple_settings(ks.CONTROLLER_MANAGER_DEFAULTS, flags), {}
     if name == "scheduler":
@@ -368,9 +419,12 @@ def derive_encryption(apiserver: dict[str, Any], files: list[ConfigFile]) -> dic
         result["error"] = f"{path} is not valid YAML: {exc}"
         return result
     for entry in (doc or {}).get("resources") or []:
-        providers = [next(iter(p)) for p in entry.get("providers") or [] if isinstance(p, dict) and p]
-        result["resources"].append({"resources": list(entry.get("resources") or []),
-                                    "providers": providers})
+        providers = [
+            next(iter(p)) for p in entry.get("providers") or [] if isinstance(p, dict) and p
+        ]
+        result["resources"].append(
+            {"resources": list(entry.get("resources") or []), "providers": providers}
+        )
         result["providers"].append(providers[0] if providers else None)
     if not result["resources"]:
         result["error"] = f"{path} lists no resources"
@@ -397,8 +451,10 @@ def _node(sections: dict[str, Section], errors: dict[str, str] | None = None) ->
     processes = parse_processes(sections.get("k8s.processes"))
     files = parse_configs(sections.get("k8s.configs"), sections.get("k8s.referenced"))
     pods = parse_manifests(files, errors)
-    components = {name: derive_component(name, processes.get(name), pods.get(name), files, errors)
-                  for name in COMPONENTS}
+    components = {
+        name: derive_component(name, processes.get(name), pods.get(name), files, errors)
+        for name in COMPONENTS
+    }
     return {"processes": processes, "files": files, "pods": pods, "components": components}
 
 
@@ -410,9 +466,11 @@ def plan_phase2(sections: dict[str, Section], node: dict[str, Any] | None = None
     read_labels = {f.label for f in node["files"]}
     api = node["components"]["apiserver"]
     if api["source"] == "manifest":
-        for label, flag in (("apiserver.encryption", "encryption-provider-config"),
-                            ("apiserver.authorization", "authorization-config"),
-                            ("apiserver.authentication", "authentication-config")):
+        for label, flag in (
+            ("apiserver.encryption", "encryption-provider-config"),
+            ("apiserver.authorization", "authorization-config"),
+            ("apiserver.authentication", "authentication-config"),
+        ):
             if api["flags"].get(flag) and label not in read_labels:
                 plan.reads.append((label, api["flags"][flag], None))
     plan.candidates = file_candidates(node, sections)
@@ -424,6 +482,8 @@ def plan_phase2(sections: dict[str, Section], node: dict[str, Any] | None = None
 
 
 def cni_dirs(node: dict[str, Any]) -> list[str]:
+    """Where CNI configuration lives: the kubelet's legacy --cni-conf-dir, the standard
+    directory, and the host-local IPAM state."""
     dirs = list(CNI_DIRS)
     legacy = node["components"]["kubelet"]["flags"].get("cni-conf-dir")  # before 1.24
     if legacy:
@@ -431,7 +491,9 @@ def cni_dirs(node: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(dirs))
 
 
-def file_candidates(node: dict[str, Any], sections: dict[str, Section]) -> dict[str, list[tuple[str, int | None]]]:
+def file_candidates(
+    node: dict[str, Any], sections: dict[str, Section]
+) -> dict[str, list[tuple[str, int | None]]]:
     """Each file name -> the paths it may have (the first that exists wins), each with the
     pid through whose root it is seen. No entry: the thing has no location here."""
     comps = node["components"]
@@ -453,9 +515,12 @@ def file_candidates(node: dict[str, Any], sections: dict[str, Section]) -> dict[
     kubelet_static = (comps["kubelet"].get("settings") or {}).get("pod-manifest-path")
     if kubelet_static:
         manifest_dir = kubelet_static
-    for component, file_name in (("apiserver", "kube-apiserver"),
-                                 ("controller_manager", "kube-controller-manager"),
-                                 ("scheduler", "kube-scheduler"), ("etcd", "etcd")):
+    for component, file_name in (
+        ("apiserver", "kube-apiserver"),
+        ("controller_manager", "kube-controller-manager"),
+        ("scheduler", "kube-scheduler"),
+        ("etcd", "etcd"),
+    ):
         pod = pods.get(component)
         path = pod.path if pod else posixpath.join(manifest_dir, f"{file_name}.yaml")
         found[f"{component}_manifest"] = [(path, None)]
@@ -464,8 +529,10 @@ def file_candidates(node: dict[str, Any], sections: dict[str, Section]) -> dict[
     found["etcd_data_dir"] = [etcd_dir or (KUBEADM["etcd_data_dir"], None)]
     found["admin_conf"] = [(KUBEADM["admin_conf"], None)]
     found["super_admin_conf"] = [(KUBEADM["super_admin_conf"], None)]
-    for component, name in (("scheduler", "scheduler_kubeconfig"),
-                            ("controller_manager", "controller_manager_kubeconfig")):
+    for component, name in (
+        ("scheduler", "scheduler_kubeconfig"),
+        ("controller_manager", "controller_manager_kubeconfig"),
+    ):
         named = from_setting(component, "kubeconfig") if comps[component]["source"] else None
         found[name] = [named or (KUBEADM[name], None)]
 
@@ -474,8 +541,11 @@ def file_candidates(node: dict[str, Any], sections: dict[str, Section]) -> dict[
 
     kubelet = comps["kubelet"]
     if kubelet["running"]:
-        for name, key in (("kubelet_kubeconfig", "kubeconfig"), ("kubelet_config", "config"),
-                          ("kubelet_client_ca", "client-ca-file")):
+        for name, key in (
+            ("kubelet_kubeconfig", "kubeconfig"),
+            ("kubelet_config", "config"),
+            ("kubelet_client_ca", "client-ca-file"),
+        ):
             named = from_setting("kubelet", key)
             if named:
                 found[name] = [named]
@@ -503,19 +573,9 @@ def _unit_paths(section: Section | None) -> list[str]:
     return drop_ins + [p for p in paths if p not in drop_ins]
 
 
-def _stat_record(path: str, raw: list[str], real: str | None = None) -> dict[str, Any]:
-    mode_bits = int(raw[0], 16)
-    kinds = {pystat.S_IFREG: "file", pystat.S_IFDIR: "directory", pystat.S_IFSOCK: "socket",
-             pystat.S_IFLNK: "symlink", pystat.S_IFCHR: "char-device",
-             pystat.S_IFBLK: "block-device", pystat.S_IFIFO: "fifo"}
-    mode = pystat.S_IMODE(mode_bits)
-    return {"path": path, "real_path": real or path, "exists": True,
-            "type": kinds.get(pystat.S_IFMT(mode_bits), "other"), "mode": mode,
-            "mode_octal": f"{mode:04o}", "uid": int(raw[1]), "gid": int(raw[2]),
-            "user": raw[3], "group": raw[4], "error": None}
-
-
-def parse_stats(section: Section | None) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]] | None]]:
+def parse_stats(
+    section: Section | None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]] | None]]:
     """Named stat records by path, and the files found below each walked directory
     (None for a directory that does not exist)."""
     named: dict[str, dict[str, Any]] = {}
@@ -525,19 +585,22 @@ def parse_stats(section: Section | None) -> tuple[dict[str, dict[str, Any]], dic
         parts = line.split("\t")
         try:
             if parts[0] == "S" and len(parts) >= 8:
-                named[parts[1]] = _stat_record(parts[1], parts[3:8], parts[2] or None)
+                named[parts[1]] = stat_record(parts[1], parts[3:8], parts[2] or None)
             elif parts[0] == "A" and len(parts) >= 2:
                 named[parts[1]] = {"path": parts[1], "exists": False, "error": None}
             elif parts[0] == "E" and len(parts) >= 2:
-                named[parts[1]] = {"path": parts[1], "exists": None,
-                                   "error": "\t".join(parts[2:]) or "stat failed"}
+                named[parts[1]] = {
+                    "path": parts[1],
+                    "exists": None,
+                    "error": "\t".join(parts[2:]) or "stat failed",
+                }
             elif parts[0] == "D" and len(parts) >= 2:
                 root = parts[1]
                 trees[root] = []
             elif parts[0] == "DA" and len(parts) >= 2:
                 trees[parts[1]] = None
             elif parts[0] == "T" and len(parts) >= 7 and root is not None:
-                record = _stat_record(parts[1], parts[2:7])
+                record = stat_record(parts[1], parts[2:7])
                 record["cis"] = {"name": parts[1], "dir": root}
                 walked = trees.get(root)
                 if walked is not None:
@@ -547,8 +610,10 @@ def parse_stats(section: Section | None) -> tuple[dict[str, dict[str, Any]], dic
     return named, trees
 
 
-def derive_files(sections: dict[str, Section], plan: StatPlan,
-                 errors: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def derive_files(
+    sections: dict[str, Section], plan: StatPlan, errors: dict[str, str]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """``files`` (each name's first existing candidate), ``pki_files`` and ``cni_files``."""
     stat_section = sections.get("host.stat")
     if stat_section is None:
         reason = "the stat batch (second remote command) did not run"
@@ -561,8 +626,10 @@ def derive_files(sections: dict[str, Section], plan: StatPlan,
         if not options:
             files[name] = None  # no location on this node
             continue
-        records = [named.get(path) or {"path": path, "exists": None,
-                                       "error": "path was not examined"} for path, _ in options]
+        records = [
+            named.get(path) or {"path": path, "exists": None, "error": "path was not examined"}
+            for path, _ in options
+        ]
         files[name] = next((r for r in records if r.get("exists")), records[0])
     pki = trees.get(KUBEADM["pki_dir"]) or []
     cni = [record for root in plan.trees[1:] for record in trees.get(root) or []]
@@ -572,9 +639,8 @@ def derive_files(sections: dict[str, Section], plan: StatPlan,
 # -- everything ---------------------------------------------------------------------------------
 
 
-def node_version(sections: dict[str, Section]) -> str | None:
-    """The node's Kubernetes version: the kubelet's, else the API server's (``--version``
-    of the running binary), else the image tag of the API server's static pod."""
+def binary_versions(sections: dict[str, Section]) -> dict[str, str]:
+    """What ``--version`` answered, per binary (``kubelet``, ``kube-apiserver``)."""
     section = sections.get("k8s.version")
     answers = {}
     for line in (section.output if section else "").splitlines():
@@ -582,10 +648,17 @@ def node_version(sections: dict[str, Section]) -> str | None:
         match = re.search(r"v\d+\.\d+\.\d+\S*", text)
         if match:
             answers[binary] = match.group(0)
+    return answers
+
+
+def node_version(sections: dict[str, Section]) -> str | None:
+    """The node's Kubernetes version: the kubelet's, else the API server's (``--version``
+    of the running binary, else of the one on the PATH), else the image tag of the API
+    server's static pod."""
+    answers = binary_versions(sections)
     if answers.get("kubelet") or answers.get("kube-apiserver"):
         return answers.get("kubelet") or answers.get("kube-apiserver")
-    files = parse_configs(sections.get("k8s.configs"))
-    pod = parse_manifests(files, {}).get("apiserver")
+    pod = parse_manifests(parse_configs(sections.get("k8s.configs")), {}).get("apiserver")
     match = re.search(r":(v\d+\.\d+\.\d+\S*)$", pod.image or "") if pod else None
     return match.group(1) if match else None
 
@@ -611,62 +684,90 @@ def _why(sections: dict[str, Section], name: str) -> str:
 def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]]:
     """All facts of a Kubernetes node from its probe sections; errors say what is missing."""
     errors: dict[str, str] = {}
-    values: dict[str, Any] = {"_evidence_keys": sorted(sections)}
     processes_section = sections.get("k8s.processes")
     if processes_section is None or processes_section.rc != 0:
         errors["k8s"] = _why(sections, "k8s.processes")
     node = _node(sections, errors)
     components = node["components"]
     roles = _roles(sections)
+    _expect_role_components(components, roles, errors)
+    files, pki_files, cni_files = derive_files(sections, plan_phase2(sections, node), errors)
+    version = node_version(sections)
+    detected = [
+        role
+        for role, names in ROLE_COMPONENTS.items()
+        if any(components[n]["source"] for n in names)
+    ]
+    uid = sections.get("id")
+    audit_uid = int(uid.output.strip()) if uid and uid.output.strip().isdigit() else None
+    k8s = {
+        "components": components,
+        "kubelet": _kubelet_facts(components["kubelet"], node["files"], sections),
+        "proxy": _proxy_facts(components["proxy"], node["files"], errors),
+        "encryption": derive_encryption(components["apiserver"], node["files"]),
+        "version": version,
+        "roles": roles,
+        "detected_roles": detected,  # worker: a kubelet runs here
+        "audit_uid": audit_uid,
+    }
+    summary = {
+        "platform_version": version,
+        "roles": roles,
+        "detected_roles": detected,
+        "components_running": [n for n, c in components.items() if c["running"]],
+        "os": _os_name(sections.get("host.os")),
+        "audit_uid": audit_uid,
+    }
+    values = {
+        "_evidence_keys": sorted(sections),
+        "k8s": k8s,
+        "files": files,
+        "pki_files": pki_files,
+        "cni_files": cni_files,
+        "summary": summary,
+    }
+    return values, errors
+
+
+def _expect_role_components(
+    components: dict[str, Any], roles: list[str], errors: dict[str, str]
+) -> None:
+    """A component the node's roles imply but the node lacks: its controls cannot be
+    judged (ERROR with this reason), rather than judged on nothing."""
     for role in roles:
         for name in ROLE_COMPONENTS.get(role, ()):
             if components[name]["source"] is None:
                 errors.setdefault(
                     f"k8s.components.{name}",
                     f"{COMPONENTS[name]} is neither running on this node nor described by a "
-                    f"static pod manifest, yet the inventory gives the node the role {role}")
-    kubelet = components["kubelet"]
-    kubelet_conf, kubelet_conf_path = kubelet_config(node["files"], {})
-    proxy = components["proxy"]
-    proxy_config = next((f for f in node["files"] if f.label == "proxy.config"), None)
-    plan = plan_phase2(sections, node)
-    files, pki_files, cni_files = derive_files(sections, plan, errors)
-    version = node_version(sections)
-    detected = [role for role, names in ROLE_COMPONENTS.items()
-                if any(components[n]["source"] for n in names)]
-    uid_section = sections.get("id")
-    audit_uid = (int(uid_section.output.strip())
-                 if uid_section and uid_section.output.strip().isdigit() else None)
-    values["k8s"] = {
-        "components": components,
-        "kubelet": {
-            "config_file": kubelet_conf_path or kubelet["flags"].get("config"),
-            "config": kubelet_conf,
-            "config_dir": kubelet["flags"].get("config-dir"),
-            "kubeconfig": (kubelet.get("settings") or {}).get("kubeconfig"),
-            "client_ca_file": (kubelet.get("settings") or {}).get("client-ca-file") or None,
-            "version": version if kubelet["running"] else None,
-        },
-        "proxy": {
-            "kubeconfig": (proxy.get("settings") or {}).get("kubeconfig") or None,
-            "config_file": proxy["flags"].get("config"),
-            "config": _config_doc(proxy_config, "k8s.proxy.config", errors),
-        },
-        "encryption": derive_encryption(components["apiserver"], node["files"]),
-        "version": version,
-        "roles": roles,
-        "detected_roles": detected,
-        "audit_uid": audit_uid,
+                    f"static pod manifest, yet the inventory gives the node the role {role}",
+                )
+
+
+def _kubelet_facts(
+    kubelet: dict[str, Any], files: list[ConfigFile], sections: dict[str, Section]
+) -> dict[str, Any]:
+    config, path = kubelet_config(files, {})  # its errors are already recorded
+    settings = kubelet.get("settings") or {}
+    return {
+        "config_file": path or kubelet["flags"].get("config"),
+        "config": config,
+        "config_dir": kubelet["flags"].get("config-dir"),
+        "kubeconfig": settings.get("kubeconfig"),
+        "client_ca_file": settings.get("client-ca-file") or None,
+        "version": binary_versions(sections).get("kubelet") if kubelet["running"] else None,
     }
-    values["files"] = files
-    values["pki_files"] = pki_files
-    values["cni_files"] = cni_files
-    values["summary"] = {
-        "platform_version": version, "roles": roles, "detected_roles": detected,
-        "components_running": [n for n, c in components.items() if c["running"]],
-        "os": _os_name(sections.get("host.os")), "audit_uid": audit_uid,
+
+
+def _proxy_facts(
+    proxy: dict[str, Any], files: list[ConfigFile], errors: dict[str, str]
+) -> dict[str, Any]:
+    config_file = next((f for f in files if f.label == "proxy.config"), None)
+    return {
+        "kubeconfig": (proxy.get("settings") or {}).get("kubeconfig") or None,
+        "config_file": proxy["flags"].get("config"),
+        "config": _config_doc(config_file, "k8s.proxy.config", errors),
     }
-    return values, errors
 
 
 def _os_name(section: Section | None) -> str | None:
@@ -675,4 +776,3 @@ def _os_name(section: Section | None) -> str | None:
         if key == "PRETTY_NAME":
             return value.strip('"')
     return None
-

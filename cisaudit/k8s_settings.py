@@ -52,12 +52,26 @@ APISERVER_DEFAULTS: dict[str, str] = {
 }
 # Admission plugins on by default (kube-apiserver 1.33 --enable-admission-plugins help).
 APISERVER_DEFAULT_ADMISSION = (
-    "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "TaintNodesByCondition",
-    "PodSecurity", "Priority", "DefaultTolerationSeconds", "DefaultStorageClass",
-    "StorageObjectInUseProtection", "PersistentVolumeClaimResize", "RuntimeClass",
-    "CertificateApproval", "CertificateSigning", "ClusterTrustBundleAttest",
-    "CertificateSubjectRestriction", "DefaultIngressClass", "MutatingAdmissionWebhook",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook", "ResourceQuota",
+    "NamespaceLifecycle",
+    "LimitRanger",
+    "ServiceAccount",
+    "TaintNodesByCondition",
+    "PodSecurity",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "DefaultStorageClass",
+    "StorageObjectInUseProtection",
+    "PersistentVolumeClaimResize",
+    "RuntimeClass",
+    "CertificateApproval",
+    "CertificateSigning",
+    "ClusterTrustBundleAttest",
+    "CertificateSubjectRestriction",
+    "DefaultIngressClass",
+    "MutatingAdmissionWebhook",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionWebhook",
+    "ResourceQuota",
 )
 # kube-controller-manager (reference: its command line, 1.33).
 CONTROLLER_MANAGER_DEFAULTS: dict[str, str] = {
@@ -177,8 +191,12 @@ KUBELET_CONFIG_KEYS: dict[str, str] = {
     "container-runtime-endpoint": "containerRuntimeEndpoint",
 }
 # KubeletConfiguration fields holding paths: relative ones are relative to the file.
-KUBELET_PATH_FIELDS = ("authentication.x509.clientCAFile", "tlsCertFile", "tlsPrivateKeyFile",
-                       "staticPodPath")
+KUBELET_PATH_FIELDS = (
+    "authentication.x509.clientCAFile",
+    "tlsCertFile",
+    "tlsPrivateKeyFile",
+    "staticPodPath",
+)
 PROXY_CONFIG_KEYS: dict[str, str] = {
     "metrics-bind-address": "metricsBindAddress",
     "healthz-bind-address": "healthzBindAddress",
@@ -191,37 +209,99 @@ PROXY_CONFIG_KEYS: dict[str, str] = {
     "feature-gates": "featureGates",
 }
 # etcd --config-file: TLS settings sit in two sections; the rest are top-level flag names.
-ETCD_TLS_SECTIONS: dict[str, str] = {"client-transport-security": "", "peer-transport-security": "peer-"}
-ETCD_TLS_KEYS = ("cert-file", "key-file", "client-cert-auth", "trusted-ca-file", "auto-tls",
-                 "allowed-cn", "allowed-hostname")
+ETCD_TLS_SECTIONS: dict[str, str] = {
+    "client-transport-security": "",
+    "peer-transport-security": "peer-",
+}
+ETCD_TLS_KEYS = (
+    "cert-file",
+    "key-file",
+    "client-cert-auth",
+    "trusted-ca-file",
+    "auto-tls",
+    "allowed-cn",
+    "allowed-hostname",
+)
 
 # Boolean flags: given bare they mean true and never take the next argument as a value.
 BOOLEAN_FLAGS: dict[str, frozenset[str]] = {
-    "apiserver": frozenset({
-        "anonymous-auth", "profiling", "contention-profiling", "service-account-lookup",
-        "service-account-extend-token-expiration", "allow-privileged",
-        "enable-bootstrap-token-auth", "enable-aggregator-routing", "enable-garbage-collector",
-        "enable-priority-and-fairness", "audit-log-compress", "enable-logs-handler",
-        "authentication-token-webhook", "watch-cache", "logtostderr"}),
-    "controller_manager": frozenset({
-        "profiling", "contention-profiling", "use-service-account-credentials", "leader-elect",
-        "allocate-node-cidrs", "configure-cloud-routes", "enable-garbage-collector",
-        "enable-dynamic-provisioning", "enable-hostpath-provisioner"}),
+    "apiserver": frozenset(
+        {
+            "anonymous-auth",
+            "profiling",
+            "contention-profiling",
+            "service-account-lookup",
+            "service-account-extend-token-expiration",
+            "allow-privileged",
+            "enable-bootstrap-token-auth",
+            "enable-aggregator-routing",
+            "enable-garbage-collector",
+            "enable-priority-and-fairness",
+            "audit-log-compress",
+            "enable-logs-handler",
+            "authentication-token-webhook",
+            "watch-cache",
+            "logtostderr",
+        }
+    ),
+    "controller_manager": frozenset(
+        {
+            "profiling",
+            "contention-profiling",
+            "use-service-account-credentials",
+            "leader-elect",
+            "allocate-node-cidrs",
+            "configure-cloud-routes",
+            "enable-garbage-collector",
+            "enable-dynamic-provisioning",
+            "enable-hostpath-provisioner",
+        }
+    ),
     "scheduler": frozenset({"profiling", "contention-profiling", "leader-elect"}),
-    "etcd": frozenset({
-        "client-cert-auth", "peer-client-cert-auth", "auto-tls", "peer-auto-tls", "enable-pprof",
-        "debug", "strict-reconfig-check", "force-new-cluster", "enable-v2",
-        "experimental-initial-corrupt-check", "socket-reuse-port", "socket-reuse-address",
-        "enable-grpc-gateway"}),
-    "kubelet": frozenset({
-        "anonymous-auth", "authentication-token-webhook", "rotate-certificates",
-        "rotate-server-certificates", "make-iptables-util-chains", "protect-kernel-defaults",
-        "seccomp-default", "fail-swap-on", "serialize-image-pulls", "register-node",
-        "cgroups-per-qos", "enable-server", "enable-debugging-handlers", "enable-load-reader",
-        "exit-on-lock-contention", "kernel-memcg-notification", "localstorage-capacity-isolation",
-        "register-schedulable", "cpu-cfs-quota", "enable-controller-attach-detach"}),
-    "proxy": frozenset({"profiling", "masquerade-all", "cleanup", "bind-address-hard-fail",
-                        "init-only"}),
+    "etcd": frozenset(
+        {
+            "client-cert-auth",
+            "peer-client-cert-auth",
+            "auto-tls",
+            "peer-auto-tls",
+            "enable-pprof",
+            "debug",
+            "strict-reconfig-check",
+            "force-new-cluster",
+            "enable-v2",
+            "experimental-initial-corrupt-check",
+            "socket-reuse-port",
+            "socket-reuse-address",
+            "enable-grpc-gateway",
+        }
+    ),
+    "kubelet": frozenset(
+        {
+            "anonymous-auth",
+            "authentication-token-webhook",
+            "rotate-certificates",
+            "rotate-server-certificates",
+            "make-iptables-util-chains",
+            "protect-kernel-defaults",
+            "seccomp-default",
+            "fail-swap-on",
+            "serialize-image-pulls",
+            "register-node",
+            "cgroups-per-qos",
+            "enable-server",
+            "enable-debugging-handlers",
+            "enable-load-reader",
+            "exit-on-lock-contention",
+            "kernel-memcg-notification",
+            "localstorage-capacity-isolation",
+            "register-schedulable",
+            "cpu-cfs-quota",
+            "enable-controller-attach-detach",
+        }
+    ),
+    "proxy": frozenset(
+        {"profiling", "masquerade-all", "cleanup", "bind-address-hard-fail", "init-only"}
+    ),
 }
 # Settings holding durations, normalised to Go's canonical spelling.
 DURATION_SETTINGS = frozenset({"streaming-connection-idle-timeout", "request-timeout"})
@@ -276,8 +356,16 @@ def go_bool(value: str) -> str:
     return value
 
 
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
-                   "m": 60.0, "h": 3600.0}
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
 
 
 def go_duration(value: str) -> str:
@@ -289,8 +377,10 @@ def go_duration(value: str) -> str:
     match = re.fullmatch(r"([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+", text)
     if not match:
         return value
-    seconds = sum(float(n) * _DURATION_UNITS[u]
-                  for n, u in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text))
+    seconds = sum(
+        float(n) * _DURATION_UNITS[u]
+        for n, u in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text)
+    )
     sign = "-" if match.group(1) == "-" and seconds else ""
     if seconds == 0:
         return "0s"
@@ -348,18 +438,23 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Settings:
+    """Effective settings keyed by flag name, and where each value came from
+    (``flag``, ``config``, ``env`` or ``default``)."""
+
     values: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
 
     def layer(self, values: Mapping[str, str | None], source: str) -> None:
+        """Put ``values`` over what is there (None leaves a setting as it was)."""
         for key, value in values.items():
             if value is not None:
                 self.values[key] = value
                 self.sources[key] = source
 
 
-def apiserver_settings(flags: dict[str, str], authz: dict[str, Any] | None,
-                       authn: dict[str, Any] | None) -> Settings:
+def apiserver_settings(
+    flags: dict[str, str], authz: dict[str, Any] | None, authn: dict[str, Any] | None
+) -> Settings:
     """Flags over defaults; the structured authorization and authentication files stand in
     for the flags they replace."""
     settings = Settings()
@@ -375,27 +470,36 @@ def apiserver_settings(flags: dict[str, str], authz: dict[str, Any] | None,
 
 
 def kubelet_settings(flags: dict[str, str], config: dict[str, Any] | None) -> Settings:
+    """Flags over the merged configuration file over the defaults of its mode."""
     settings = Settings()
     defaults = dict(KUBELET_DEFAULTS)
     if config is None:  # no --config: the legacy command-line defaults
         defaults.update(KUBELET_LEGACY_DEFAULTS)
     settings.layer(defaults, "default")
     if config is not None:
-        settings.layer({flag: setting_text(dig(config, key))
-                        for flag, key in KUBELET_CONFIG_KEYS.items()}, "config")
+        settings.layer(
+            {flag: setting_text(dig(config, key)) for flag, key in KUBELET_CONFIG_KEYS.items()},
+            "config",
+        )
     settings.layer(flags, "flag")
     return settings
 
 
-def etcd_settings(flags: dict[str, str], env: dict[str, str],
-                  config: dict[str, Any] | None) -> Settings:
+def etcd_settings(
+    flags: dict[str, str], env: dict[str, str], config: dict[str, Any] | None
+) -> Settings:
+    """The configuration file alone when there is one; else flags over ETCD_* variables;
+    then the defaults (data-dir from the effective name)."""
     settings = Settings()
     settings.layer(ETCD_DEFAULTS, "default")
     if config is not None:  # flags and ETCD_* variables are ignored
         settings.layer(etcd_config_settings(config), "config")
     else:
-        from_env = {name[5:].lower().replace("_", "-"): value for name, value in env.items()
-                    if name.startswith("ETCD_")}
+        from_env = {
+            name[5:].lower().replace("_", "-"): value
+            for name, value in env.items()
+            if name.startswith("ETCD_")
+        }
         settings.layer(from_env, "env")
         settings.layer(flags, "flag")
     if "data-dir" not in settings.values:
@@ -404,6 +508,7 @@ def etcd_settings(flags: dict[str, str], env: dict[str, str],
 
 
 def etcd_config_settings(config: dict[str, Any]) -> dict[str, str | None]:
+    """An etcd configuration file's values under their flag names."""
     values: dict[str, str | None] = {}
     for key, value in config.items():
         if key in ETCD_TLS_SECTIONS and isinstance(value, dict):
@@ -415,13 +520,18 @@ def etcd_config_settings(config: dict[str, Any]) -> dict[str, str | None]:
     return values
 
 
-def proxy_settings(flags: dict[str, str], config: dict[str, Any] | None) -> tuple[Settings, list[str]]:
+def proxy_settings(
+    flags: dict[str, str], config: dict[str, Any] | None
+) -> tuple[Settings, list[str]]:
+    """kube-proxy's settings, and the flags it ignores because a --config file is given."""
     settings = Settings()
     settings.layer(PROXY_DEFAULTS, "default")
     ignored: list[str] = []
     if config is not None:  # flags other than --hostname-override are ignored
-        settings.layer({flag: setting_text(dig(config, key))
-                        for flag, key in PROXY_CONFIG_KEYS.items()}, "config")
+        settings.layer(
+            {flag: setting_text(dig(config, key)) for flag, key in PROXY_CONFIG_KEYS.items()},
+            "config",
+        )
         kept = {k: v for k, v in flags.items() if k in ("config", "hostname-override")}
         ignored = sorted(set(flags) - set(kept))
         settings.layer(kept, "flag")

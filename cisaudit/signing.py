@@ -11,12 +11,15 @@ detached CMS signatures for evidence files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
 import io
 import json
+import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,21 @@ SIG_SUFFIX = ".sig"
 
 class SigningError(Exception):
     """A key, certificate or signature that cannot be used; the message says what to do."""
+
+
+@contextlib.contextmanager
+def _quiet_pyhanko() -> Iterator[None]:
+    """pyHanko logs a traceback for each key it cannot load and each untrusted chain;
+    the caller reports those in one line, so they are held back while it works."""
+    loggers = [logging.getLogger(n) for n in ("pyhanko", "pyhanko_certvalidator")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 # ---------------------------------------------------------------------------- keys
@@ -120,15 +138,18 @@ class SignConfig:
         if self.p12:
             if not self.p12.is_file():
                 raise SigningError(f"PKCS#12 file {self.p12} does not exist")
-            signer = signers.SimpleSigner.load_pkcs12(str(self.p12), passphrase=self.passphrase)
+            with _quiet_pyhanko():
+                signer = signers.SimpleSigner.load_pkcs12(str(self.p12),
+                                                          passphrase=self.passphrase)
             what = str(self.p12)
         elif self.key and self.cert:
             for path in (self.key, self.cert):
                 if not path.is_file():
                     raise SigningError(f"{path} does not exist (create a trial pair with "
                                        "`cisaudit keys init`)")
-            signer = signers.SimpleSigner.load(str(self.key), str(self.cert),
-                                               key_passphrase=self.passphrase)
+            with _quiet_pyhanko():
+                signer = signers.SimpleSigner.load(str(self.key), str(self.cert),
+                                                   key_passphrase=self.passphrase)
             what = f"{self.key} + {self.cert}"
         else:
             raise SigningError("signing needs --sign-key and --sign-cert, or --sign-p12")
@@ -258,7 +279,8 @@ def evidence_problems(data: bytes, name: str, *, strict: bool = True) -> list[st
     for target, entry in sorted((doc.get("targets") or {}).items()):
         for key, item in sorted((entry.get("evidence") or {}).items()):
             recorded = item.get("sha256")
-            actual = hashlib.sha256(str(item.get("output", "")).encode("utf-8")).hexdigest()
+            actual = hashlib.sha256(
+                str(item.get("output", "")).encode("utf-8", "surrogateescape")).hexdigest()
             if recorded and recorded != actual:
                 problems.append(f"{name}: evidence {target}/{key}: output does not match its "
                                 f"SHA-256 (recorded {recorded[:16]}…, actual {actual[:16]}…)")
@@ -408,6 +430,7 @@ def verify(path: Path, *, trust: Path | None = None, signature: Path | None = No
         raise SigningError(f"{path} does not exist")
     with path.open("rb") as handle:
         head = handle.read(1024)
-    if b"%PDF-" in head and signature is None:
-        return verify_pdf(path, trust=trust)
-    return verify_file(path, signature=signature, trust=trust)
+    with _quiet_pyhanko():
+        if b"%PDF-" in head and signature is None:
+            return verify_pdf(path, trust=trust)
+        return verify_file(path, signature=signature, trust=trust)

@@ -103,3 +103,49 @@ def test_every_verdict_is_a_filterable_row(page: tuple[str, _Scan]) -> None:
     assert all(r.get("data-target") for r in scan.rows)
     for needle in ('id="q"', 'id="target"', 'name="status"', "执行摘要"):
         assert needle in page[0]
+
+
+NODE_HARNESS = r"""
+// A stand-in for the few DOM calls the report's script makes.
+const fs = require("fs");
+function el(props) { const l = {}; return Object.assign({
+  addEventListener: (t, f) => { l[t] = f; }, fire: (t) => l[t](), value: "", checked: true}, props); }
+const rows = JSON.parse(fs.readFileSync(process.argv[2], "utf8")).map(
+  (r) => el({dataset: {status: r[0], target: r[1]}, textContent: r[2], hidden: false}));
+const boxes = ["PASS", "FAIL", "ERROR", "MANUAL", "NOT_APPLICABLE", "WAIVED"].map(
+  (s) => el({value: s, checked: s !== "PASS"}));
+const ids = {q: el({}), target: el({}), shown: el({textContent: ""})};
+global.document = {
+  getElementById: (id) => ids[id],
+  querySelectorAll: (sel) => sel.includes("tbody") ? rows : boxes,
+};
+eval(fs.readFileSync(process.argv[3], "utf8"));
+const out = [ids.shown.textContent];
+ids.q.value = "ALERT(1)"; ids.q.fire("input"); out.push(ids.shown.textContent);
+ids.q.value = ""; ids.target.value = "docker-01"; ids.target.fire("change");
+out.push(ids.shown.textContent);
+boxes[0].checked = true; boxes[0].fire("change"); out.push(ids.shown.textContent);
+console.log(JSON.stringify(out));
+"""
+
+
+def test_filter_script_filters(tmp_path: Path) -> None:
+    import json
+    import shutil
+    import subprocess
+
+    from cisaudit.report.paths import builtin_template_dir
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the filter script is checked where it is")
+    rows = [["FAIL", "docker-01", "5.5 <script>alert(1)</script>"],
+            ["PASS", "docker-01", "1.1.1"], ["ERROR", "docker-03", "5.10"],
+            ["PASS", "docker-03", "5.31"]]
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    (tmp_path / "harness.js").write_text(NODE_HARNESS)
+    result = subprocess.run([node, str(tmp_path / "harness.js"), str(tmp_path / "rows.json"),
+                             str(builtin_template_dir() / "report-html.js")],
+                            capture_output=True, text=True, check=True)
+    # not-PASS by default: 2; search "alert(1)": 1; target docker-01: 1; with PASS: 2
+    assert json.loads(result.stdout) == ["2", "1", "1", "2"]

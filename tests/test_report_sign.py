@@ -152,3 +152,33 @@ def test_evidence_item_hash_mismatch_is_reported(keys: KeyPaths, tmp_path: Path)
     result = verify(path)
     assert not result.ok and "docker-01/auditctl" in " ".join(result.problems)
     assert evidence_problems(b"not json", "x", strict=False) == []
+
+
+def test_pkcs12_with_passphrase_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509 import load_pem_x509_certificate
+
+    monkeypatch.setenv("CISAUDIT_TEST_PASS", "s3cret")
+    pem = init_keys(tmp_path / "pem", common_name="P12 Signer", passphrase=b"s3cret")
+    key = serialization.load_pem_private_key(pem.key.read_bytes(), password=b"s3cret")
+    cert = load_pem_x509_certificate(pem.cert.read_bytes())
+    p12 = tmp_path / "signer.p12"
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"signer", key, cert, None,  # type: ignore[arg-type]
+        serialization.BestAvailableEncryption(b"s3cret")))
+    runner = CliRunner()
+    for signing in (["--sign-p12", str(p12)],
+                    ["--sign-key", str(pem.key), "--sign-cert", str(pem.cert)]):
+        out = tmp_path / signing[0].strip("-")
+        result = runner.invoke(_cli(), [
+            "report", str(DATA / "sample-results.json"), "-o", str(out), "--format", "pdf",
+            "--lang", "en", *signing, "--sign-pass-env", "CISAUDIT_TEST_PASS"])
+        assert result.exit_code == 0, result.output
+        assert verify(out / "report.pdf", trust=pem.cert).ok
+    monkeypatch.setenv("CISAUDIT_TEST_PASS", "wrong")
+    wrong = runner.invoke(_cli(), [
+        "report", str(DATA / "sample-results.json"), "-o", str(tmp_path / "w"), "--format", "pdf",
+        "--sign-key", str(pem.key), "--sign-cert", str(pem.cert),
+        "--sign-pass-env", "CISAUDIT_TEST_PASS"])
+    assert wrong.exit_code != 0 and "passphrase" in wrong.output

@@ -35,24 +35,32 @@ def phase2_script(nonce: str, plan: StatPlan) -> str:
     reads = "".join(call("show", label, path, pid) for label, path, pid in plan.reads)
     stats = "".join(call("st", path, pid) for path, pid in plan.stats)
     stats += "".join(call("tree", root) for root in plan.trees)
-    return (f"CISAUDIT_NONCE={nonce}\nCISAUDIT_PHASE=2\n"
-            f"plan_reads() {{\n{reads}  true\n}}\n"
-            f"plan_stats() {{\n{stats}  true\n}}\n"
-            f"{PROBE}")
+    return (
+        f"CISAUDIT_NONCE={nonce}\nCISAUDIT_PHASE=2\n"
+        f"plan_reads() {{\n{reads}  true\n}}\n"
+        f"plan_stats() {{\n{stats}  true\n}}\n"
+        f"{PROBE}"
+    )
 
 
 def roles_section(target: Target) -> Section:
-    return Section(command="(the inventory: roles of this node)", rc=0,
-                   output=json.dumps({"roles": list(target.roles)}))
+    return Section(
+        command="(the inventory: roles of this node)",
+        rc=0,
+        output=json.dumps({"roles": list(target.roles)}),
+    )
 
 
 def collect_k8s_node(target: Target, transport: Transport) -> TargetEvidence:
     """Run both phases; a transport failure becomes ``error`` on the evidence, not an exception."""
     started = time.monotonic()
     evidence = TargetEvidence(
-        name=target.name, kind=target.kind, address=target.address, groups=list(target.groups),
+        name=target.name,
+        kind=target.kind,
+        address=target.address,
+        groups=list(target.groups),
         roles=list(target.roles),
-        collected_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        collected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     nonce = "==CISAUDIT:" + secrets.token_hex(8)
     try:
@@ -68,9 +76,13 @@ def collect_k8s_node(target: Target, transport: Transport) -> TargetEvidence:
         done = transport.run(phase2_script(nonce, plan), timeout=target.command_timeout)
         second = parse_sections(done.stdout, nonce, PROBE)
         if "host.stat" in second:  # else the deriver reports the file facts as errors
-            second["host.stat"].command = "stat -L " + " ".join(
-                shlex.quote(path) for path, _ in plan.stats) + "; find " + " ".join(
-                shlex.quote(root) for root in plan.trees) + " -type f"
+            second["host.stat"].command = (
+                "stat -L "
+                + " ".join(shlex.quote(path) for path, _ in plan.stats)
+                + "; find "
+                + " ".join(shlex.quote(root) for root in plan.trees)
+                + " -type f"
+            )
         evidence.sections.update(second)
     except TransportError as exc:
         evidence.error = str(exc)

@@ -99,8 +99,8 @@ tree() {
 }
 
 if [ "${CISAUDIT_PHASE:-1}" = 2 ]; then
-  sec k8s.referenced 'printf "%sCONFIGS\n" "$M"; plan_reads'
-  sec host.stat plan_stats
+sec k8s.referenced 'printf "%sCONFIGS\n" "$M"; plan_reads  # cat the files only a manifest names'
+sec host.stat 'plan_stats  # stat -L of each file the node controls read; find -type f under the PKI and CNI directories'
 else
 
 P_apiserver=$(pid_of kube-apiserver)
@@ -193,9 +193,9 @@ versions() {
 
 sec id 'id -u'
 sec host.os 'cat /etc/os-release'
-sec k8s.processes processes
-sec k8s.configs configs
-sec k8s.version versions
+sec k8s.processes 'processes  # ps; /proc/PID/{cmdline,exe,cwd} of each component, ETCD_* of /proc/PID/environ'
+sec k8s.configs 'configs  # cat the files named by --config, --config-dir, --config-file, --encryption-provider-config, --authorization-config, --authentication-config; the static pod manifests'
+sec k8s.version 'versions  # /proc/PID/exe --version of the kubelet and kube-apiserver'
 sec host.units 'systemctl show -p Id -p FragmentPath -p DropInPaths kubelet.service etcd.service 2>/dev/null; true'
 fi
 wait

@@ -206,8 +206,13 @@ class SSHTransport:
                 if secret is None:
                     raise TransportError(f"environment variable {t.become_password_env} is not set")
                 stdin.write(secret + "\n")
-            stdin.write(script)
-            stdin.channel.shutdown_write()
+            try:
+                stdin.write(script)
+                stdin.channel.shutdown_write()
+            except OSError:
+                # The command ended before reading the whole script (sudo refused, say):
+                # its exit status and stderr below say why.
+                pass
             out = stdout.read().decode("utf-8", "replace")
             err = stderr.read().decode("utf-8", "replace")
             rc = stdout.channel.recv_exit_status()

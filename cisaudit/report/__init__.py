@@ -7,18 +7,25 @@ documented template context (``cisaudit.report.context``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cisaudit.model import Run
 from cisaudit.report.context import Attachment, ReportMeta, SignatureInfo, build_context
+from cisaudit.report.csv import render_csv
 from cisaudit.report.i18n import LANG_CHOICES
+from cisaudit.report.junit import render_junit
+from cisaudit.report.sarif import render_sarif
 from cisaudit.report.theme import load_theme
+
+if TYPE_CHECKING:
+    from cisaudit.signing import SignConfig
 
 __all__ = ["FORMATS", "OUTPUT_NAMES", "ReportMeta", "render", "load_evidence"]
 
@@ -31,6 +38,8 @@ OUTPUT_NAMES = {
     "sarif": "results.sarif",
 }
 FORMATS = tuple(OUTPUT_NAMES)
+_DATA_RENDERERS: dict[str, Callable[..., Path]] = {
+    "csv": render_csv, "junit": render_junit, "sarif": render_sarif}
 
 
 def load_evidence(path: Path) -> tuple[bytes, dict[str, Any]]:
@@ -50,26 +59,31 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _attachments(run: Run, results_bytes: bytes | None, evidence: tuple[Path, bytes] | None
-                 ) -> list[Attachment]:
+def _attachments(run: Run, results_bytes: bytes | None,
+                 evidence: tuple[Path, bytes] | None) -> list[Attachment]:
+    """Files the PDF carries: results, evidence, and a manifest of their SHA-256.
+
+    The manifest is what ``cisaudit verify`` checks the attachments against; the
+    signature covers it like every other byte of the file.
+    """
     from cisaudit.signing import MANIFEST_NAME
 
-    files = [Attachment(
-        "results.json",
-        results_bytes if results_bytes is not None else
-        json.dumps(run.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"),
-        "application/json", "cisaudit results (the data this report was made from)")]
-    if evidence:
+    if results_bytes is None:
+        results_bytes = json.dumps(run.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
+    files = [(Attachment("results.json", results_bytes, "application/json",
+                         "cisaudit results: the data this report was made from", "Data"),
+              "results")]
+    if evidence is not None:
         path, raw = evidence
-        files.append(Attachment(path.name, raw,
-                                "application/gzip" if raw[:2] == b"\x1f\x8b" else "application/json",
-                                "cisaudit evidence: raw outputs behind each verdict"))
-    manifest = {"files": [
-        {"name": a.name, "sha256": a.sha256, "size": len(a.data),
-         "role": "evidence" if i == 1 else "results"} for i, a in enumerate(files)]}
-    files.append(Attachment(MANIFEST_NAME, json.dumps(manifest, indent=1).encode(),
-                            "application/json", "SHA-256 of every attached file"))
-    return files
+        mime = "application/gzip" if raw[:2] == b"\x1f\x8b" else "application/json"
+        files.append((Attachment(path.name, raw, mime,
+                                 "cisaudit evidence: the raw outputs behind each verdict",
+                                 "Source"), "evidence"))
+    manifest = {"files": [{"name": a.name, "sha256": a.sha256, "size": len(a.data), "role": role}
+                          for a, role in files]}
+    return [a for a, _ in files] + [Attachment(
+        MANIFEST_NAME, json.dumps(manifest, indent=1).encode("utf-8"), "application/json",
+        "SHA-256 of every attached file")]
 
 
 def render(
@@ -81,16 +95,16 @@ def render(
     theme: Path | None = None,
     template_dir: Path | None = None,
     evidence_path: Path | None = None,
-    sign: Any = None,
+    sign: SignConfig | None = None,
     meta: ReportMeta | None = None,
     results_bytes: bytes | None = None,
 ) -> list[Path]:
     """Write the requested ``formats`` of ``run`` into ``outdir``; return the files written.
 
-    ``lang`` is "en", "zh" or "both" (one bilingual document). ``sign`` is a
-    ``cisaudit.signing.SignConfig``: the PDF gets a PAdES signature and the evidence file,
-    copied into ``outdir``, a detached ``.sig``. ``results_bytes`` are the results.json
-    bytes to embed in the PDF (by default the run is serialised again).
+    ``lang`` is "en", "zh" or "both" (one bilingual document; CSV, JUnit and SARIF then
+    use English). ``sign``: the PDF gets a PAdES signature, and the evidence file is
+    copied into ``outdir`` with a detached ``.sig``. ``results_bytes`` are the
+    results.json bytes to embed in the PDF (by default the run is serialised again).
     """
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in OUTPUT_NAMES]
@@ -99,65 +113,73 @@ def render(
     if lang not in LANG_CHOICES:
         raise ValueError(f"unknown report language {lang!r}; choose from {sorted(LANG_CHOICES)}")
     outdir.mkdir(parents=True, exist_ok=True)
-    meta = meta or ReportMeta()
-    if not meta.generated_at:
-        meta = ReportMeta(org=meta.org, client=meta.client, assessor=meta.assessor,
-                          generated_at=_now())
-    data_lang = LANG_CHOICES[lang][-1] if lang == "both" else lang  # machine formats: English
-    written: list[Path] = []
+    signer = sign.signer() if sign is not None else None  # fail early on a bad key
+    data_lang = "en" if lang == "both" else lang
+    written = [_DATA_RENDERERS[f](run, outdir / OUTPUT_NAMES[f], lang=data_lang)
+               for f in formats if f in _DATA_RENDERERS]
+    documents = [f for f in formats if f in ("html", "pdf")]
+    evidence = load_evidence(evidence_path) if evidence_path and documents else None
+    if documents:
+        meta = meta or ReportMeta()
+        if not meta.generated_at:
+            meta = dataclasses.replace(meta, generated_at=_now())
+        attachments = _attachments(
+            run, results_bytes, (evidence_path, evidence[0]) if evidence_path and evidence
+            else None)
+        context = build_context(
+            run, lang=lang, theme=load_theme(theme).to_context(), meta=meta,
+            evidence=evidence[1] if evidence else None,
+            attachments=attachments[:-1],  # the manifest lists the others
+            signature=_signature_info(sign, signer),
+        )
+        written += _render_documents(context, outdir, documents, template_dir, attachments,
+                                     sign, signer)
+    if sign is not None and evidence_path is not None:
+        written += _sign_evidence(evidence_path, outdir, sign, signer)
+    return written
 
-    if "csv" in formats:
-        from cisaudit.report.csv import render_csv
-        written.append(render_csv(run, outdir / OUTPUT_NAMES["csv"], lang=data_lang))
-    if "junit" in formats:
-        from cisaudit.report.junit import render_junit
-        written.append(render_junit(run, outdir / OUTPUT_NAMES["junit"], lang=data_lang))
-    if "sarif" in formats:
-        from cisaudit.report.sarif import render_sarif
-        written.append(render_sarif(run, outdir / OUTPUT_NAMES["sarif"], lang=data_lang))
-    if "html" not in formats and "pdf" not in formats:
-        return written
 
-    evidence = load_evidence(evidence_path) if evidence_path else None
-    signer = sign.signer() if sign is not None else None
-    signature = None
-    if signer is not None:
-        from cisaudit.signing import describe_signer
-        subject, fingerprint = describe_signer(signer)
-        signature = SignatureInfo(signer=subject, cert_sha256=fingerprint,
-                                  tsa_url=sign.tsa_url or "")
-    attachments = _attachments(run, results_bytes,
-                               (evidence_path, evidence[0]) if evidence_path and evidence
-                               else None)
-    context = build_context(
-        run, lang=lang, theme=load_theme(theme).to_context(), meta=meta,
-        evidence=evidence[1] if evidence else None,
-        attachments=attachments[:-1],  # the manifest lists the others; no need to show it
-        signature=signature,
-    )
+def _signature_info(sign: SignConfig | None, signer: Any) -> SignatureInfo | None:
+    if sign is None:
+        return None
+    from cisaudit.signing import describe_signer
 
+    subject, fingerprint = describe_signer(signer)
+    return SignatureInfo(signer=subject, cert_sha256=fingerprint, tsa_url=sign.tsa_url or "")
+
+
+def _render_documents(context: dict[str, Any], outdir: Path, documents: list[str],
+                      template_dir: Path | None, attachments: list[Attachment],
+                      sign: SignConfig | None, signer: Any) -> list[Path]:
     from cisaudit.report.templates import environment
+
     env = environment(template_dir)
-    if "html" in formats:
+    written = []
+    if "html" in documents:
         from cisaudit.report.html import render_html
         written.append(render_html(context, outdir / OUTPUT_NAMES["html"], env=env))
-    if "pdf" in formats:
+    if "pdf" in documents:
         from cisaudit.report.pdf import render_pdf
         out = outdir / OUTPUT_NAMES["pdf"]
-        if signer is None:
+        if sign is None:
             written.append(render_pdf(context, out, env=env, attachments=attachments))
         else:
             from cisaudit.signing import sign_pdf
             unsigned = outdir / (out.name + ".unsigned")
-            render_pdf(context, unsigned, env=env, attachments=attachments)
             try:
+                render_pdf(context, unsigned, env=env, attachments=attachments)
                 written.append(sign_pdf(unsigned, out, sign, signer=signer))
             finally:
                 unsigned.unlink(missing_ok=True)
-    if signer is not None and evidence_path is not None:
-        from cisaudit.signing import sign_file
-        copy = outdir / evidence_path.name
-        if copy.resolve() != evidence_path.resolve():
-            shutil.copyfile(evidence_path, copy)
-        written += [copy, sign_file(copy, sign, signer=signer)]
     return written
+
+
+def _sign_evidence(evidence_path: Path, outdir: Path, sign: SignConfig, signer: Any
+                   ) -> list[Path]:
+    """Copy the evidence file beside the reports and sign the copy (detached ``.sig``)."""
+    from cisaudit.signing import sign_file
+
+    copy = outdir / evidence_path.name
+    if copy.resolve() != evidence_path.resolve():
+        shutil.copyfile(evidence_path, copy)
+    return [copy, sign_file(copy, sign, signer=signer)]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -68,7 +67,7 @@ def _load_run(path: Path) -> tuple[Run, bytes]:
               type=click.Path(file_okay=False, path_type=Path), help="Directory for the reports.")
 @click.option("--format", "formats", default="pdf,html", show_default=True,
               help=f"Comma-separated formats: {','.join(FORMATS)}.")
-@click.option("--lang", default="en", show_default=True, type=click.Choice(list(LANG_CHOICES)),
+@click.option("--lang", default="both", show_default=True, type=click.Choice(list(LANG_CHOICES)),
               help="Report language; 'both' makes one bilingual document.")
 @click.option("--theme", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Theme YAML (organisation, logo, colours); see reports/theme.yml.")
@@ -169,10 +168,6 @@ def verify_command(path: Path, trust: Path | None, signature: Path | None) -> No
     Exit 0 only when the signature is valid, the file is intact and whole, and every
     embedded attachment matches its recorded SHA-256; 1 otherwise; 2 on usage errors.
     """
-    # pyHanko logs a traceback for every untrusted (e.g. self-signed) chain; the verdict
-    # below already says whether the signer is trusted.
-    for name in ("pyhanko", "pyhanko_certvalidator"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         result = verify(path, trust=trust, signature=signature)
     except SigningError as exc:

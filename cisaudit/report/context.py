@@ -52,6 +52,7 @@ class Attachment:
     data: bytes
     mime: str
     description: str
+    relationship: str = "Supplement"  # PDF/A-3 AFRelationship: Data, Source or Supplement
 
     @property
     def sha256(self) -> str:
@@ -376,7 +377,7 @@ def _evidence(ctx: _Ctx) -> list[dict[str, Any]]:
                 continue
             output = str(item.get("output", ""))
             text, truncated = excerpt(output) if key in shown else ("", False)
-            actual = hashlib.sha256(output.encode("utf-8")).hexdigest()
+            actual = hashlib.sha256(output.encode("utf-8", "surrogateescape")).hexdigest()
             rows.append({
                 "key": key,
                 "missing": False,

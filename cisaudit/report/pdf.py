@@ -16,10 +16,6 @@ from cisaudit.report.fonts import warn_if_no_cjk_font, warn_if_slow_subsetting
 from cisaudit.report.paths import builtin_template_dir
 from cisaudit.report.templates import render_template
 
-# Weasyprint logs every CSS property it ignores; a report run is not the place for that.
-logging.getLogger("weasyprint").setLevel(logging.ERROR)
-logging.getLogger("fontTools").setLevel(logging.ERROR)
-
 PDF_VARIANT = "pdf/a-3b"  # PDF/A-3 lets the report carry results and evidence as files
 
 
@@ -39,13 +35,27 @@ def render_pdf(
     html = render_template(env, "report.pdf.html.j2", context)
     files = [
         weasyprint.Attachment(string=a.data, name=a.name, description=a.description,
-                              relationship="Source" if a.name.endswith(".json") else "Data")
+                              relationship=a.relationship)
         for a in attachments
     ]
-    with _no_cyclic_gc():
+    with _no_cyclic_gc(), _quiet("weasyprint", "fontTools"):
         document = weasyprint.HTML(string=html, base_url=str(builtin_template_dir()))
         document.write_pdf(out, attachments=files, pdf_variant=PDF_VARIANT, custom_metadata=True)
     return out
+
+
+@contextlib.contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """Weasyprint logs every CSS property it skips; a report run is not the place for that."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -14,9 +14,10 @@ from cisaudit.lab import available_profiles, start_lab
 
 TARGET = Path(__file__).parents[1] / "data" / "bundles" / "lab-k8s-nodes.json"
 
-with tempfile.TemporaryDirectory() as tmp, start_lab(
-    available_profiles("k8s-node"), workdir=Path(tmp)
-) as lab:
+with (
+    tempfile.TemporaryDirectory() as tmp,
+    start_lab(available_profiles("k8s-node"), workdir=Path(tmp)) as lab,
+):
     outcome = audit(load_inventory(lab.inventory_path).select(None))
     for item in outcome.evidence:
         assert item.error is None, f"{item.name}: {item.error}"
