@@ -29,8 +29,7 @@ from k8s_standin import StandIn, synthetic_cluster  # noqa: E402
 from k8s_standin.catalog import BY_RESOURCE  # noqa: E402
 from k8s_standin.contract_catalog import contract_catalog  # noqa: E402
 
-from cisaudit.api import audit, build_run  # noqa: E402
-from cisaudit.api import Selection  # noqa: E402
+from cisaudit.api import Selection, audit, build_run  # noqa: E402
 from cisaudit.catalog import load_catalog  # noqa: E402
 from cisaudit.collect.k8s_cluster import collect_k8s_cluster  # noqa: E402
 from cisaudit.derive_k8s_cluster import RESOURCES  # noqa: E402
@@ -43,12 +42,15 @@ def write_dump(server: StandIn, folder: Path) -> None:
     (folder / "version.json").write_text(json.dumps({"serverVersion": server.cluster.version}))
     for res in RESOURCES:
         kind = BY_RESOURCE[res.name]
-        items = [{"apiVersion": kind.api_version, "kind": kind.kind, **obj}
-                 for _, obj in server.cluster.items(res.name)]
+        items = [
+            {"apiVersion": kind.api_version, "kind": kind.kind, **obj}
+            for _, obj in server.cluster.items(res.name)
+        ]
         name = f"{res.name}.{res.group}" if res.group else res.name
         # JSON is valid YAML and far quicker to write; kubectl -o json output looks the same
-        (folder / f"{name}.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List",
-                                                         "items": items}))
+        (folder / f"{name}.json").write_text(
+            json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+        )
         (folder / f"{name}.err").write_text("")
 
 
@@ -71,42 +73,55 @@ def main() -> None:
 
     started = time.perf_counter()
     cluster = synthetic_cluster(pods=args.pods, namespaces=args.namespaces)
-    print(f"synthetic cluster: {cluster.count('pods')} pods, {cluster.count('replicasets')}"
-          f" replicasets, {cluster.count('namespaces')} namespaces, "
-          f"{cluster.count('serviceaccounts')} service accounts "
-          f"(built in {time.perf_counter() - started:.1f} s)")
+    print(
+        f"synthetic cluster: {cluster.count('pods')} pods, {cluster.count('replicasets')}"
+        f" replicasets, {cluster.count('namespaces')} namespaces, "
+        f"{cluster.count('serviceaccounts')} service accounts "
+        f"(built in {time.perf_counter() - started:.1f} s)"
+    )
     catalog = load_catalog()
     if not catalog.for_kind("k8s-cluster"):
         catalog = contract_catalog(Path(tempfile.mkdtemp(prefix="bench-checks-")))
         print("controls: the contract-test catalog (no k8s-cluster benchmark in checks/ yet)")
     with StandIn(cluster) as server, tempfile.TemporaryDirectory() as tmp:
-        target = Target(name="bench", kind="k8s-cluster", context="standin",
-                        kubeconfig=str(server.kubeconfig(Path(tmp) / "kubeconfig")),
-                        vars={"page_size": args.page_size})
+        target = Target(
+            name="bench",
+            kind="k8s-cluster",
+            context="standin",
+            kubeconfig=str(server.kubeconfig(Path(tmp) / "kubeconfig")),
+            vars={"page_size": args.page_size},
+        )
         collect_k8s_cluster(target)  # warm up: the kubernetes client imports lazily (~1 s)
         server.requests.clear()
         collect_s, evidence = median_time(lambda: collect_k8s_cluster(target), args.repeat)
         requests = len(server.requests) // args.repeat
         pod_pages = len(server.list_requests("pods")) // args.repeat
-        evaluate_s, run = median_time(lambda: build_run(
-            [evidence], catalog=catalog, selection=Selection(), started="", options={}),
-            args.repeat)
+        evaluate_s, run = median_time(
+            lambda: build_run(
+                [evidence], catalog=catalog, selection=Selection(), started="", options={}
+            ),
+            args.repeat,
+        )
         total_s, outcome = median_time(lambda: audit([target], catalog=catalog), args.repeat)
         size = sum(len(s.output) for s in evidence.sections.values())
         [result] = outcome.run.targets
         assert result.reachable and result.facts_summary["pods"] == cluster.count("pods")
         controls = len(result.results)
-        print(f"API, page size {args.page_size}: collect {collect_s:.2f} s ({requests} requests,"
-              f" {pod_pages} pages of pods), derive+evaluate {evaluate_s:.2f} s "
-              f"({controls} controls), whole audit {total_s:.2f} s; raw evidence "
-              f"{size / 1e6:.1f} MB")
+        print(
+            f"API, page size {args.page_size}: collect {collect_s:.2f} s ({requests} requests,"
+            f" {pod_pages} pages of pods), derive+evaluate {evaluate_s:.2f} s "
+            f"({controls} controls), whole audit {total_s:.2f} s; raw evidence "
+            f"{size / 1e6:.1f} MB"
+        )
         dump = Path(tmp) / "dump"
         write_dump(server, dump)
         offline = Target(name="bench-offline", kind="k8s-cluster", path=str(dump))
-        offline_s, offline_outcome = median_time(lambda: audit([offline], catalog=catalog),
-                                                 args.repeat)
-        same = ([r.status for r in offline_outcome.run.targets[0].results]
-                == [r.status for r in result.results])
+        offline_s, offline_outcome = median_time(
+            lambda: audit([offline], catalog=catalog), args.repeat
+        )
+        same = [r.status for r in offline_outcome.run.targets[0].results] == [
+            r.status for r in result.results
+        ]
         print(f"offline dump: whole audit {offline_s:.2f} s (same verdicts as live: {same})")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (stand-in included): {peak:.0f} MB")

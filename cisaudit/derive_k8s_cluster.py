@@ -62,22 +62,55 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("jobs", "Job", "batch", "v1", True, "workloads"),
     Resource("cronjobs", "CronJob", "batch", "v1", True, "workloads"),
     Resource("roles", "Role", "rbac.authorization.k8s.io", "v1", True, "roles"),
-    Resource("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False,
-             "clusterroles"),
-    Resource("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True,
-             "rolebindings"),
-    Resource("clusterrolebindings", "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1",
-             False, "clusterrolebindings"),
-    Resource("networkpolicies", "NetworkPolicy", "networking.k8s.io", "v1", True,
-             "networkpolicies"),
-    Resource("validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
-             "admissionregistration.k8s.io", "v1", False, "webhooks.validating"),
-    Resource("mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
-             "admissionregistration.k8s.io", "v1", False, "webhooks.mutating"),
-    Resource("validatingadmissionpolicies", "ValidatingAdmissionPolicy",
-             "admissionregistration.k8s.io", "v1", False, "admission_policies.policies"),
-    Resource("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding",
-             "admissionregistration.k8s.io", "v1", False, "admission_policies.bindings"),
+    Resource(
+        "clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False, "clusterroles"
+    ),
+    Resource(
+        "rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True, "rolebindings"
+    ),
+    Resource(
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        "rbac.authorization.k8s.io",
+        "v1",
+        False,
+        "clusterrolebindings",
+    ),
+    Resource(
+        "networkpolicies", "NetworkPolicy", "networking.k8s.io", "v1", True, "networkpolicies"
+    ),
+    Resource(
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+        "webhooks.validating",
+    ),
+    Resource(
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+        "webhooks.mutating",
+    ),
+    Resource(
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+        "admission_policies.policies",
+    ),
+    Resource(
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+        "admission_policies.bindings",
+    ),
 )
 BY_NAME = {r.name: r for r in RESOURCES}
 VERSION_SECTION = "k8s.api.version"
@@ -86,7 +119,11 @@ SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 PSA_MODES = ("enforce", "audit", "warn")
 PSA_PREFIX = "pod-security.kubernetes.io/"
 # Subjects every request carries: whatever they are granted, every user is granted.
-EVERYONE = ("Group//system:authenticated", "Group//system:unauthenticated", "User//system:anonymous")
+EVERYONE = (
+    "Group//system:authenticated",
+    "Group//system:unauthenticated",
+    "User//system:anonymous",
+)
 BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -118,7 +155,6 @@ def gc_paused() -> Iterator[None]:
             _gc_holders -= 1
             if _gc_holders == 0 and _gc_was_enabled:
                 gc.enable()
-
 
 
 def section_items(sections: dict[str, Section], resource: Resource) -> tuple[list[Any] | None, str]:
@@ -167,8 +203,11 @@ def object_name(obj: dict[str, Any], namespaced: bool) -> str:
 
 
 def _base_cis(obj: dict[str, Any], namespaced: bool) -> dict[str, Any]:
-    cis: dict[str, Any] = {"name": object_name(obj, namespaced), "kind": obj.get("kind"),
-                           "id": _meta(obj).get("uid")}
+    cis: dict[str, Any] = {
+        "name": object_name(obj, namespaced),
+        "kind": obj.get("kind"),
+        "id": _meta(obj).get("uid"),
+    }
     if namespaced:
         cis["namespace"] = _ns(obj)
     return cis
@@ -195,14 +234,25 @@ def _containers(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield container
 
 
-def pod_spec_facts(spec: dict[str, Any], namespace: str,
-                   sa_automount: Callable[[str, str], bool | None]) -> dict[str, Any]:
+def pod_spec_facts(
+    spec: dict[str, Any], namespace: str, sa_automount: Callable[[str, str], bool | None]
+) -> dict[str, Any]:
     """The ``cis`` fields of one pod spec. ``sa_automount(namespace, name)`` gives the
     effective automount of a service account (True when unset), None when unknown."""
     pod_sc = spec.get("securityContext") or {}
-    names: dict[str, list[str]] = {k: [] for k in (
-        "privileged", "allow_privilege_escalation", "run_as_root", "net_raw", "not_dropping_all",
-        "windows_host_process", "without_seccomp", "without_security_context")}
+    names: dict[str, list[str]] = {
+        k: []
+        for k in (
+            "privileged",
+            "allow_privilege_escalation",
+            "run_as_root",
+            "net_raw",
+            "not_dropping_all",
+            "windows_host_process",
+            "without_seccomp",
+            "without_security_context",
+        )
+    }
     added: set[str] = set()
     capabilities: dict[str, dict[str, list[str]]] = {}
     host_ports: list[int] = []
@@ -230,8 +280,10 @@ def pod_spec_facts(spec: dict[str, Any], namespace: str,
         added.update(add)
         if add or drop:
             capabilities[name] = {"add": add, "drop": drop}
-        host_process = _first_set((sc.get("windowsOptions") or {}).get("hostProcess"),
-                                  (pod_sc.get("windowsOptions") or {}).get("hostProcess"))
+        host_process = _first_set(
+            (sc.get("windowsOptions") or {}).get("hostProcess"),
+            (pod_sc.get("windowsOptions") or {}).get("hostProcess"),
+        )
         if host_process is True:
             names["windows_host_process"].append(name)
         profile = sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}
@@ -266,8 +318,11 @@ def pod_spec_facts(spec: dict[str, Any], namespace: str,
         "host_pid": spec.get("hostPID") is True,
         "host_ipc": spec.get("hostIPC") is True,
         "host_network": spec.get("hostNetwork") is True,
-        "host_path_volumes": [str((v.get("hostPath") or {}).get("path"))
-                              for v in spec.get("volumes") or [] if v.get("hostPath") is not None],
+        "host_path_volumes": [
+            str((v.get("hostPath") or {}).get("path"))
+            for v in spec.get("volumes") or []
+            if v.get("hostPath") is not None
+        ],
         "host_ports": sorted(set(host_ports)),
         "automount_token": automount,
         "secret_env": secret_env,
@@ -328,7 +383,11 @@ def rule_allows(rule: dict[str, Any], verb: str, group: str, resource: str) -> b
 
 
 def _wildcard_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in rules if any("*" in (r.get(k) or []) for k in ("verbs", "resources", "apiGroups"))]
+    return [
+        r
+        for r in rules
+        if any("*" in (r.get(k) or []) for k in ("verbs", "resources", "apiGroups"))
+    ]
 
 
 def _grants(verbs: Iterable[str], group: str, *resources: str) -> tuple[tuple[str, str, str], ...]:
@@ -354,17 +413,21 @@ PERMISSIONS: dict[str, Permission] = {
     "escalation_grants": Permission(
         _grants(("bind", "escalate"), _RBAC, "roles", "clusterroles")
         + _grants(("impersonate",), "", "users", "groups", "serviceaccounts")
-        + _grants(("impersonate",), "authentication.k8s.io", "uids")),
+        + _grants(("impersonate",), "authentication.k8s.io", "uids")
+    ),
     "pv_creators": Permission(_grants(("create",), "", "persistentvolumes"), named=False),
     "node_proxy_grants": Permission(
-        _grants(("get", "list", "watch", "create", "update", "patch", "delete"), "",
-                "nodes/proxy")),
+        _grants(("get", "list", "watch", "create", "update", "patch", "delete"), "", "nodes/proxy")
+    ),
     "csr_approvers": Permission(
         _grants(("update", "patch"), _CERTS, "certificatesigningrequests/approval")
-        + _grants(("approve",), _CERTS, "signers")),
+        + _grants(("approve",), _CERTS, "signers")
+    ),
     "webhook_config_writers": Permission(
-        _grants(_WRITE, _ADMISSION, "validatingwebhookconfigurations",
-                "mutatingwebhookconfigurations")),
+        _grants(
+            _WRITE, _ADMISSION, "validatingwebhookconfigurations", "mutatingwebhookconfigurations"
+        )
+    ),
     "token_creators": Permission(_grants(("create",), "", "serviceaccounts/token")),
 }
 
@@ -399,15 +462,23 @@ class Binding:
         return (_meta(self.obj).get("labels") or {}).get(BOOTSTRAP_LABEL) == "rbac-defaults"
 
 
-def _bindings(rolebindings: list[dict[str, Any]],
-              clusterrolebindings: list[dict[str, Any]]) -> list[Binding]:
+def _bindings(
+    rolebindings: list[dict[str, Any]], clusterrolebindings: list[dict[str, Any]]
+) -> list[Binding]:
     found = []
     for kind, items in (("ClusterRoleBinding", clusterrolebindings), ("RoleBinding", rolebindings)):
         for obj in items:
             ns = _ns(obj) if kind == "RoleBinding" else None
             ref = obj.get("roleRef") or {}
-            found.append(Binding(obj, kind, ns, f"{ref.get('kind', '?')}/{ref.get('name', '?')}",
-                                 [subject_name(s, ns) for s in obj.get("subjects") or []]))
+            found.append(
+                Binding(
+                    obj,
+                    kind,
+                    ns,
+                    f"{ref.get('kind', '?')}/{ref.get('name', '?')}",
+                    [subject_name(s, ns) for s in obj.get("subjects") or []],
+                )
+            )
     return found
 
 
@@ -415,10 +486,16 @@ def _entry(subject: str, binding: Binding, **extra: Any) -> dict[str, Any]:
     """One grant: ``default`` when the binding is one the API server bootstraps itself,
     ``system`` when the subject is a Kubernetes component, ``everyone`` when it is a group
     every (or every anonymous) request belongs to."""
-    return {"subject": subject, "via": binding.label, "namespace": binding.namespace,
-            "default": binding.default, "system": is_component(subject),
-            "everyone": subject in EVERYONE, **extra,
-            "cis": {"name": f"{subject} via {binding.label}"}}
+    return {
+        "subject": subject,
+        "via": binding.label,
+        "namespace": binding.namespace,
+        "default": binding.default,
+        "system": is_component(subject),
+        "everyone": subject in EVERYONE,
+        **extra,
+        "cis": {"name": f"{subject} via {binding.label}"},
+    }
 
 
 def is_component(subject: str) -> bool:
@@ -432,9 +509,12 @@ def is_component(subject: str) -> bool:
     return name.startswith("system:")
 
 
-def derive_rbac(roles: list[dict[str, Any]], clusterroles: list[dict[str, Any]],
-                rolebindings: list[dict[str, Any]],
-                clusterrolebindings: list[dict[str, Any]]) -> dict[str, Any]:
+def derive_rbac(
+    roles: list[dict[str, Any]],
+    clusterroles: list[dict[str, Any]],
+    rolebindings: list[dict[str, Any]],
+    clusterrolebindings: list[dict[str, Any]],
+) -> dict[str, Any]:
     """Who may do what, from the roles and the bindings that grant them."""
     rules: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
     for obj in clusterroles:
@@ -442,8 +522,9 @@ def derive_rbac(roles: list[dict[str, Any]], clusterroles: list[dict[str, Any]],
     for obj in roles:
         rules[(f"Role/{_meta(obj).get('name')}", _ns(obj))] = obj.get("rules") or []
     bindings = _bindings(rolebindings, clusterrolebindings)
-    result: dict[str, Any] = {k: [] for k in (
-        "cluster_admin_bindings", "system_masters_bindings", *PERMISSIONS)}
+    result: dict[str, Any] = {
+        k: [] for k in ("cluster_admin_bindings", "system_masters_bindings", *PERMISSIONS)
+    }
     for binding in bindings:
         for subject in binding.subjects:
             if binding.role == "ClusterRole/cluster-admin":
@@ -469,8 +550,14 @@ def derive_rbac(roles: list[dict[str, Any]], clusterroles: list[dict[str, Any]],
             if not verbs:
                 continue
             for subject in binding.subjects:
-                result[key].append(_entry(subject, binding, verbs=verbs,
-                                          resource_names=None if unrestricted else names))
+                result[key].append(
+                    _entry(
+                        subject,
+                        binding,
+                        verbs=verbs,
+                        resource_names=None if unrestricted else names,
+                    )
+                )
     everyone = set(EVERYONE)
 
     def open_to_all(key: str) -> bool:
@@ -478,6 +565,13 @@ def derive_rbac(roles: list[dict[str, Any]], clusterroles: list[dict[str, Any]],
 
     result["authenticated_can_read_secrets"] = open_to_all("subjects_reading_secrets")
     result["authenticated_can_create_pods"] = open_to_all("pod_creators")
+    # Roles and ClusterRoles in one list, so one check covers both (CIS 5.1.3)
+    result["wildcard_roles"] = [
+        {"cis": _role(obj, namespaced)["cis"], "rules": _wildcard_rules(obj.get("rules") or [])}
+        for namespaced, objs in ((False, clusterroles), (True, roles))
+        for obj in objs
+        if _wildcard_rules(obj.get("rules") or [])
+    ]
     return result
 
 
@@ -490,24 +584,46 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         return _derive(sections)
 
 
+Raw = dict[str, list[dict[str, Any]] | None]  # resource -> items, None when unavailable
+AutomountFn = Callable[[str, str], bool | None]
+
+
 def _derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
-    raw: dict[str, list[dict[str, Any]] | None] = {}
+    raw: Raw = {}
     for resource in RESOURCES:
-        items, why = section_items(sections, resource)
-        raw[resource.name] = items
-        if items is None:
+        raw[resource.name], why = section_items(sections, resource)
+        if raw[resource.name] is None:
             errors[f"cluster.{resource.fact}"] = why
-    cluster: dict[str, Any] = {}
-
     inventory = _inventory(sections)
-    cluster["managed"] = bool(inventory.get("managed"))
-    cluster["version"] = _version(sections, errors)
+    cluster: dict[str, Any] = {
+        "managed": bool(inventory.get("managed")),
+        "version": _version(sections, errors),
+    }
+    sa_automount = _automount_lookup(raw["serviceaccounts"], errors)
+    owners = _owner_index(raw)
+    if raw["pods"] is not None:
+        cluster["pods"] = [_pod(p, sa_automount, owners) for p in raw["pods"]]
+    _add_workloads(cluster, raw, errors, sa_automount, owners)
+    _add_rbac(cluster, raw, errors)
+    _add_network(cluster, raw, errors)
+    _add_admission(cluster, raw, errors)
+    return {"cluster": cluster, "summary": _summary(cluster, raw, inventory)}, errors
 
-    accounts = raw["serviceaccounts"]
-    automount_of: dict[tuple[str, str], bool | None] = {
+
+def _automount_lookup(accounts: list[dict[str, Any]] | None, errors: dict[str, str]) -> AutomountFn:
+    """Effective automount of a service account: its own setting, else True; None when
+    the accounts could not be read (and an error for the fields that needed them)."""
+    automount_of = {
         (_ns(sa), str(_meta(sa).get("name"))): sa.get("automountServiceAccountToken")
-        for sa in accounts or []}
+        for sa in accounts or []
+    }
+    if accounts is None:
+        why = errors["cluster.serviceaccounts"]
+        for fact in ("pods", "workloads"):
+            errors[f"cluster.{fact}.cis.automount_token"] = (
+                f"needs service accounts when the pod does not set it: {why}"
+            )
 
     def sa_automount(namespace: str, name: str) -> bool | None:
         if accounts is None:
@@ -515,75 +631,79 @@ def _derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str
         value = automount_of.get((namespace, name))
         return True if value is None else bool(value)
 
-    if accounts is None:
-        why = errors["cluster.serviceaccounts"]
-        for fact in ("pods", "workloads"):
-            errors[f"cluster.{fact}.cis.automount_token"] = (
-                f"needs service accounts when the pod does not set it: {why}")
+    return sa_automount
 
-    owners = _owner_index(raw)
-    if raw["pods"] is not None:
-        cluster["pods"] = [_pod(p, sa_automount, owners) for p in raw["pods"]]
 
-    workload_items: list[dict[str, Any]] = []
-    missing = [errors[f"cluster.{r.fact}"] for r in RESOURCES
-               if r.fact == "workloads" and raw[r.name] is None]
-    for resource in RESOURCES:
-        if resource.fact == "workloads" and raw[resource.name] is not None:
-            workload_items.extend(_workload(o, sa_automount, owners) for o in raw[resource.name] or [])
-    if missing:
+def _add_workloads(
+    cluster: dict[str, Any],
+    raw: Raw,
+    errors: dict[str, str],
+    sa_automount: AutomountFn,
+    owners: dict[tuple[str, str, str], str],
+) -> None:
+    kinds = [r for r in RESOURCES if r.fact == "workloads"]
+    missing = [errors[f"cluster.{r.fact}"] for r in kinds if raw[r.name] is None]
+    if missing:  # one refused kind leaves every workload control unable to judge
         errors["cluster.workloads"] = "; ".join(missing)
-    else:
-        cluster["workloads"] = workload_items
+        return
+    cluster["workloads"] = [
+        _workload(obj, sa_automount, owners) for r in kinds for obj in raw[r.name] or []
+    ]
 
-    rbac_kinds = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
+
+def _add_rbac(cluster: dict[str, Any], raw: Raw, errors: dict[str, str]) -> None:
     bindings = _bindings(raw["rolebindings"] or [], raw["clusterrolebindings"] or [])
-    bindings_known = raw["rolebindings"] is not None and raw["clusterrolebindings"] is not None
-    if accounts is not None:
-        cluster["serviceaccounts"] = [_serviceaccount(sa, bindings, bindings_known)
-                                      for sa in accounts]
+    binding_kinds = ("rolebindings", "clusterrolebindings")
+    bindings_known = all(raw[k] is not None for k in binding_kinds)
+    if raw["serviceaccounts"] is not None:
+        cluster["serviceaccounts"] = [
+            _serviceaccount(sa, bindings, bindings_known) for sa in raw["serviceaccounts"]
+        ]
         if not bindings_known:
             errors["cluster.serviceaccounts.cis.bindings"] = "; ".join(
-                errors[f"cluster.{k}"] for k in ("rolebindings", "clusterrolebindings")
-                if f"cluster.{k}" in errors)
+                errors[f"cluster.{k}"] for k in binding_kinds if raw[k] is None
+            )
     for name in ("roles", "clusterroles"):
         if raw[name] is not None:
             cluster[name] = [_role(o, name == "roles") for o in raw[name] or []]
-    for name in ("rolebindings", "clusterrolebindings"):
+    for name in binding_kinds:
         if raw[name] is not None:
-            cluster[name] = [_binding(b) for b in bindings
-                             if (b.kind == "RoleBinding") == (name == "rolebindings")]
+            kind = "RoleBinding" if name == "rolebindings" else "ClusterRoleBinding"
+            cluster[name] = [_binding(b) for b in bindings if b.kind == kind]
+    rbac_kinds = ("roles", "clusterroles", *binding_kinds)
     refused = [errors[f"cluster.{k}"] for k in rbac_kinds if raw[k] is None]
     if refused:
         errors["cluster.rbac"] = "; ".join(refused)
     else:
-        cluster["rbac"] = derive_rbac(raw["roles"] or [], raw["clusterroles"] or [],
-                                      raw["rolebindings"] or [], raw["clusterrolebindings"] or [])
+        cluster["rbac"] = derive_rbac(*(raw[k] or [] for k in rbac_kinds))
 
-    policies = raw["networkpolicies"]
-    if policies is not None:
-        cluster["networkpolicies"] = [{**p, "cis": _netpol_cis(p)} for p in policies]
-    if raw["namespaces"] is not None:
-        by_ns = _group_by_namespace(cluster.get("networkpolicies"), raw["pods"])
-        cluster["namespaces"] = [_namespace(n, *by_ns) for n in raw["namespaces"]]
-        for fact, dep in (("network_policies", "networkpolicies"), ("workloads", "pods")):
-            if raw[dep] is None:
-                errors[f"cluster.namespaces.cis.{fact}"] = errors[f"cluster.{dep}"]
 
-    for group, parts in (("webhooks", ("validating", "mutating")),
-                         ("admission_policies", ("policies", "bindings"))):
-        cluster[group] = {}
-        for resource in RESOURCES:
-            if resource.fact.startswith(group + ".") and raw[resource.name] is not None:
-                part = resource.fact.split(".", 1)[1]
-                cluster[group][part] = [{**o, "cis": _base_cis(o, False)}
-                                        for o in raw[resource.name] or []]
-        if not cluster[group] and all(f"cluster.{group}.{p}" in errors for p in parts):
-            del cluster[group]
-            errors[f"cluster.{group}"] = "; ".join(errors[f"cluster.{group}.{p}"] for p in parts)
+def _add_network(cluster: dict[str, Any], raw: Raw, errors: dict[str, str]) -> None:
+    if raw["networkpolicies"] is not None:
+        cluster["networkpolicies"] = [{**p, "cis": _netpol_cis(p)} for p in raw["networkpolicies"]]
+    if raw["namespaces"] is None:
+        return
+    by_ns = _group_by_namespace(cluster.get("networkpolicies"), raw["pods"])
+    cluster["namespaces"] = [_namespace(n, *by_ns) for n in raw["namespaces"]]
+    for fact, dep in (("network_policies", "networkpolicies"), ("workloads", "pods")):
+        if raw[dep] is None:
+            errors[f"cluster.namespaces.cis.{fact}"] = errors[f"cluster.{dep}"]
 
-    values = {"cluster": cluster, "summary": _summary(cluster, raw, inventory, errors)}
-    return values, errors
+
+def _add_admission(cluster: dict[str, Any], raw: Raw, errors: dict[str, str]) -> None:
+    """``webhooks`` and ``admission_policies``: each part on its own, the whole group an
+    error only when no part could be read."""
+    for group in ("webhooks", "admission_policies"):
+        parts = [r for r in RESOURCES if r.fact.startswith(group + ".")]
+        found = {
+            r.fact.split(".", 1)[1]: [{**o, "cis": _base_cis(o, False)} for o in raw[r.name] or []]
+            for r in parts
+            if raw[r.name] is not None
+        }
+        if found:
+            cluster[group] = found
+        else:
+            errors[f"cluster.{group}"] = "; ".join(errors[f"cluster.{r.fact}"] for r in parts)
 
 
 def _inventory(sections: dict[str, Section]) -> dict[str, Any]:
@@ -613,7 +733,7 @@ def _version(sections: dict[str, Section], errors: dict[str, str]) -> dict[str, 
     return data if isinstance(data, dict) else None
 
 
-def _owner_index(raw: dict[str, list[dict[str, Any]] | None]) -> dict[tuple[str, str, str], str]:
+def _owner_index(raw: Raw) -> dict[tuple[str, str, str], str]:
     """(namespace, Kind, name) -> its controller, to follow Pod -> ReplicaSet -> Deployment."""
     index = {}
     for name in ("replicasets", "jobs"):
@@ -624,7 +744,9 @@ def _owner_index(raw: dict[str, list[dict[str, Any]] | None]) -> dict[tuple[str,
     return index
 
 
-def _top_owner(namespace: str, owner: str | None, owners: dict[tuple[str, str, str], str]) -> str | None:
+def _top_owner(
+    namespace: str, owner: str | None, owners: dict[tuple[str, str, str], str]
+) -> str | None:
     seen = 0
     while owner and seen < 5:
         kind, _, name = owner.partition("/")
@@ -635,15 +757,22 @@ def _top_owner(namespace: str, owner: str | None, owners: dict[tuple[str, str, s
     return owner
 
 
-def _pod(obj: dict[str, Any], sa_automount: Callable[[str, str], bool | None],
-         owners: dict[tuple[str, str, str], str]) -> dict[str, Any]:
+def _pod(
+    obj: dict[str, Any],
+    sa_automount: Callable[[str, str], bool | None],
+    owners: dict[tuple[str, str, str], str],
+) -> dict[str, Any]:
     namespace = _ns(obj)
     owner = _controller(obj)
     static = MIRROR_ANNOTATION in (_meta(obj).get("annotations") or {})
-    cis = {**_base_cis(obj, True),
-           **pod_spec_facts(obj.get("spec") or {}, namespace, sa_automount),
-           "owner": owner, "top_owner": _top_owner(namespace, owner, owners),
-           "phase": (obj.get("status") or {}).get("phase"), "static": static}
+    cis = {
+        **_base_cis(obj, True),
+        **pod_spec_facts(obj.get("spec") or {}, namespace, sa_automount),
+        "owner": owner,
+        "top_owner": _top_owner(namespace, owner, owners),
+        "phase": (obj.get("status") or {}).get("phase"),
+        "static": static,
+    }
     if static:
         # The mirror pod of a static pod: admission gives it no service account and
         # the kubelet mounts no token for it.
@@ -651,15 +780,21 @@ def _pod(obj: dict[str, Any], sa_automount: Callable[[str, str], bool | None],
     return {**obj, "cis": cis}
 
 
-def _workload(obj: dict[str, Any], sa_automount: Callable[[str, str], bool | None],
-              owners: dict[tuple[str, str, str], str]) -> dict[str, Any]:
+def _workload(
+    obj: dict[str, Any],
+    sa_automount: Callable[[str, str], bool | None],
+    owners: dict[tuple[str, str, str], str],
+) -> dict[str, Any]:
     namespace = _ns(obj)
     owner = _controller(obj)
     template = _template(obj)
-    cis = {**_base_cis(obj, True),
-           **pod_spec_facts(template.get("spec") or {}, namespace, sa_automount),
-           "owner": owner, "top_owner": _top_owner(namespace, owner, owners),
-           "replicas": _replicas(obj)}
+    cis = {
+        **_base_cis(obj, True),
+        **pod_spec_facts(template.get("spec") or {}, namespace, sa_automount),
+        "owner": owner,
+        "top_owner": _top_owner(namespace, owner, owners),
+        "replicas": _replicas(obj),
+    }
     return {**obj, "cis": cis}
 
 
@@ -669,12 +804,15 @@ def _serviceaccount(obj: dict[str, Any], bindings: list[Binding], known: bool) -
     me = f"ServiceAccount/{cis['namespace']}/{name}"
     groups = {"Group//system:serviceaccounts", f"Group//system:serviceaccounts:{cis['namespace']}"}
     automount = obj.get("automountServiceAccountToken")
-    cis.update({
-        "automount": automount if isinstance(automount, bool) else None,
-        "is_default": name == "default",
-        "bindings": [b.label for b in bindings if me in b.subjects or groups & set(b.subjects)]
-        if known else None,
-    })
+    cis.update(
+        {
+            "automount": automount if isinstance(automount, bool) else None,
+            "is_default": name == "default",
+            "bindings": [b.label for b in bindings if me in b.subjects or groups & set(b.subjects)]
+            if known
+            else None,
+        }
+    )
     return {**obj, "cis": cis}
 
 
@@ -695,8 +833,10 @@ def _netpol_cis(policy: dict[str, Any]) -> dict[str, Any]:
     cis = _base_cis(policy, True)
     spec = policy.get("spec") or {}
     types = spec.get("policyTypes") or (["Ingress"] + (["Egress"] if spec.get("egress") else []))
-    selects_all = not ((spec.get("podSelector") or {}).get("matchLabels")
-                       or (spec.get("podSelector") or {}).get("matchExpressions"))
+    selects_all = not (
+        (spec.get("podSelector") or {}).get("matchLabels")
+        or (spec.get("podSelector") or {}).get("matchExpressions")
+    )
     cis.update({"policy_types": types, "selects_all_pods": selects_all})
     return cis
 
@@ -718,30 +858,37 @@ def _group_by_namespace(
     return by_policy, counts
 
 
-def _namespace(obj: dict[str, Any], policies: dict[str, list[dict[str, Any]]] | None,
-               pod_counts: dict[str, int] | None) -> dict[str, Any]:
+def _namespace(
+    obj: dict[str, Any],
+    policies: dict[str, list[dict[str, Any]]] | None,
+    pod_counts: dict[str, int] | None,
+) -> dict[str, Any]:
     name = str(_meta(obj).get("name"))
     labels = _meta(obj).get("labels") or {}
     cis = _base_cis(obj, False)
     mine = None if policies is None else policies.get(name, [])
-    cis.update({
-        "psa": {m: labels.get(PSA_PREFIX + m) for m in PSA_MODES},
-        "psa_versions": {m: labels.get(f"{PSA_PREFIX}{m}-version") for m in PSA_MODES},
-        "system": name in SYSTEM_NAMESPACES,
-        "network_policies": None if mine is None else len(mine),
-        # isolated: some policy selects every pod for that direction (a default deny or
-        # an explicit allow-list), so no pod is left open by omission.
-        "isolated": None if mine is None else {
-            t: any(p["cis"]["selects_all_pods"] and t in p["cis"]["policy_types"] for p in mine)
-            for t in ("Ingress", "Egress")},
-        "workloads": None if pod_counts is None else pod_counts.get(name, 0),
-        "phase": (obj.get("status") or {}).get("phase"),
-    })
+    cis.update(
+        {
+            "psa": {m: labels.get(PSA_PREFIX + m) for m in PSA_MODES},
+            "psa_versions": {m: labels.get(f"{PSA_PREFIX}{m}-version") for m in PSA_MODES},
+            "system": name in SYSTEM_NAMESPACES,
+            "network_policies": None if mine is None else len(mine),
+            # isolated: some policy selects every pod for that direction (a default deny or
+            # an explicit allow-list), so no pod is left open by omission.
+            "isolated": None
+            if mine is None
+            else {
+                t: any(p["cis"]["selects_all_pods"] and t in p["cis"]["policy_types"] for p in mine)
+                for t in ("Ingress", "Egress")
+            },
+            "workloads": None if pod_counts is None else pod_counts.get(name, 0),
+            "phase": (obj.get("status") or {}).get("phase"),
+        }
+    )
     return {**obj, "cis": cis}
 
 
-def _summary(cluster: dict[str, Any], raw: dict[str, list[dict[str, Any]] | None],
-             inventory: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+def _summary(cluster: dict[str, Any], raw: Raw, inventory: dict[str, Any]) -> dict[str, Any]:
     version = cluster.get("version") or {}
     summary: dict[str, Any] = {
         "platform_version": version.get("gitVersion"),

@@ -197,6 +197,10 @@ def _evaluate_file(control: Control, check: dict[str, Any], facts: FactSet) -> R
     ok = check_condition(check["test"], facts, record, trace)
     _, expected = _summarise(trace)
     observed = {"path": path, **{where: obs for where, obs, _ in trace.seen}}
+    if ok and "review" in check and check_condition(check["review"], facts, record, Trace()):
+        return Result(control.id, Status.MANUAL, reason=check.get("review_reason", "needs review"),
+                      observed=observed, expected=expected, evidence=evidence,
+                      offenders=[Offender(kind="file", name=path, observed=observed)])
     offenders = [] if ok else [Offender(kind="file", name=path, observed=observed)]
     return Result(
         control.id,

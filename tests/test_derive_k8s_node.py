@@ -96,6 +96,7 @@ def test_offline_evaluation_reads_the_bundle() -> None:
     outcome = evaluate_bundle(BUNDLE)
     assert [t.name for t in outcome.run.targets] == [
         "lab-k8s-cp-hardened",
+        "lab-k8s-cp-partial",
         "lab-k8s-cp-weak",
         "lab-k8s-etcd",
         "lab-k8s-worker-hardened",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 from k8s_standin import StandIn, fixture_cluster
-from k8s_standin.catalog import BY_RESOURCE
+from k8s_standin.catalog import BY_RESOURCE, KINDS
 from k8s_standin.contract_catalog import contract_catalog
 from k8s_standin.pki import make_pki
 
@@ -46,18 +47,35 @@ from cisaudit.model import Status
 from cisaudit.targets import Target
 
 FIXTURES = Path(__file__).parent / "data" / "k8s"
+DOC = Path(__file__).parents[1] / "docs" / "kubernetes.md"
 SECRET_VALUES = ("NOT-A-REAL-PASSWORD", "Tk9ULUEtUkVBTC1QQVNTV09SRC1kYjc3")
 
 # -- expectations ------------------------------------------------------------------------
 
 # What the fixtures are built to show (README.md in each fixture folder).
 EXPECTED = {
-    "cluster-weak": {"5.1.1": "FAIL", "5.1.2": "FAIL", "5.1.3": "FAIL", "5.1.5": "FAIL",
-                     "5.2.1": "FAIL", "5.2.2": "FAIL", "5.2.5": "FAIL", "5.3.2": "FAIL",
-                     "5.4.1": "FAIL"},
-    "cluster-hardened": {"5.1.1": "PASS", "5.1.2": "PASS", "5.1.3": "PASS", "5.1.5": "PASS",
-                         "5.2.1": "PASS", "5.2.2": "PASS", "5.2.5": "PASS", "5.3.2": "PASS",
-                         "5.4.1": "PASS"},
+    "cluster-weak": {
+        "5.1.1": "FAIL",
+        "5.1.2": "FAIL",
+        "5.1.3": "FAIL",
+        "5.1.5": "FAIL",
+        "5.2.1": "FAIL",
+        "5.2.2": "FAIL",
+        "5.2.5": "FAIL",
+        "5.3.2": "FAIL",
+        "5.4.1": "FAIL",
+    },
+    "cluster-hardened": {
+        "5.1.1": "PASS",
+        "5.1.2": "PASS",
+        "5.1.3": "PASS",
+        "5.1.5": "PASS",
+        "5.2.1": "PASS",
+        "5.2.2": "PASS",
+        "5.2.5": "PASS",
+        "5.3.2": "PASS",
+        "5.4.1": "PASS",
+    },
 }
 
 
@@ -72,30 +90,33 @@ def test_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 @pytest.fixture
 def standin(request: pytest.FixtureRequest) -> Iterator[StandIn]:
     options = getattr(request, "param", {})
-    with StandIn(fixture_cluster(options.get("cluster", "cluster-weak")),
-                 forbidden=set(options.get("forbidden", ())),
-                 not_served=set(options.get("not_served", ())),
-                 expire_continue=set(options.get("expire", ()))) as server:
+    with StandIn(
+        fixture_cluster(options.get("cluster", "cluster-weak")),
+        forbidden=set(options.get("forbidden", ())),
+        not_served=set(options.get("not_served", ())),
+        expire_continue=set(options.get("expire", ())),
+    ) as server:
         yield server
 
 
 def live_target(standin: StandIn, tmp_path: Path, name: str = "weak", **extra: Any) -> Target:
     kubeconfig = standin.kubeconfig(tmp_path / f"{name}.kubeconfig")
-    return Target(name=name, kind="k8s-cluster", kubeconfig=str(kubeconfig), context="standin",
-                  **extra)
+    return Target(
+        name=name, kind="k8s-cluster", kubeconfig=str(kubeconfig), context="standin", **extra
+    )
 
 
 def verdicts(outcome: Outcome) -> dict[str, tuple[str, list[str]]]:
     [target] = outcome.run.targets
-    return {r.control_id: (r.status.value, sorted(o.name for o in r.offenders))
-            for r in target.results}
+    return {
+        r.control_id: (r.status.value, sorted(o.name for o in r.offenders)) for r in target.results
+    }
 
 
 KUBECTL = shutil.which("kubectl")
 
 
-def kubectl_dump(standin: StandIn, tmp_path: Path, folder: Path, *,
-                 real: bool = True) -> Path:
+def kubectl_dump(standin: StandIn, tmp_path: Path, folder: Path, *, real: bool = True) -> Path:
     """The offline dump exactly as docs/kubernetes.md tells a client to write it, with the
     real kubectl when installed; otherwise the same files written from the stand-in's
     objects in kubectl's layout (``kind: List``, items carrying kind and apiVersion)."""
@@ -103,36 +124,73 @@ def kubectl_dump(standin: StandIn, tmp_path: Path, folder: Path, *,
     kubectl = KUBECTL if real else None
     if kubectl:
         config = standin.kubeconfig(tmp_path / "dump.kubeconfig")
-        base = [kubectl, "--kubeconfig", str(config), "--context", "standin",
-                "--cache-dir", str(tmp_path / "kubectl-cache"), "--request-timeout", "30s"]
-        out = subprocess.run([*base, "version", "-o", "json"], capture_output=True, text=True,
-                             timeout=120)
+        base = [
+            kubectl,
+            "--kubeconfig",
+            str(config),
+            "--context",
+            "standin",
+            "--cache-dir",
+            str(tmp_path / "kubectl-cache"),
+            "--request-timeout",
+            "30s",
+        ]
+        out = subprocess.run(
+            [*base, "version", "-o", "json"], capture_output=True, text=True, timeout=120
+        )
         (folder / "version.json").write_text(out.stdout)
         for resource in RESOURCES:
             name = f"{resource.name}.{resource.group}" if resource.group else resource.name
-            out = subprocess.run([*base, "get", name, "-A", "-o", "yaml"], capture_output=True,
-                                 text=True, timeout=120)
+            out = subprocess.run(
+                [*base, "get", name, "-A", "-o", "yaml"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             (folder / f"{name}.yaml").write_text(out.stdout)
             (folder / f"{name}.err").write_text(out.stderr)
         return folder
-    (folder / "version.json").write_text(json.dumps(
-        {"clientVersion": {"gitVersion": "v1.32.0"}, "serverVersion": standin.cluster.version}))
+    (folder / "version.json").write_text(
+        json.dumps(
+            {"clientVersion": {"gitVersion": "v1.32.0"}, "serverVersion": standin.cluster.version}
+        )
+    )
     for resource in RESOURCES:
         kind = BY_RESOURCE[resource.name]
-        items = [{"apiVersion": kind.api_version, "kind": kind.kind,
-                  **{k: v for k, v in o.items() if k not in ("apiVersion", "kind")}}
-                 for _, o in standin.cluster.items(resource.name)]
-        text, err = yaml.safe_dump({"apiVersion": "v1", "items": items, "kind": "List",
-                                    "metadata": {"resourceVersion": ""}}), ""
+        items = [
+            {
+                "apiVersion": kind.api_version,
+                "kind": kind.kind,
+                **{k: v for k, v in o.items() if k not in ("apiVersion", "kind")},
+            }
+            for _, o in standin.cluster.items(resource.name)
+        ]
+        text, err = (
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "items": items,
+                    "kind": "List",
+                    "metadata": {"resourceVersion": ""},
+                }
+            ),
+            "",
+        )
         # what kubectl 1.31 really does: an empty List on stdout when refused, nothing at
         # all for a kind the server does not have; the reason on stderr
         if resource.name in standin.forbidden:
-            text = yaml.safe_dump({"apiVersion": "v1", "items": [], "kind": "List",
-                                   "metadata": {"resourceVersion": ""}})
+            text = yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "items": [],
+                    "kind": "List",
+                    "metadata": {"resourceVersion": ""},
+                }
+            )
             err = f"Error from server (Forbidden): {resource.name} is forbidden\n"
         elif resource.name in standin.not_served:
             text = ""
-            err = f"error: the server doesn't have a resource type \"{resource.name}\"\n"
+            err = f'error: the server doesn\'t have a resource type "{resource.name}"\n'
         name = f"{resource.name}.{resource.group}" if resource.group else resource.name
         (folder / f"{name}.yaml").write_text(text)
         (folder / f"{name}.err").write_text(err)
@@ -143,8 +201,9 @@ def kubectl_dump(standin: StandIn, tmp_path: Path, folder: Path, *,
 
 
 @pytest.mark.parametrize("cluster", ["cluster-weak", "cluster-hardened"])
-def test_audit_over_https_gives_the_expected_verdicts(cluster: str, tmp_path: Path,
-                                                      test_catalog: Catalog) -> None:
+def test_audit_over_https_gives_the_expected_verdicts(
+    cluster: str, tmp_path: Path, test_catalog: Catalog
+) -> None:
     with StandIn(fixture_cluster(cluster)) as server:
         outcome = audit([live_target(server, tmp_path, cluster)], catalog=test_catalog)
     [target] = outcome.run.targets
@@ -160,21 +219,29 @@ def test_audit_over_https_gives_the_expected_verdicts(cluster: str, tmp_path: Pa
 def test_failing_objects_are_named(tmp_path: Path, test_catalog: Catalog) -> None:
     with StandIn(fixture_cluster("cluster-weak")) as server:
         found = verdicts(audit([live_target(server, tmp_path)], catalog=test_catalog))
-    assert found["5.1.1"][1] == ["User//alice@example.com via ClusterRoleBinding/ops-alice-admin"
-                                 " -> ClusterRole/cluster-admin"]
+    assert found["5.1.1"][1] == [
+        "User//alice@example.com via ClusterRoleBinding/ops-alice-admin"
+        " -> ClusterRole/cluster-admin"
+    ]
     assert found["5.1.3"][1] == ["ClusterRole/ci-deployer"]
     assert "default/Pod/debug-shell" in found["5.2.2"][1]
     assert "shop/Pod/toolbox" in found["5.2.2"][1]  # a privileged ephemeral debug container
     assert any(n.startswith("payments/Pod/schema-migrate-") for n in found["5.2.2"][1])  # init
     assert "monitoring/DaemonSet/node-exporter" in found["5.2.5"][1]
-    assert found["5.3.2"][1] == ["Namespace/ci", "Namespace/default", "Namespace/monitoring",
-                                 "Namespace/shop"]
+    assert found["5.3.2"][1] == [
+        "Namespace/ci",
+        "Namespace/default",
+        "Namespace/kube-flannel",
+        "Namespace/monitoring",
+        "Namespace/shop",
+    ]
     assert "shop/ServiceAccount/default" in found["5.1.5"][1]
 
 
 @pytest.mark.parametrize("page_size", [1, 4, 500])
-def test_every_kind_is_listed_once_page_by_page(page_size: int, standin: StandIn,
-                                                tmp_path: Path) -> None:
+def test_every_kind_is_listed_once_page_by_page(
+    page_size: int, standin: StandIn, tmp_path: Path
+) -> None:
     evidence = collect_k8s_cluster(live_target(standin, tmp_path), page_size=page_size)
     assert evidence.error is None
     for resource in RESOURCES:
@@ -187,7 +254,9 @@ def test_every_kind_is_listed_once_page_by_page(page_size: int, standin: StandIn
         assert all("continue" in r.query for r in requests[1:])
         listed = json.loads(evidence.sections[resource.section].output)
         assert listed["kind"] == resource.kind + "List"
-        names = [(i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in listed["items"]]
+        names = [
+            (i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in listed["items"]
+        ]
         assert names == [key for key, _ in standin.cluster.items(resource.name)], resource.name
         assert all(i["kind"] == resource.kind for i in listed["items"])
     assert evidence.remote_calls == len(standin.requests)
@@ -205,8 +274,9 @@ def test_read_only_and_never_a_secret(standin: StandIn, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("standin", [{"forbidden": ["pods"]}], indirect=True)
-def test_a_forbidden_kind_is_an_error_for_its_controls_only(standin: StandIn, tmp_path: Path,
-                                                            test_catalog: Catalog) -> None:
+def test_a_forbidden_kind_is_an_error_for_its_controls_only(
+    standin: StandIn, tmp_path: Path, test_catalog: Catalog
+) -> None:
     outcome = audit([live_target(standin, tmp_path)], catalog=test_catalog)
     [target] = outcome.run.targets
     assert target.reachable
@@ -223,10 +293,14 @@ def test_a_forbidden_kind_is_an_error_for_its_controls_only(standin: StandIn, tm
     assert target.facts_summary["pods"] is None and target.facts_summary["unavailable"] == ["pods"]
 
 
-@pytest.mark.parametrize("standin", [{"forbidden": ["cronjobs", "clusterrolebindings",
-                                                    "serviceaccounts"]}], indirect=True)
-def test_refused_kinds_spread_to_the_facts_built_from_them(standin: StandIn,
-                                                           tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "standin",
+    [{"forbidden": ["cronjobs", "clusterrolebindings", "serviceaccounts"]}],
+    indirect=True,
+)
+def test_refused_kinds_spread_to_the_facts_built_from_them(
+    standin: StandIn, tmp_path: Path
+) -> None:
     evidence = collect_k8s_cluster(live_target(standin, tmp_path))
     assert evidence.sections["k8s.api.cronjobs"].rc == 403
     values, errors = derive(evidence.sections)
@@ -244,9 +318,11 @@ def test_refused_kinds_spread_to_the_facts_built_from_them(standin: StandIn,
     assert "cluster.pods.cis.automount_token" in errors
 
 
-@pytest.mark.parametrize("standin", [{"not_served": ["validatingadmissionpolicies",
-                                                     "validatingadmissionpolicybindings"]}],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "standin",
+    [{"not_served": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"]}],
+    indirect=True,
+)
 def test_a_kind_the_server_does_not_serve(standin: StandIn, tmp_path: Path) -> None:
     evidence = collect_k8s_cluster(live_target(standin, tmp_path))
     assert evidence.sections["k8s.api.validatingadmissionpolicies"].rc == 404
@@ -254,7 +330,8 @@ def test_a_kind_the_server_does_not_serve(standin: StandIn, tmp_path: Path) -> N
     assert "not served" in errors["cluster.admission_policies"]
     assert "admission_policies" not in values["cluster"]
     assert values["cluster"]["webhooks"]["mutating"][0]["cis"]["name"] == (
-        "MutatingWebhookConfiguration/sidecar-injector")
+        "MutatingWebhookConfiguration/sidecar-injector"
+    )
 
 
 @pytest.mark.parametrize("standin", [{"expire": ["pods"]}], indirect=True)
@@ -266,18 +343,26 @@ def test_an_expired_continue_token_restarts_the_list(standin: StandIn, tmp_path:
     assert len(json.loads(section.output)["items"]) == standin.cluster.count("pods")
 
 
-def test_wrong_token_unreachable_server_and_untrusted_ca(standin: StandIn, tmp_path: Path,
-                                                         test_catalog: Catalog) -> None:
+def test_wrong_token_unreachable_server_and_untrusted_ca(
+    standin: StandIn, tmp_path: Path, test_catalog: Catalog
+) -> None:
     bad_token = standin.kubeconfig(tmp_path / "bad", token="not-a-valid-token")
     wrong = Target(name="wrong", kind="k8s-cluster", kubeconfig=str(bad_token), context="standin")
-    nowhere = Target(name="nowhere", kind="k8s-cluster", kubeconfig=str(bad_token),
-                     context="elsewhere", connect_timeout=2)
+    nowhere = Target(
+        name="nowhere",
+        kind="k8s-cluster",
+        kubeconfig=str(bad_token),
+        context="elsewhere",
+        connect_timeout=2,
+    )
     other_ca = yaml.safe_load(standin.kubeconfig(tmp_path / "ca").read_text())
     other_ca["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
-        make_pki().ca_pem).decode()
+        make_pki().ca_pem
+    ).decode()
     (tmp_path / "ca").write_text(yaml.safe_dump(other_ca))
-    untrusted = Target(name="untrusted", kind="k8s-cluster", kubeconfig=str(tmp_path / "ca"),
-                       context="standin")
+    untrusted = Target(
+        name="untrusted", kind="k8s-cluster", kubeconfig=str(tmp_path / "ca"), context="standin"
+    )
     missing = Target(name="missing", kind="k8s-cluster", kubeconfig=str(tmp_path / "none"))
     outcome = audit([wrong, nowhere, untrusted, missing], catalog=test_catalog)
     results = {t.name: t for t in outcome.run.targets}
@@ -291,8 +376,28 @@ def test_wrong_token_unreachable_server_and_untrusted_ca(standin: StandIn, tmp_p
     assert outcome.exit_code == 3
 
 
-def test_in_cluster_service_account(standin: StandIn, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_auth_plugin_that_fails_and_a_bad_page_size(standin: StandIn, tmp_path: Path) -> None:
+    config = yaml.safe_load(standin.kubeconfig(tmp_path / "exec").read_text())
+    config["users"][0]["user"] = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "false",
+            "interactiveMode": "Never",
+        }
+    }
+    (tmp_path / "exec").write_text(yaml.safe_dump(config))
+    plugin = Target(
+        name="exec", kind="k8s-cluster", kubeconfig=str(tmp_path / "exec"), context="standin"
+    )
+    # the client logs the failure and goes on without a token: the server sees nobody
+    assert "sent no credentials" in (collect_k8s_cluster(plugin).error or "")
+    bad = live_target(standin, tmp_path, vars={"page_size": "big"})
+    assert "vars.page_size must be a positive number" in (collect_k8s_cluster(bad).error or "")
+
+
+def test_in_cluster_service_account(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     account = tmp_path / "serviceaccount"
     account.mkdir()
     (account / "token").write_text(standin.token)
@@ -316,18 +421,53 @@ def test_managed_control_plane_comes_from_the_inventory(standin: StandIn, tmp_pa
     assert plain["cluster"]["managed"] is False
 
 
+def _documented_role() -> dict[str, Any]:
+    for block in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S):
+        for doc in yaml.safe_load_all(block):
+            if doc and doc.get("kind") == "ClusterRole":
+                return doc
+    raise AssertionError("docs/kubernetes.md has no ClusterRole")
+
+
+def test_the_documented_role_is_enough_and_no_more(tmp_path: Path) -> None:
+    role = _documented_role()
+    assert {v for rule in role["rules"] for v in rule["verbs"]} == {"list"}
+    allowed = {
+        k.resource
+        for k in KINDS
+        if any(rule_allows(rule, "list", k.group, k.resource) for rule in role["rules"])
+    }
+    assert "secrets" not in allowed
+    assert allowed == {r.name for r in RESOURCES}
+    # the stand-in refuses everything the role does not grant: the audit still sees all
+    with StandIn(
+        fixture_cluster("cluster-weak"), forbidden={k.resource for k in KINDS} - allowed
+    ) as server:
+        evidence = collect_k8s_cluster(live_target(server, tmp_path))
+    assert derive(evidence.sections)[1] == {}
+
+
+def test_the_documented_export_lists_every_kind_read() -> None:
+    loop = re.search(r"for r in (.*?); do", DOC.read_text(), re.S)
+    assert loop, "docs/kubernetes.md lost its export loop"
+    names = loop.group(1).replace("\\", " ").split()
+    assert names == [f"{r.name}.{r.group}" if r.group else r.name for r in RESOURCES]
+
+
 # -- offline dumps -------------------------------------------------------------------------
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cluster", ["cluster-weak", "cluster-hardened"])
-def test_offline_dump_gives_the_same_facts_and_verdicts(cluster: str, tmp_path: Path,
-                                                        test_catalog: Catalog) -> None:
+def test_offline_dump_gives_the_same_facts_and_verdicts(
+    cluster: str, tmp_path: Path, test_catalog: Catalog
+) -> None:
     with StandIn(fixture_cluster(cluster)) as server:
         live = audit([live_target(server, tmp_path, cluster)], catalog=test_catalog)
         dump = kubectl_dump(server, tmp_path, tmp_path / "dump")
-    offline = audit([Target(name=cluster, kind="k8s-cluster", path=str(dump))],
-                    catalog=test_catalog)
+    offline = audit(
+        [Target(name=cluster, kind="k8s-cluster", path=str(dump))], catalog=test_catalog
+    )
     assert verdicts(offline) == verdicts(live)
     live_values, live_errors = derive(live.evidence[0].sections)
     dump_values, dump_errors = derive(offline.evidence[0].sections)
@@ -338,50 +478,64 @@ def test_offline_dump_gives_the_same_facts_and_verdicts(cluster: str, tmp_path: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("standin", [{"forbidden": ["cronjobs"],
-                                      "not_served": ["validatingadmissionpolicybindings"]}],
-                         indirect=True)
-def test_offline_dump_of_a_partial_export(standin: StandIn, tmp_path: Path,
-                                          test_catalog: Catalog) -> None:
+@pytest.mark.parametrize(
+    "standin",
+    [{"forbidden": ["cronjobs"], "not_served": ["validatingadmissionpolicybindings"]}],
+    indirect=True,
+)
+def test_offline_dump_of_a_partial_export(
+    standin: StandIn, tmp_path: Path, test_catalog: Catalog
+) -> None:
     """``kubectl get`` failed for two kinds: their files are empty, and that is an error,
     not "none of them"."""
     live = audit([live_target(standin, tmp_path)], catalog=test_catalog)
     dump = kubectl_dump(standin, tmp_path, tmp_path / "dump")
-    offline = audit([Target(name="weak", kind="k8s-cluster", path=str(dump))],
-                    catalog=test_catalog)
+    offline = audit([Target(name="weak", kind="k8s-cluster", path=str(dump))], catalog=test_catalog)
     assert {c: s for c, (s, _) in verdicts(offline).items()} == {
-        c: s for c, (s, _) in verdicts(live).items()}
+        c: s for c, (s, _) in verdicts(live).items()
+    }
     _, errors = derive(offline.evidence[0].sections)
     assert "`kubectl get` failed: Error from server (Forbidden)" in errors["cluster.workloads"]
     assert "doesn't have a resource type" in errors["cluster.admission_policies.bindings"]
     # without the .err files, an empty List proves nothing
     for err in dump.glob("*.err"):
         err.unlink()
-    _, errors = derive(collect_k8s_cluster(Target(name="w", kind="k8s-cluster",
-                                                  path=str(dump))).sections)
+    _, errors = derive(
+        collect_k8s_cluster(Target(name="w", kind="k8s-cluster", path=str(dump))).sections
+    )
     assert "cronjobs.batch.yaml holds an empty List" in errors["cluster.workloads"]
-    assert "validatingadmissionpolicybindings.admissionregistration.k8s.io.yaml is empty" in (
-        errors["cluster.admission_policies.bindings"])
+    assert (
+        "validatingadmissionpolicybindings.admissionregistration.k8s.io.yaml is empty"
+        in (errors["cluster.admission_policies.bindings"])
+    )
     # the weak cluster has no validating webhook: without its .err that cannot be told apart
     assert "holds an empty List" in errors["cluster.webhooks.validating"]
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
-@pytest.mark.parametrize("standin", [{"forbidden": ["cronjobs"],
-                                      "not_served": ["validatingadmissionpolicybindings"]}],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "standin",
+    [{"forbidden": ["cronjobs"], "not_served": ["validatingadmissionpolicybindings"]}],
+    indirect=True,
+)
 def test_the_emulated_dump_is_what_kubectl_writes(standin: StandIn, tmp_path: Path) -> None:
     """Keeps the no-kubectl fallback of ``kubectl_dump`` honest."""
     real = kubectl_dump(standin, tmp_path, tmp_path / "real")
     emulated = kubectl_dump(standin, tmp_path, tmp_path / "emulated", real=False)
-    got = [derive(collect_k8s_cluster(Target(name=f.name, kind="k8s-cluster",
-                                             path=str(f))).sections) for f in (real, emulated)]
+    got = [
+        derive(collect_k8s_cluster(Target(name=f.name, kind="k8s-cluster", path=str(f))).sections)
+        for f in (real, emulated)
+    ]
     assert got[0][0]["cluster"] == got[1][0]["cluster"]
     assert set(got[0][1]) == set(got[1][1])
-    for name in ("cronjobs.batch", "validatingadmissionpolicybindings.admissionregistration.k8s.io"):
+    for name in (
+        "cronjobs.batch",
+        "validatingadmissionpolicybindings.admissionregistration.k8s.io",
+    ):
         assert yaml.safe_load((real / f"{name}.yaml").read_text()) == yaml.safe_load(
-            (emulated / f"{name}.yaml").read_text())
+            (emulated / f"{name}.yaml").read_text()
+        )
 
 
 def test_one_combined_dump_file(standin: StandIn, tmp_path: Path) -> None:
@@ -397,17 +551,26 @@ def test_one_combined_dump_file(standin: StandIn, tmp_path: Path) -> None:
     values, errors = derive(evidence.sections)
     assert len(values["cluster"]["pods"]) == standin.cluster.count("pods")
     assert len(values["cluster"]["workloads"]) == sum(
-        standin.cluster.count(r) for r in ("deployments", "daemonsets", "statefulsets",
-                                           "replicasets", "jobs", "cronjobs"))
+        standin.cluster.count(r)
+        for r in ("deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs")
+    )
     assert "no object or List of them" in errors["cluster.webhooks.validating"]
     # no version.json: the kube-apiserver mirror pod's image tag says it
     assert values["cluster"]["version"]["source"] == "kube-apiserver image"
     assert evidence.platform_version == "v1.31.4" and "cluster.version" not in errors
     no_pods = tmp_path / "rbac-only.yaml"
-    no_pods.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [
-        i for i in items if i["kind"] == "ClusterRole"]}))
-    _, errors = derive(collect_k8s_cluster(Target(name="r", kind="k8s-cluster",
-                                                  path=str(no_pods))).sections)
+    no_pods.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": [i for i in items if i["kind"] == "ClusterRole"],
+            }
+        )
+    )
+    _, errors = derive(
+        collect_k8s_cluster(Target(name="r", kind="k8s-cluster", path=str(no_pods))).sections
+    )
     assert "kubectl version -o json > version.json" in errors["cluster.version"]
 
 
@@ -423,20 +586,25 @@ def test_a_directory_of_manifests(tmp_path: Path) -> None:
     assert "replicasets" in errors["cluster.workloads"]
     assert values["cluster"]["rbac"]["authenticated_can_read_secrets"] is True
     # the user vouches that the folder is everything: kinds without objects are none
-    vouched = Target(name="repo", kind="k8s-cluster", path=str(folder),
-                     vars={"dump_complete": True})
+    vouched = Target(
+        name="repo", kind="k8s-cluster", path=str(folder), vars={"dump_complete": True}
+    )
     values, errors = derive(collect_k8s_cluster(vouched).sections)
     assert errors == {}
     assert {w["cis"]["name"] for w in values["cluster"]["workloads"]} >= {
-        "shop/Deployment/web", "monitoring/DaemonSet/node-exporter", "shop/CronJob/nightly-report"}
+        "shop/Deployment/web",
+        "monitoring/DaemonSet/node-exporter",
+        "shop/CronJob/nightly-report",
+    }
     assert values["cluster"]["webhooks"]["validating"] == []
     assert not [v for v in SECRET_VALUES if v in json.dumps(evidence.to_dict())]
     bare = Target(name="bad", kind="k8s-cluster", path=str(tmp_path / "nothing-here"))
     assert "no such file or directory" in (collect_k8s_cluster(bare).error or "")
     broken = tmp_path / "broken.yaml"
     broken.write_text("kind: Pod\nmetadata: {name: [unclosed\n")
-    assert "not valid YAML" in (collect_k8s_cluster(Target(name="b", kind="k8s-cluster",
-                                                           path=str(broken))).error or "")
+    assert "not valid YAML" in (
+        collect_k8s_cluster(Target(name="b", kind="k8s-cluster", path=str(broken))).error or ""
+    )
 
 
 def test_evidence_bundle_round_trip(tmp_path: Path, test_catalog: Catalog) -> None:
@@ -448,21 +616,64 @@ def test_evidence_bundle_round_trip(tmp_path: Path, test_catalog: Catalog) -> No
     assert verdicts(outcome)["5.3.2"][0] == "FAIL"  # see the note in docs/kubernetes.md
 
 
-def test_the_real_catalog_when_it_has_cluster_controls(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def real_catalog() -> Catalog:
     catalog = load_catalog()
     if not catalog.for_kind("k8s-cluster"):
         pytest.skip("no k8s-cluster benchmark in checks/ yet (section 5 is being written)")
-    with StandIn(fixture_cluster("cluster-weak"), forbidden={"pods"}) as server:
-        live = audit([live_target(server, tmp_path)], catalog=catalog)
+    return catalog
+
+
+# Automated section-5 controls the weak cluster is built to fail (its README.md).
+WEAK_FAILS = (
+    "5.1.2",
+    "5.1.3",
+    "5.1.5",
+    "5.2.2",
+    "5.2.3",
+    "5.2.4",
+    "5.2.5",
+    "5.3.1",
+    "5.3.2",
+    "5.4.1",
+)
+
+
+@pytest.mark.parametrize("cluster", ["cluster-weak", "cluster-hardened"])
+def test_the_real_section_5_controls(cluster: str, tmp_path: Path, real_catalog: Catalog) -> None:
+    with StandIn(fixture_cluster(cluster)) as server:
+        outcome = audit([live_target(server, tmp_path, cluster)], catalog=real_catalog)
+    [target] = outcome.run.targets
+    statuses = {r.control_id: r.status.value for r in target.results}
+    assert target.reachable and target.benchmark.startswith("cis-kubernetes")
+    assert {c for c in statuses if c.startswith("5.")} == set(statuses)  # cluster controls only
+    assert "ERROR" not in statuses.values(), statuses
+    if cluster == "cluster-weak":
+        assert {c: statuses[c] for c in WEAK_FAILS} == dict.fromkeys(WEAK_FAILS, "FAIL")
+    else:
+        assert "FAIL" not in statuses.values(), statuses
+
+
+@pytest.mark.slow
+def test_the_real_controls_offline_and_with_a_refused_kind(
+    tmp_path: Path, real_catalog: Catalog
+) -> None:
+    with StandIn(fixture_cluster("cluster-weak")) as server:
+        full = audit([live_target(server, tmp_path)], catalog=real_catalog)
         dump = kubectl_dump(server, tmp_path, tmp_path / "dump")
-    offline = audit([Target(name="weak", kind="k8s-cluster", path=str(dump))], catalog=catalog)
-    assert verdicts(offline) == verdicts(live)
-    [target] = live.run.targets
-    assert target.reachable
-    for result in target.results:
+    offline = audit([Target(name="weak", kind="k8s-cluster", path=str(dump))], catalog=real_catalog)
+    assert verdicts(offline) == verdicts(full)
+    with StandIn(fixture_cluster("cluster-weak"), forbidden={"pods"}) as server:
+        refused = audit([live_target(server, tmp_path)], catalog=real_catalog)
+    before = {r.control_id: r.status for r in full.run.targets[0].results}
+    errors = 0
+    for result in refused.run.targets[0].results:
         if result.status is Status.ERROR:
-            assert "cluster.pods" in result.reason or "cluster.namespaces" in result.reason, (
-                result.control_id, result.reason)
+            errors += 1
+            assert "could not collect cluster.pods" in result.reason, result.control_id
+        else:
+            assert result.status is before[result.control_id], result.control_id
+    assert errors and before["5.2.2"] is Status.FAIL
 
 
 # -- pure derivation -----------------------------------------------------------------------
@@ -492,14 +703,23 @@ def test_who_may_run_as_root() -> None:
 
 
 def test_capabilities_net_raw_and_escalation() -> None:
-    spec = {"containers": [
-        {"name": "plain"},
-        {"name": "dropped", "securityContext": {"capabilities": {"drop": ["ALL"]},
-                                                "allowPrivilegeEscalation": False}},
-        {"name": "readded", "securityContext": {"capabilities": {"drop": ["ALL"],
-                                                                 "add": ["CAP_NET_RAW"]}}},
-        {"name": "raw-only", "securityContext": {"capabilities": {"drop": ["net_raw"]}}},
-    ]}
+    spec = {
+        "containers": [
+            {"name": "plain"},
+            {
+                "name": "dropped",
+                "securityContext": {
+                    "capabilities": {"drop": ["ALL"]},
+                    "allowPrivilegeEscalation": False,
+                },
+            },
+            {
+                "name": "readded",
+                "securityContext": {"capabilities": {"drop": ["ALL"], "add": ["CAP_NET_RAW"]}},
+            },
+            {"name": "raw-only", "securityContext": {"capabilities": {"drop": ["net_raw"]}}},
+        ]
+    }
     facts = _facts(spec)
     assert facts["net_raw"] == ["plain", "readded"]
     assert facts["not_dropping_all"] == ["plain", "raw-only"]
@@ -508,26 +728,41 @@ def test_capabilities_net_raw_and_escalation() -> None:
 
 
 def test_seccomp_and_security_context() -> None:
-    both = {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{"name": "a"}, {"name": "b", "securityContext": {
-                "seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}}}]}
+    both = {
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {"name": "a"},
+            {
+                "name": "b",
+                "securityContext": {
+                    "seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}
+                },
+            },
+        ],
+    }
     assert _facts(both)["seccomp_runtime_default"] is True
-    overridden = {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                  "containers": [{"name": "a", "securityContext": {
-                      "seccompProfile": {"type": "Unconfined"}}}]}
+    overridden = {
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {"name": "a", "securityContext": {"seccompProfile": {"type": "Unconfined"}}}
+        ],
+    }
     assert _facts(overridden)["seccomp_runtime_default"] is False
     defaulted = {"securityContext": {}, "containers": [{"name": "a"}]}
     assert _facts(defaulted)["security_context"] is False
     assert _facts(defaulted)["seccomp_runtime_default"] is False
 
 
-@pytest.mark.parametrize(("pod", "account", "mounted"), [
-    (None, None, True),  # nobody says: the token is mounted
-    (None, False, False),
-    (False, None, False),  # the pod's word wins (kube-bench's 5.1.6 gets this one wrong)
-    (True, False, True),
-    (False, True, False),
-])
+@pytest.mark.parametrize(
+    ("pod", "account", "mounted"),
+    [
+        (None, None, True),  # nobody says: the token is mounted
+        (None, False, False),
+        (False, None, False),  # the pod's word wins (kube-bench's 5.1.6 gets this one wrong)
+        (True, False, True),
+        (False, True, False),
+    ],
+)
 def test_effective_token_automount(pod: bool | None, account: bool | None, mounted: bool) -> None:
     spec: dict[str, Any] = {"serviceAccountName": "app", "containers": [{"name": "c"}]}
     if pod is not None:
@@ -552,22 +787,51 @@ def test_rbac_rule_matching() -> None:
 
 def test_rbac_facts_from_bindings() -> None:
     def section(kind: str, items: list[dict[str, Any]]) -> Section:
-        return Section(command="test", rc=0, output=json.dumps({"kind": kind + "List",
-                                                                 "items": items}))
+        return Section(
+            command="test", rc=0, output=json.dumps({"kind": kind + "List", "items": items})
+        )
 
-    role = {"kind": "ClusterRole", "metadata": {"name": "runner"},
-            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"],
-                       "resourceNames": ["fixed"]},
-                      {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"],
-                       "resourceNames": ["one"]}]}
-    binding = {"kind": "RoleBinding", "metadata": {"name": "all", "namespace": "team"},
-               "roleRef": {"kind": "ClusterRole", "name": "runner"},
-               "subjects": [{"kind": "Group", "name": "system:authenticated"},
-                            {"kind": "ServiceAccount", "name": "bot"}]}
-    sections = {"k8s.api.clusterroles": section("ClusterRole", [role]),
-                "k8s.api.roles": section("Role", []),
-                "k8s.api.clusterrolebindings": section("ClusterRoleBinding", []),
-                "k8s.api.rolebindings": section("RoleBinding", [binding])}
+    role = {
+        "kind": "ClusterRole",
+        "metadata": {"name": "runner"},
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["pods"],
+                "verbs": ["create"],
+                "resourceNames": ["fixed"],
+            },
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "verbs": ["list"],
+                "resourceNames": ["one"],
+            },
+        ],
+    }
+    binding = {
+        "kind": "RoleBinding",
+        "metadata": {"name": "all", "namespace": "team"},
+        "roleRef": {"kind": "ClusterRole", "name": "runner"},
+        "subjects": [
+            {"kind": "Group", "name": "system:authenticated"},
+            {"kind": "ServiceAccount", "name": "bot"},
+        ],
+    }
+    wild = {
+        "kind": "Role",
+        "metadata": {"name": "ops", "namespace": "team"},
+        "rules": [
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]},
+        ],
+    }
+    sections = {
+        "k8s.api.clusterroles": section("ClusterRole", [role]),
+        "k8s.api.roles": section("Role", [wild]),
+        "k8s.api.clusterrolebindings": section("ClusterRoleBinding", []),
+        "k8s.api.rolebindings": section("RoleBinding", [binding]),
+    }
     values, errors = derive(sections)
     rbac = values["cluster"]["rbac"]
     assert rbac["pod_creators"] == []  # resourceNames cannot limit create: grants nothing
@@ -578,16 +842,25 @@ def test_rbac_facts_from_bindings() -> None:
     assert readers["Group//system:authenticated"]["system"] is False
     assert readers["ServiceAccount/team/bot"]["namespace"] == "team"
     assert rbac["authenticated_can_read_secrets"] is False  # only one named secret
+    [wildcard] = rbac["wildcard_roles"]  # a namespaced Role counts as much as a ClusterRole
+    assert wildcard["cis"]["name"] == "team/Role/ops" and len(wildcard["rules"]) == 1
     assert "cluster.pods" in errors and errors["cluster.pods"] == "pods were not collected"
 
 
 def test_mirror_pods_have_no_token() -> None:
-    pod = {"kind": "Pod", "metadata": {"name": "etcd-cp", "namespace": "kube-system",
-                                       "annotations": {"kubernetes.io/config.mirror": "x"}},
-           "spec": {"containers": [{"name": "etcd"}], "hostNetwork": True}}
+    pod = {
+        "kind": "Pod",
+        "metadata": {
+            "name": "etcd-cp",
+            "namespace": "kube-system",
+            "annotations": {"kubernetes.io/config.mirror": "x"},
+        },
+        "spec": {"containers": [{"name": "etcd"}], "hostNetwork": True},
+    }
     out = Section(command="test", rc=0, output=json.dumps({"kind": "PodList", "items": [pod]}))
-    sa = Section(command="test", rc=0, output=json.dumps({"kind": "ServiceAccountList",
-                                                          "items": []}))
+    sa = Section(
+        command="test", rc=0, output=json.dumps({"kind": "ServiceAccountList", "items": []})
+    )
     values, _ = derive({"k8s.api.pods": out, "k8s.api.serviceaccounts": sa})
     [derived] = values["cluster"]["pods"]
     assert derived["cis"]["static"] is True

@@ -15,8 +15,14 @@ import yaml
 
 from cisaudit.api import evaluate_bundle
 
-BUNDLE = Path(__file__).parent / "data" / "bundles" / "lab-docker.json"
-EXPECTED = yaml.safe_load((Path(__file__).parent / "lab" / "expected.yaml").read_text())
+HERE = Path(__file__).parent
+BUNDLE = HERE / "data" / "bundles" / "lab-docker.json"
+EXPECTED = yaml.safe_load((HERE / "lab" / "expected.yaml").read_text())
+# (recorded bundle, expectations of the live lab test) for each kind of lab host
+RECORDINGS = [
+    (HERE / "data" / "bundles" / "lab-docker.json", HERE / "lab" / "expected.yaml"),
+    (HERE / "data" / "bundles" / "lab-k8s-nodes.json", HERE / "lab" / "expected-k8s.yaml"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +30,33 @@ def outcome():  # type: ignore[no-untyped-def]
     return evaluate_bundle(BUNDLE)
 
 
-def test_recorded_verdicts_match_the_lab_expectations(outcome) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("bundle,expected", RECORDINGS, ids=lambda p: p.name)
+def test_recorded_verdicts_match_the_lab_expectations(bundle: Path, expected: Path) -> None:
+    want_all = yaml.safe_load(expected.read_text())
+    outcome = evaluate_bundle(bundle)
     wrong = []
     for target in outcome.run.targets:
-        want = EXPECTED[target.name.removeprefix("lab-")]
+        want = want_all[target.name.removeprefix("lab-")]
         got = {r.control_id: r.status.value for r in target.results}
+        assert set(got) == set(want), f"{target.name}: controls differ from {expected.name}"
         for control_id, status in want.items():
             if got.get(control_id) != status:
-                wrong.append(
-                    f"{target.name} {control_id}: expected {status}, got {got.get(control_id)}"
-                )
+                wrong.append(f"{target.name} {control_id}: expected {status}, got {got.get(control_id)}")
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("bundle,expected", RECORDINGS, ids=lambda p: p.name)
+def test_every_automated_control_passes_and_fails_in_the_recording(bundle: Path, expected: Path) -> None:
+    outcome = evaluate_bundle(bundle)
+    seen: dict[str, set[str]] = {}
+    for target in outcome.run.targets:
+        for result in target.results:
+            seen.setdefault(result.control_id, set()).add(result.status.value)
+    allowed = set(yaml.safe_load(expected.read_text()).get("not_reproducible_here") or {})
+    automated = {c.id for c in outcome.run.controls.values() if c.automated}
+    missing = sorted(cid for cid in automated - allowed
+                     if not ("PASS" in seen.get(cid, set()) and {"FAIL", "MANUAL"} & seen.get(cid, set())))
+    assert not missing, f"automated controls that never both pass and fail: {missing}"
 
 
 def test_evaluation_is_offline(monkeypatch) -> None:  # type: ignore[no-untyped-def]

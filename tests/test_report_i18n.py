@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from cisaudit.report.i18n import LABELS, LANGS, STATUS_LABELS, labels_for
 from cisaudit.report.paths import builtin_template_dir
@@ -30,7 +31,16 @@ def test_templates_use_only_known_labels() -> None:
     used: set[str] = set()
     for template in builtin_template_dir().glob("*.j2"):
         source = template.read_text(encoding="utf-8")
-        used |= set(re.findall(r"\bm\.t1?\('([a-z0-9_]+)'\)", source))
+        used |= set(re.findall(r"\bm\.(?:t|t1|lbl)\('([a-z0-9_]+)'\)", source))
         used |= set(re.findall(r"\blabels\.([a-z0-9_]+)", source))
     unknown = used - known
     assert not unknown, f"templates ask for undefined labels: {sorted(unknown)}"
+
+
+def test_no_label_is_left_unused() -> None:
+    sources = "".join(p.read_text(encoding="utf-8") for p in builtin_template_dir().glob("*.j2"))
+    sources += (Path(__file__).parents[1] / "cisaudit" / "report" / "context.py").read_text()
+    dynamic = ("status_help_",)  # looked up as 'status_help_' ~ status
+    unused = [k for k in LABELS if not k.startswith(dynamic)
+              and not re.search(rf"['\".]{k}\b", sources)]
+    assert not unused, f"labels no template uses (remove them): {unused}"

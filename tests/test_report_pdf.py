@@ -50,8 +50,9 @@ def test_text_has_ids_hosts_and_both_languages(bilingual_pdf: Path) -> None:
                    "执行摘要", "Executive summary", "各对象检查结果", "证据附录", "客户公司",
                    "CIS Docker Benchmark", "1.6.0", samples.HOSTILE_HOST):
         assert needle in text, f"{needle!r} missing from the PDF text"
-    # hostile strings are printed as text, never interpreted as markup
+    # hostile strings (names, evidence output) are printed as text, never read as markup
     assert samples.HOSTILE_CONTAINER in text
+    assert "overlay2 <b>&amp;</b>" in text
 
 
 def test_a_cjk_font_is_embedded(bilingual_pdf: Path) -> None:

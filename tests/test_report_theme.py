@@ -62,3 +62,34 @@ def test_user_templates_override_builtin_ones(tmp_path: Path) -> None:
                   meta=ReportMeta(client="<Client>"))[0].read_text()
     assert "House method for &lt;Client&gt;" in html
     assert "Executive summary" in html, "templates not overridden stay built-in"
+
+
+def test_pdf_rendering_never_reaches_the_network(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        templates = tmp_path / "templates"
+        templates.mkdir()
+        port = server.server_address[1]
+        (templates / "_methodology.html.j2").write_text(
+            f'<section><img src="http://127.0.0.1:{port}/beacon.png">'
+            f'<link rel="stylesheet" href="http://127.0.0.1:{port}/x.css"></section>',
+            encoding="utf-8")
+        render(_run(), tmp_path / "out", formats=["pdf"], template_dir=templates)
+    finally:
+        server.shutdown()
+    assert hits == [], f"the PDF renderer fetched {hits}"

@@ -43,6 +43,7 @@ from cisaudit.derive_k8s_cluster import (
 from cisaudit.targets import Target
 
 DEFAULT_PAGE_SIZE = 500  # what kubectl asks for
+ANONYMOUS = '"system:anonymous"'
 PARALLEL_KINDS = 4
 # Where a pod finds its service account (overridable for tests).
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -62,20 +63,30 @@ LIST_CALLS: dict[str, tuple[str, str]] = {
     "rolebindings": ("RbacAuthorizationV1Api", "list_role_binding_for_all_namespaces"),
     "clusterrolebindings": ("RbacAuthorizationV1Api", "list_cluster_role_binding"),
     "networkpolicies": ("NetworkingV1Api", "list_network_policy_for_all_namespaces"),
-    "validatingwebhookconfigurations": ("AdmissionregistrationV1Api",
-                                        "list_validating_webhook_configuration"),
-    "mutatingwebhookconfigurations": ("AdmissionregistrationV1Api",
-                                      "list_mutating_webhook_configuration"),
-    "validatingadmissionpolicies": ("AdmissionregistrationV1Api",
-                                    "list_validating_admission_policy"),
-    "validatingadmissionpolicybindings": ("AdmissionregistrationV1Api",
-                                          "list_validating_admission_policy_binding"),
+    "validatingwebhookconfigurations": (
+        "AdmissionregistrationV1Api",
+        "list_validating_webhook_configuration",
+    ),
+    "mutatingwebhookconfigurations": (
+        "AdmissionregistrationV1Api",
+        "list_mutating_webhook_configuration",
+    ),
+    "validatingadmissionpolicies": (
+        "AdmissionregistrationV1Api",
+        "list_validating_admission_policy",
+    ),
+    "validatingadmissionpolicybindings": (
+        "AdmissionregistrationV1Api",
+        "list_validating_admission_policy_binding",
+    ),
 }
 # Groups an object's apiVersion may name for each kind we read (older served versions
 # included, so an old dump still sorts right); CRDs of the same kind name are ignored.
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
-    "Deployment": ("apps", "extensions"), "DaemonSet": ("apps", "extensions"),
-    "ReplicaSet": ("apps", "extensions"), "NetworkPolicy": ("networking.k8s.io", "extensions"),
+    "Deployment": ("apps", "extensions"),
+    "DaemonSet": ("apps", "extensions"),
+    "ReplicaSet": ("apps", "extensions"),
+    "NetworkPolicy": ("networking.k8s.io", "extensions"),
 }
 
 
@@ -90,8 +101,11 @@ def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> Targ
     ``limit`` of each list request."""
     started = time.monotonic()
     evidence = TargetEvidence(
-        name=target.name, kind=target.kind, address=target.path or None,
-        groups=list(target.groups), roles=list(target.roles),
+        name=target.name,
+        kind=target.kind,
+        address=target.path or None,
+        groups=list(target.groups),
+        roles=list(target.roles),
         collected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     inventory: dict[str, Any] = {"managed": _managed(target)}
@@ -100,22 +114,31 @@ def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> Targ
             if target.path:
                 complete = _truthy(target.vars.get("dump_complete"))
                 inventory.update(source="offline", path=str(target.path), dump_complete=complete)
-                evidence.sections.update(read_dump(Path(target.path).expanduser(),
-                                                   complete=complete))
+                evidence.sections.update(
+                    read_dump(Path(target.path).expanduser(), complete=complete)
+                )
             else:
                 _read_api(target, page_size, evidence, inventory)
     except ClusterUnreachable as exc:
         evidence.error = str(exc)
     evidence.sections[INVENTORY_SECTION] = Section(
-        command="inventory entry", rc=0, output=json.dumps(inventory, sort_keys=True))
+        command="inventory entry", rc=0, output=json.dumps(inventory, sort_keys=True)
+    )
     evidence.platform_version = _git_version(evidence.sections.get(VERSION_SECTION))
     evidence.duration_s = round(time.monotonic() - started, 3)
     return evidence
 
 
-def _read_api(target: Target, page_size: int | None, evidence: TargetEvidence,
-              inventory: dict[str, Any]) -> None:
-    size = int(page_size or target.vars.get("page_size") or DEFAULT_PAGE_SIZE)
+def _read_api(
+    target: Target, page_size: int | None, evidence: TargetEvidence, inventory: dict[str, Any]
+) -> None:
+    wanted = page_size or target.vars.get("page_size") or DEFAULT_PAGE_SIZE
+    try:
+        size = int(wanted)
+    except (TypeError, ValueError):
+        size = 0
+    if size < 1:
+        raise ClusterUnreachable(f"vars.page_size must be a positive number, not {wanted!r}")
     reader = ApiReader(target, page_size=size)
     evidence.address = reader.server
     inventory.update(source="api", server=reader.server)
@@ -145,19 +168,31 @@ def _git_version(section: Section | None) -> str | None:
     return str(version) if version else None
 
 
-def list_object(resource: Resource, items: list[dict[str, Any]],
-                resource_version: str | None = None) -> str:
+def list_object(
+    resource: Resource, items: list[dict[str, Any]], resource_version: str | None = None
+) -> str:
     """The JSON text of one List, items sorted by namespace and name and carrying their
     ``apiVersion``/``kind`` (as kubectl prints them); ``managedFields`` are left out."""
     for item in items:
         item["apiVersion"] = item.get("apiVersion") or resource.api_version
         item["kind"] = item.get("kind") or resource.kind
         (item.get("metadata") or {}).pop("managedFields", None)
-    items.sort(key=lambda o: ((o.get("metadata") or {}).get("namespace") or "",
-                              (o.get("metadata") or {}).get("name") or ""))
-    return json.dumps({"apiVersion": resource.api_version, "kind": f"{resource.kind}List",
-                       "metadata": {"resourceVersion": resource_version or ""}, "items": items},
-                      separators=(",", ":"), ensure_ascii=False)
+    items.sort(
+        key=lambda o: (
+            (o.get("metadata") or {}).get("namespace") or "",
+            (o.get("metadata") or {}).get("name") or "",
+        )
+    )
+    return json.dumps(
+        {
+            "apiVersion": resource.api_version,
+            "kind": f"{resource.kind}List",
+            "metadata": {"resourceVersion": resource_version or ""},
+            "items": items,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
 # -- live, over the API -------------------------------------------------------------------
@@ -169,11 +204,14 @@ class ApiReader:
     def __init__(self, target: Target, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         import urllib3
         from kubernetes import client
+        from kubernetes.config.config_exception import ConfigException
 
         self.client_module = client
         # refused, TLS verification, timeout: no answer came
         self.network_errors = (urllib3.exceptions.HTTPError, OSError)
-        self.page_size = max(1, page_size)
+        # a kubeconfig exec/auth plugin that fails when asked for a fresh token
+        self.credential_errors = (ConfigException,)
+        self.page_size = page_size
         self.timeout = (target.connect_timeout, target.command_timeout)
         self.calls = 0
         self._lock = threading.Lock()
@@ -190,9 +228,18 @@ class ApiReader:
     def read_all(self) -> dict[str, Section]:
         sections = {VERSION_SECTION: self.version()}
         with ThreadPoolExecutor(PARALLEL_KINDS, thread_name_prefix="k8s-list") as pool:
-            for resource, section in zip(RESOURCES, pool.map(self.list_kind, RESOURCES),
-                                         strict=True):
+            for resource, section in zip(
+                RESOURCES, pool.map(self.list_kind, RESOURCES), strict=True
+            ):
                 sections[resource.section] = section
+        listed = [sections[r.section] for r in RESOURCES]
+        if all(s.rc == 403 and ANONYMOUS in s.stderr for s in listed):
+            # /version is public, so only the lists show that no credentials were sent
+            # (the client logs a failed exec plugin and goes on without a token)
+            raise ClusterUnreachable(
+                f"{self.server}: every request was answered as {ANONYMOUS}: the kubeconfig"
+                " sent no credentials (did its exec or auth plugin fail?)"
+            )
         return sections
 
     def version(self) -> Section:
@@ -207,10 +254,13 @@ class ApiReader:
             if exc.status == 401:
                 raise ClusterUnreachable(
                     f"{self.server}: the API server refused the credentials (401 Unauthorized);"
-                    " check the kubeconfig user, token or certificate") from None
+                    " check the kubeconfig user, token or certificate"
+                ) from None
             return _failure("GET /version", exc.status, exc.body, "version")
         except self.network_errors as exc:
             raise ClusterUnreachable(f"{self.server}: {_network_reason(exc)}") from None
+        except self.credential_errors as exc:
+            raise ClusterUnreachable(f"{self.server}: cannot get credentials: {exc}") from None
         return Section(command="GET /version", rc=0, output=_read(response))
 
     def list_kind(self, resource: Resource) -> Section:
@@ -222,9 +272,13 @@ class ApiReader:
         command = f"GET {resource.path}?limit={self.page_size}"
         call = getattr(getattr(self.client_module, api_name)(self.api), method, None)
         if call is None:
-            return Section(command=command, rc=-1, output="",
-                           stderr=f"{resource.name}: this kubernetes client has no {method};"
-                                  " upgrade the kubernetes package")
+            return Section(
+                command=command,
+                rc=-1,
+                output="",
+                stderr=f"{resource.name}: this kubernetes client has no {method};"
+                " upgrade the kubernetes package",
+            )
         items: list[dict[str, Any]] = []
         token: str | None = None
         pages = restarts = 0
@@ -232,21 +286,40 @@ class ApiReader:
         while True:
             self._count()
             try:
-                response = call(limit=self.page_size, _continue=token, _preload_content=False,
-                                _request_timeout=self.timeout)
+                response = call(
+                    limit=self.page_size,
+                    _continue=token,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                )
             except ApiException as exc:
                 if exc.status == 410 and token and restarts < 2:
                     items, token, pages, restarts = [], None, 0, restarts + 1
                     continue
                 return _failure(command, exc.status, exc.body, resource.name, pages)
             except self.network_errors as exc:  # the connection failed: this kind is unknown
-                return Section(command=command, rc=-1, output="",
-                               stderr=f"{resource.name}: {_network_reason(exc)}")
+                return Section(
+                    command=command,
+                    rc=-1,
+                    output="",
+                    stderr=f"{resource.name}: {_network_reason(exc)}",
+                )
+            except self.credential_errors as exc:
+                return Section(
+                    command=command,
+                    rc=-1,
+                    output="",
+                    stderr=f"{resource.name}: cannot get credentials: {exc}",
+                )
             try:
                 page = json.loads(_read(response))
             except json.JSONDecodeError as exc:
-                return Section(command=command, rc=-1, output="",
-                               stderr=f"{resource.name}: the answer is not JSON ({exc})")
+                return Section(
+                    command=command,
+                    rc=-1,
+                    output="",
+                    stderr=f"{resource.name}: the answer is not JSON ({exc})",
+                )
             pages += 1
             items.extend(page.get("items") or [])
             meta = page.get("metadata") or {}
@@ -255,9 +328,13 @@ class ApiReader:
             if not token:
                 break
         note = f" ({pages} page{'s' if pages != 1 else ''}" + (
-            f", restarted {restarts}x after 410 Gone" if restarts else "")
-        return Section(command=command + note + ")", rc=0,
-                       output=list_object(resource, items, resource_version))
+            f", restarted {restarts}x after 410 Gone" if restarts else ""
+        )
+        return Section(
+            command=command + note + ")",
+            rc=0,
+            output=list_object(resource, items, resource_version),
+        )
 
 
 def _api_client(target: Target) -> Any:
@@ -269,17 +346,22 @@ def _api_client(target: Target) -> Any:
             configuration = client.Configuration()
             from kubernetes.config.incluster_config import InClusterConfigLoader
 
-            InClusterConfigLoader(token_filename=os.path.join(SA_DIR, "token"),
-                                  cert_filename=os.path.join(SA_DIR, "ca.crt")).load_and_set(
-                                      configuration)
+            InClusterConfigLoader(
+                token_filename=os.path.join(SA_DIR, "token"),
+                cert_filename=os.path.join(SA_DIR, "ca.crt"),
+            ).load_and_set(configuration)
             return client.ApiClient(configuration)
         kubeconfig = os.path.expanduser(target.kubeconfig) if target.kubeconfig else None
-        return config.new_client_from_config(config_file=kubeconfig, context=target.context,
-                                             persist_config=False)
+        return config.new_client_from_config(
+            config_file=kubeconfig, context=target.context, persist_config=False
+        )
     except (ConfigException, OSError, ValueError, TypeError) as exc:
-        how = ("the in-cluster service account" if target.in_cluster
-               else f"kubeconfig {target.kubeconfig or '(default)'}"
-               + (f" context {target.context!r}" if target.context else ""))
+        how = (
+            "the in-cluster service account"
+            if target.in_cluster
+            else f"kubeconfig {target.kubeconfig or '(default)'}"
+            + (f" context {target.context!r}" if target.context else "")
+        )
         raise ClusterUnreachable(f"cannot use {how}: {exc}") from None
 
 
@@ -298,10 +380,15 @@ def _failure(command: str, status: int | None, body: Any, what: str, pages: int 
         message = None
     status = int(status or -1)
     kind = {403: "forbidden", 404: "not served by this API server", 401: "unauthorized"}.get(
-        status, "failed")
+        status, "failed"
+    )
     after = f" after {pages} pages" if pages else ""
-    return Section(command=command, rc=status, output=text,
-                   stderr=f"{what}: {kind} (HTTP {status}{after}): {message or text[:200]}")
+    return Section(
+        command=command,
+        rc=status,
+        output=text,
+        stderr=f"{what}: {kind} (HTTP {status}{after}): {message or text[:200]}",
+    )
 
 
 def _network_reason(exc: BaseException) -> str:
@@ -352,10 +439,14 @@ def read_dump(path: Path, *, complete: bool = False) -> dict[str, Section]:
                 # kubectl prints an empty List when `get` fails, too: trust it only with
                 # its stderr kept and empty beside it, or when it is the API's own List.
                 if doc.get("kind") == "List" and failure is None:
-                    doubts.setdefault(listed.name, (
-                        f"{rel} holds an empty List, which kubectl also prints when `get`"
-                        f" fails; keep its stderr in {_err_file(file).name} (empty when it"
-                        " worked) so an empty export can be trusted"))
+                    doubts.setdefault(
+                        listed.name,
+                        (
+                            f"{rel} holds an empty List, which kubectl also prints when `get`"
+                            f" fails; keep its stderr in {_err_file(file).name} (empty when it"
+                            " worked) so an empty export can be trusted"
+                        ),
+                    )
                 else:
                     sources[listed.name].add(rel)
             for obj in _objects(doc, declared):
@@ -375,20 +466,27 @@ def read_dump(path: Path, *, complete: bool = False) -> dict[str, Section]:
         failed = resource.name in doubts and doubts[resource.name].startswith("`kubectl get`")
         if complete and not found[resource.name] and not failed:
             sections[resource.section] = Section(
-                command=f"{command}: none (the inventory says the dump is complete)", rc=0,
-                output=list_object(resource, []))
+                command=f"{command}: none (the inventory says the dump is complete)",
+                rc=0,
+                output=list_object(resource, []),
+            )
             continue
         if not sources[resource.name] or resource.name in doubts and not found[resource.name]:
             why = doubts.get(resource.name, "no object or List of them")
             sections[resource.section] = Section(
-                command=command, rc=1, output="",
+                command=command,
+                rc=1,
+                output="",
                 stderr=f"{resource.name}: not in the offline dump {path}: {why}. Export them"
-                       f" with `{EXPORT_HINT.format(name=resource.name)}`")
+                f" with `{EXPORT_HINT.format(name=resource.name)}`",
+            )
             continue
         items = list(found[resource.name].values())
         sections[resource.section] = Section(
-            command=f"{command} from {', '.join(sorted(sources[resource.name]))}", rc=0,
-            output=list_object(resource, items))
+            command=f"{command} from {', '.join(sorted(sources[resource.name]))}",
+            rc=0,
+            output=list_object(resource, items),
+        )
     sections[VERSION_SECTION] = _dump_version(path, version, found["pods"].values(), nodes)
     return sections
 
@@ -412,8 +510,13 @@ def _dump_files(path: Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise ClusterUnreachable(f"{path}: no such file or directory")
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DUMP_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in DUMP_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
 
 
 def _listed_resource(doc: dict[str, Any], declared: Resource | None) -> Resource | None:
@@ -488,8 +591,12 @@ def _resource_of(obj: dict[str, Any]) -> Resource | None:
     return None
 
 
-def _dump_version(path: Path, version: dict[str, Any] | None, pods: Iterable[dict[str, Any]],
-                  nodes: list[dict[str, Any]]) -> Section:
+def _dump_version(
+    path: Path,
+    version: dict[str, Any] | None,
+    pods: Iterable[dict[str, Any]],
+    nodes: list[dict[str, Any]],
+) -> Section:
     """A dump has no /version: take ``kubectl version -o json`` output when present, else
     the kube-apiserver pod's image tag, else the nodes' kubelet version."""
     command = f"offline dump {path}: version"
@@ -502,16 +609,29 @@ def _dump_version(path: Path, version: dict[str, Any] | None, pods: Iterable[dic
         for container in (pod.get("spec") or {}).get("containers") or []:
             tag = str(container.get("image", "")).rpartition(":")[2]
             if tag.startswith("v") and tag[1:2].isdigit():
-                return Section(command=command + " (kube-apiserver image tag)", rc=0,
-                               output=json.dumps(_version_doc(tag, "kube-apiserver image")))
-    kubelets = sorted({str(((n.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion"))
-                       for n in nodes} - {"None"}, key=_version_key)
+                return Section(
+                    command=command + " (kube-apiserver image tag)",
+                    rc=0,
+                    output=json.dumps(_version_doc(tag, "kube-apiserver image")),
+                )
+    kubelets = sorted(
+        {str(((n.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion")) for n in nodes}
+        - {"None"},
+        key=_version_key,
+    )
     if kubelets:
-        return Section(command=command + " (node kubelet versions)", rc=0,
-                       output=json.dumps(_version_doc(kubelets[0], "lowest kubelet version")))
-    return Section(command=command, rc=1, output="",
-                   stderr=f"version: the offline dump {path} does not say (add"
-                          " `kubectl version -o json > version.json`)")
+        return Section(
+            command=command + " (node kubelet versions)",
+            rc=0,
+            output=json.dumps(_version_doc(kubelets[0], "lowest kubelet version")),
+        )
+    return Section(
+        command=command,
+        rc=1,
+        output="",
+        stderr=f"version: the offline dump {path} does not say (add"
+        " `kubectl version -o json > version.json`)",
+    )
 
 
 def _version_key(text: str) -> tuple[int, ...]:
@@ -523,4 +643,3 @@ def _version_doc(git_version: str, source: str) -> dict[str, Any]:
     major, _, rest = git_version.lstrip("v").partition(".")
     minor = rest.partition(".")[0]
     return {"gitVersion": git_version, "major": major, "minor": minor, "source": source}
-

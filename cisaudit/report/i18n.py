@@ -47,7 +47,6 @@ LABELS: dict[str, dict[str, str]] = {
     "benchmark_version": {"en": "Version", "zh": "版本"},
     "tool_version": {"en": "Tool version", "zh": "工具版本"},
     "run_id": {"en": "Run ID", "zh": "运行编号"},
-    "not_given": {"en": "not given", "zh": "未提供"},
     "interrupted": {
         "en": "This audit was interrupted: results are incomplete.",
         "zh": "本次审计被中断：结果不完整。",
@@ -71,7 +70,6 @@ LABELS: dict[str, dict[str, str]] = {
     "chart_sections": {"en": "Results by section", "zh": "各章节结果"},
     "chart_hosts": {"en": "Targets with the most failures", "zh": "不通过项最多的对象"},
     "chart_levels": {"en": "Level 1 and Level 2", "zh": "一级与二级"},
-    "chart_score_spread": {"en": "Score spread across targets", "zh": "各对象得分分布"},
     "level": {"en": "Level", "zh": "级别"},
     "top_risks": {"en": "Top risks", "zh": "主要风险"},
     "top_risks_none": {"en": "No control failed.", "zh": "没有不通过的控制项。"},
@@ -139,7 +137,6 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "No evidence file was given: the annex lists evidence keys only.",
         "zh": "未提供证据文件：附录仅列出证据键。",
     },
-    "evidence_key": {"en": "Key", "zh": "键"},
     "command": {"en": "Command", "zh": "命令"},
     "exit_code": {"en": "Exit code", "zh": "退出码"},
     "sha256": {"en": "SHA-256", "zh": "SHA-256"},

@@ -8,5 +8,13 @@ serves and ``store.py`` for how manifest fixtures become live-looking objects.
 from .server import AUDITOR, Logged, StandIn
 from .store import Cluster, build_cluster, fixture_cluster, load_manifests, synthetic_cluster
 
-__all__ = ["AUDITOR", "Cluster", "Logged", "StandIn", "build_cluster", "fixture_cluster",
-           "load_manifests", "synthetic_cluster"]
+__all__ = [
+    "AUDITOR",
+    "Cluster",
+    "Logged",
+    "StandIn",
+    "build_cluster",
+    "fixture_cluster",
+    "load_manifests",
+    "synthetic_cluster",
+]

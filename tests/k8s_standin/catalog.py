@@ -31,8 +31,11 @@ class Kind:
 
     def discovery(self) -> dict[str, object]:
         entry: dict[str, object] = {
-            "name": self.resource, "singularName": self.singular,
-            "namespaced": self.namespaced, "kind": self.kind, "verbs": sorted(READ + WRITE),
+            "name": self.resource,
+            "singularName": self.singular,
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": sorted(READ + WRITE),
         }
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
@@ -58,14 +61,34 @@ KINDS: tuple[Kind, ...] = (
     Kind("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
     Kind("clusterrolebindings", "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", False),
     Kind("networkpolicies", "NetworkPolicy", "networking.k8s.io", "v1", True, ("netpol",)),
-    Kind("validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
-         "admissionregistration.k8s.io", "v1", False),
-    Kind("mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
-         "admissionregistration.k8s.io", "v1", False),
-    Kind("validatingadmissionpolicies", "ValidatingAdmissionPolicy",
-         "admissionregistration.k8s.io", "v1", False),
-    Kind("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding",
-         "admissionregistration.k8s.io", "v1", False),
+    Kind(
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+    ),
+    Kind(
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+    ),
+    Kind(
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+    ),
+    Kind(
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        "admissionregistration.k8s.io",
+        "v1",
+        False,
+    ),
 )
 BY_KIND = {k.kind: k for k in KINDS}
 BY_RESOURCE = {k.resource: k for k in KINDS}

@@ -67,8 +67,9 @@ class StandIn:
 
     def __post_init__(self) -> None:
         if not self.tokens:
-            self.tokens = {"audit-token-" + base64.b32encode(bytes(range(10))).decode().lower():
-                           AUDITOR}
+            self.tokens = {
+                "audit-token-" + base64.b32encode(bytes(range(10))).decode().lower(): AUDITOR
+            }
         self.pki: ServerPKI = make_pki()
         self.revision = 1000 + sum(self.cluster.count(k.resource) for k in KINDS)
         self._encoded: dict[str, list[tuple[str, bytes]]] = {}
@@ -76,8 +77,12 @@ class StandIn:
             rows = []
             for (ns, name), obj in self.cluster.items(kind.resource):
                 item = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-                rows.append((f"{ns}/{name}" if kind.namespaced else name,
-                             json.dumps(item, separators=(",", ":")).encode()))
+                rows.append(
+                    (
+                        f"{ns}/{name}" if kind.namespaced else name,
+                        json.dumps(item, separators=(",", ":")).encode(),
+                    )
+                )
             # the order of the storage keys, which is what a continue token points into
             self._encoded[kind.resource] = sorted(rows, key=lambda r: r[0])
         self._lock = threading.Lock()
@@ -102,8 +107,9 @@ class StandIn:
         (files / "tls.key").write_bytes(self.pki.key_pem)
         context.load_cert_chain(files / "tls.crt", files / "tls.key")
         self._server = _Server(self, context)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="k8s-standin",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="k8s-standin", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -126,18 +132,23 @@ class StandIn:
     def token(self) -> str:
         return next(iter(self.tokens))
 
-    def kubeconfig(self, path: Path, *, token: str | None = None,
-                   context: str = "standin") -> Path:
+    def kubeconfig(self, path: Path, *, token: str | None = None, context: str = "standin") -> Path:
         """A kubeconfig with the stand-in's CA (verification on) and a bearer token, plus a
         second context, ``elsewhere``, whose cluster nobody listens on."""
         ca = base64.b64encode(self.pki.ca_pem).decode()
         config = {
-            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
             "clusters": [
-                {"name": "standin", "cluster": {"server": self.url,
-                                                "certificate-authority-data": ca}},
-                {"name": "nowhere", "cluster": {"server": "https://127.0.0.1:9",
-                                                "certificate-authority-data": ca}},
+                {
+                    "name": "standin",
+                    "cluster": {"server": self.url, "certificate-authority-data": ca},
+                },
+                {
+                    "name": "nowhere",
+                    "cluster": {"server": "https://127.0.0.1:9", "certificate-authority-data": ca},
+                },
             ],
             "users": [{"name": "auditor", "user": {"token": token or self.token}}],
             "contexts": [
@@ -155,13 +166,17 @@ class StandIn:
 
     def list_requests(self, resource: str) -> list[Logged]:
         kind = BY_RESOURCE[resource]
-        return [r for r in self.requests
-                if r.path.rstrip("/").endswith("/" + resource) and _path_group(r.path) == kind.group]
+        return [
+            r
+            for r in self.requests
+            if r.path.rstrip("/").endswith("/" + resource) and _path_group(r.path) == kind.group
+        ]
 
     # -- answers --------------------------------------------------------------------------
 
-    def answer(self, method: str, raw_path: str, headers: Any) -> tuple[int, dict[str, Any] | bytes,
-                                                                         str | None]:
+    def answer(
+        self, method: str, raw_path: str, headers: Any
+    ) -> tuple[int, dict[str, Any] | bytes, str | None]:
         """(status, body, user) for one request."""
         split = urlsplit(raw_path)
         path = split.path.rstrip("/") or "/"
@@ -178,28 +193,59 @@ class StandIn:
                 return 200, self.cluster.version, user
             return 200, b"ok", user
         if user is None:
-            return 403, _status(403, "Forbidden", f'forbidden: User "system:anonymous" cannot '
-                                f'get path "{path}"'), "system:anonymous"
+            return (
+                403,
+                _status(
+                    403, "Forbidden", f'forbidden: User "system:anonymous" cannot get path "{path}"'
+                ),
+                "system:anonymous",
+            )
         if method != "GET":
-            return 403, _status(403, "Forbidden", f'User "{user}" cannot {method.lower()} '
-                                f'"{path}": the audit identity is read-only'), user
+            return (
+                403,
+                _status(
+                    403,
+                    "Forbidden",
+                    f'User "{user}" cannot {method.lower()} '
+                    f'"{path}": the audit identity is read-only',
+                ),
+                user,
+            )
         discovery = self.discovery(path)
         if discovery is not None:
             return 200, discovery, user
         route = _route(path)
         if route is None or route[0].resource in self.not_served:
-            return 404, _status(404, "NotFound", "the server could not find the requested resource"), user
+            return (
+                404,
+                _status(404, "NotFound", "the server could not find the requested resource"),
+                user,
+            )
         kind, namespace, name = route
         if kind.resource in self.forbidden:
-            scope = (f'in the namespace "{namespace}"' if namespace else "at the cluster scope")
+            scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
             verb = "get" if name else "list"
-            return 403, _status(403, "Forbidden",
-                                f'{kind.resource} is forbidden: User "{user}" cannot {verb} resource '
-                                f'"{kind.resource}" in API group "{kind.group}" {scope}',
-                                {"kind": kind.resource}), user
+            return (
+                403,
+                _status(
+                    403,
+                    "Forbidden",
+                    f'{kind.resource} is forbidden: User "{user}" cannot {verb} resource '
+                    f'"{kind.resource}" in API group "{kind.group}" {scope}',
+                    {"kind": kind.resource},
+                ),
+                user,
+            )
         if any(k in query for k in ("watch", "labelSelector", "fieldSelector")):
-            return 400, _status(400, "BadRequest", "the stand-in serves plain lists only "
-                                "(no watch or selectors)"), user
+            return (
+                400,
+                _status(
+                    400,
+                    "BadRequest",
+                    "the stand-in serves plain lists only (no watch or selectors)",
+                ),
+                user,
+            )
         if name:
             return self.get_one(kind, namespace, name), user
         status, body = self.list_page(kind, namespace, query)
@@ -208,35 +254,55 @@ class StandIn:
     def discovery(self, path: str) -> dict[str, Any] | None:
         served = [k for k in KINDS if k.resource not in self.not_served]
         if path == "/api":
-            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-                {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.port}"}]}
+            return {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.port}"}
+                ],
+            }
         if path == "/apis":
             groups: dict[str, str] = {}
             for k in served:
                 if k.group:
                     groups.setdefault(k.group, k.version)
-            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
-                 "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}}
-                for g, v in groups.items()]}
+            return {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [
+                    {
+                        "name": g,
+                        "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
+                        "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v},
+                    }
+                    for g, v in groups.items()
+                ],
+            }
         for group_version in {k.api_version for k in served}:
             prefix = "/apis/" if "/" in group_version else "/api/"
             if path == prefix + group_version:
-                return {"kind": "APIResourceList", "apiVersion": "v1",
-                        "groupVersion": group_version,
-                        "resources": [k.discovery() for k in served
-                                      if k.api_version == group_version]}
+                return {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": group_version,
+                    "resources": [k.discovery() for k in served if k.api_version == group_version],
+                }
         return None
 
     def get_one(self, kind: Kind, namespace: str | None, name: str) -> tuple[int, Any]:
         obj = self.cluster.by_resource.get(kind.resource, {}).get((namespace or "", name))
         if obj is None:
-            return 404, _status(404, "NotFound", f'{kind.resource} "{name}" not found',
-                                {"name": name, "kind": kind.resource})
+            return 404, _status(
+                404,
+                "NotFound",
+                f'{kind.resource} "{name}" not found',
+                {"name": name, "kind": kind.resource},
+            )
         return 200, obj
 
-    def list_page(self, kind: Kind, namespace: str | None,
-                  query: dict[str, str]) -> tuple[int, dict[str, Any] | bytes]:
+    def list_page(
+        self, kind: Kind, namespace: str | None, query: dict[str, str]
+    ) -> tuple[int, dict[str, Any] | bytes]:
         rows = self._encoded[kind.resource]
         if namespace:
             rows = [r for r in rows if r[0].startswith(namespace + "/")]
@@ -254,9 +320,13 @@ class StandIn:
                 expire = kind.resource in self.expire_continue
                 self.expire_continue.discard(kind.resource)
             if expire:
-                body = _status(410, "Expired", "The provided continue parameter is too old to "
-                               "display a consistent list result. You can start a new list "
-                               "without the continue parameter.")
+                body = _status(
+                    410,
+                    "Expired",
+                    "The provided continue parameter is too old to "
+                    "display a consistent list result. You can start a new list "
+                    "without the continue parameter.",
+                )
                 body["metadata"] = {"continue": _token(start, self.revision - 1)}
                 return 410, body
             rows = [r for r in rows if r[0] >= start]  # start = last key + NUL: strictly after
@@ -265,13 +335,15 @@ class StandIn:
         except ValueError:
             return 400, _status(400, "BadRequest", f"invalid limit {query.get('limit')!r}")
         page = rows[:limit] if limit > 0 else rows
-        rest = rows[len(page):]
+        rest = rows[len(page) :]
         meta: dict[str, Any] = {"resourceVersion": str(self.revision)}
         if rest:
             meta["continue"] = _token(page[-1][0] + "\x00", self.revision)
             meta["remainingItemCount"] = len(rest)
-        head = json.dumps({"kind": kind.kind + "List", "apiVersion": kind.api_version,
-                           "metadata": meta}, separators=(",", ":"))
+        head = json.dumps(
+            {"kind": kind.kind + "List", "apiVersion": kind.api_version, "metadata": meta},
+            separators=(",", ":"),
+        )
         return 200, (head[:-1] + ',"items":[').encode() + b",".join(r[1] for r in page) + b"]}"
 
 
@@ -307,11 +379,18 @@ def _token(start: str, revision: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _status(code: int, reason: str, message: str,
-            details: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                            "status": "Failure", "message": message, "reason": reason,
-                            "code": code}
+def _status(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details is not None:
         body["details"] = details
     return body
@@ -342,8 +421,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
         split = urlsplit(self.path)
-        standin.log(Logged(self.command, split.path,
-                           {k: v[-1] for k, v in parse_qs(split.query).items()}, status, user))
+        standin.log(
+            Logged(
+                self.command,
+                split.path,
+                {k: v[-1] for k, v in parse_qs(split.query).items()},
+                status,
+                user,
+            )
+        )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -102,15 +102,21 @@ def build_cluster(manifests: list[dict[str, Any]], version: dict[str, Any]) -> C
     namespaces = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
     for ns in namespaces:  # the service-account controller
         if ("ServiceAccount", ns, "default") not in applied:
-            sa = {"apiVersion": "v1", "kind": "ServiceAccount",
-                  "metadata": {"name": "default", "namespace": ns}}
+            sa = {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "default", "namespace": ns},
+            }
             applied[("ServiceAccount", ns, "default")] = sa
             objects.append(sa)
     nodes = [o for o in objects if o["kind"] == "Node"]
     for obj in list(objects):  # the workload controllers
         objects.extend(_controlled(obj, nodes))
-    accounts = {(o["metadata"]["namespace"], o["metadata"]["name"]): o
-                for o in objects if o["kind"] == "ServiceAccount"}
+    accounts = {
+        (o["metadata"]["namespace"], o["metadata"]["name"]): o
+        for o in objects
+        if o["kind"] == "ServiceAccount"
+    }
     revision = 1000
     for obj in objects:
         revision += 1
@@ -123,19 +129,33 @@ def build_cluster(manifests: list[dict[str, Any]], version: dict[str, Any]) -> C
 
 def _owner_ref(owner: dict[str, Any]) -> dict[str, Any]:
     meta = owner["metadata"]
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"],
-            "uid": _uid(owner["kind"], meta.get("namespace", ""), meta["name"]),
-            "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "uid": _uid(owner["kind"], meta.get("namespace", ""), meta["name"]),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
-def _pod_from(template: dict[str, Any], owner: dict[str, Any], name: str,
-              extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
+def _pod_from(
+    template: dict[str, Any],
+    owner: dict[str, Any],
+    name: str,
+    extra_labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
     meta = copy.deepcopy(template.get("metadata") or {})
     meta["labels"] = {**(meta.get("labels") or {}), **(extra_labels or {})}
-    meta.update(name=name, namespace=owner["metadata"]["namespace"],
-                ownerReferences=[_owner_ref(owner)])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": copy.deepcopy(template.get("spec") or {})}
+    meta.update(
+        name=name, namespace=owner["metadata"]["namespace"], ownerReferences=[_owner_ref(owner)]
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": copy.deepcopy(template.get("spec") or {}),
+    }
 
 
 def _schedulable(node: dict[str, Any], pod_spec: dict[str, Any]) -> bool:
@@ -146,8 +166,10 @@ def _schedulable(node: dict[str, Any], pod_spec: dict[str, Any]) -> bool:
         return False
     tolerations = pod_spec.get("tolerations") or []
     for taint in (node.get("spec") or {}).get("taints") or []:
-        if not any(t.get("operator") == "Exists" and not t.get("key") or t.get("key") == taint["key"]
-                   for t in tolerations):
+        if not any(
+            t.get("operator") == "Exists" and not t.get("key") or t.get("key") == taint["key"]
+            for t in tolerations
+        ):
             return False
     return True
 
@@ -161,14 +183,22 @@ def _controlled(obj: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[s
     if obj["kind"] == "Deployment":
         rs_hash = _suffix("rs/" + json.dumps(template, sort_keys=True), 10)
         rs_template = copy.deepcopy(template)
-        rs_template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = rs_hash
+        rs_template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = (
+            rs_hash
+        )
         selector = copy.deepcopy(spec.get("selector") or {})
         selector.setdefault("matchLabels", {})["pod-template-hash"] = rs_hash
-        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-              "metadata": {"name": f"{name}-{rs_hash}", "namespace": meta["namespace"],
-                           "labels": dict(rs_template["metadata"]["labels"]),
-                           "ownerReferences": [_owner_ref(obj)]},
-              "spec": {"replicas": replicas, "selector": selector, "template": rs_template}}
+        rs = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": f"{name}-{rs_hash}",
+                "namespace": meta["namespace"],
+                "labels": dict(rs_template["metadata"]["labels"]),
+                "ownerReferences": [_owner_ref(obj)],
+            },
+            "spec": {"replicas": replicas, "selector": selector, "template": rs_template},
+        }
         made.append(rs)
         made.extend(_controlled(rs, nodes))
     elif obj["kind"] == "ReplicaSet" and meta.get("ownerReferences"):
@@ -176,8 +206,14 @@ def _controlled(obj: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[s
             made.append(_pod_from(template, obj, f"{name}-{_suffix(f'{name}/{i}', 5)}"))
     elif obj["kind"] == "StatefulSet":
         for i in range(replicas):
-            made.append(_pod_from(template, obj, f"{name}-{i}",
-                                  {"statefulset.kubernetes.io/pod-name": f"{name}-{i}"}))
+            made.append(
+                _pod_from(
+                    template,
+                    obj,
+                    f"{name}-{i}",
+                    {"statefulset.kubernetes.io/pod-name": f"{name}-{i}"},
+                )
+            )
     elif obj["kind"] == "DaemonSet":
         for node in nodes:
             if not _schedulable(node, template.get("spec") or {}):
@@ -188,9 +224,17 @@ def _controlled(obj: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[s
             made.append(pod)
     elif obj["kind"] == "Job":
         job_uid = _uid("Job", meta["namespace"], name)
-        made.append(_pod_from(template, obj, f"{name}-{_suffix(name, 5)}",
-                              {"batch.kubernetes.io/job-name": name,
-                               "batch.kubernetes.io/controller-uid": job_uid}))
+        made.append(
+            _pod_from(
+                template,
+                obj,
+                f"{name}-{_suffix(name, 5)}",
+                {
+                    "batch.kubernetes.io/job-name": name,
+                    "batch.kubernetes.io/controller-uid": job_uid,
+                },
+            )
+        )
     return made
 
 
@@ -256,16 +300,32 @@ def _default_pod(pod: dict[str, Any], accounts: dict[tuple[str, str], Any]) -> N
     node = spec.get("nodeName") or "worker-1"
     spec["nodeName"] = node
     pod["status"] = {
-        "phase": "Running", "qosClass": "BestEffort", "hostIP": "10.0.0.11",
+        "phase": "Running",
+        "qosClass": "BestEffort",
+        "hostIP": "10.0.0.11",
         "podIP": "10.0.0.11" if spec.get("hostNetwork") else f"10.244.1.{1 + len(node) % 200}",
         "startTime": CREATED,
-        "conditions": [{"type": t, "status": "True", "lastTransitionTime": CREATED}
-                       for t in ("PodReadyToStartContainers", "Initialized", "Ready",
-                                 "ContainersReady", "PodScheduled")],
-        "containerStatuses": [{"name": c.get("name"), "image": c.get("image"), "ready": True,
-                               "restartCount": 0, "started": True,
-                               "state": {"running": {"startedAt": CREATED}}}
-                              for c in spec.get("containers") or []],
+        "conditions": [
+            {"type": t, "status": "True", "lastTransitionTime": CREATED}
+            for t in (
+                "PodReadyToStartContainers",
+                "Initialized",
+                "Ready",
+                "ContainersReady",
+                "PodScheduled",
+            )
+        ],
+        "containerStatuses": [
+            {
+                "name": c.get("name"),
+                "image": c.get("image"),
+                "ready": True,
+                "restartCount": 0,
+                "started": True,
+                "state": {"running": {"startedAt": CREATED}},
+            }
+            for c in spec.get("containers") or []
+        ],
     }
 
 
@@ -281,22 +341,45 @@ def _admit_service_account(pod: dict[str, Any], accounts: dict[tuple[str, str], 
     automount = spec.get("automountServiceAccountToken")
     if automount is None:
         automount = (accounts.get((namespace, account)) or {}).get(
-            "automountServiceAccountToken", True)
+            "automountServiceAccountToken", True
+        )
     if automount:
         volume = f"kube-api-access-{_suffix(pod['metadata']['name'], 5)}"
-        spec.setdefault("volumes", []).append({"name": volume, "projected": {
-            "defaultMode": 420,
-            "sources": [
-                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                {"configMap": {"name": "kube-root-ca.crt",
-                               "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
-                    "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-            ]}})
+        spec.setdefault("volumes", []).append(
+            {
+                "name": volume,
+                "projected": {
+                    "defaultMode": 420,
+                    "sources": [
+                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                        {
+                            "configMap": {
+                                "name": "kube-root-ca.crt",
+                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                            }
+                        },
+                        {
+                            "downwardAPI": {
+                                "items": [
+                                    {
+                                        "path": "namespace",
+                                        "fieldRef": {
+                                            "apiVersion": "v1",
+                                            "fieldPath": "metadata.namespace",
+                                        },
+                                    }
+                                ]
+                            }
+                        },
+                    ],
+                },
+            }
+        )
         for field in ("initContainers", "containers"):
             for container in spec.get(field) or []:
                 container.setdefault("volumeMounts", []).append(
-                    {"name": volume, "mountPath": TOKEN_MOUNT, "readOnly": True})
+                    {"name": volume, "mountPath": TOKEN_MOUNT, "readOnly": True}
+                )
 
 
 # -- a big synthetic cluster (benchmarks) --------------------------------------------------
@@ -312,36 +395,81 @@ def synthetic_cluster(pods: int = 5000, namespaces: int = 50, replicas: int = 10
     for n in range(namespaces):
         ns = f"team-{n:03d}"
         labels = {"pod-security.kubernetes.io/enforce": "restricted"} if n % 2 else {}
-        manifests.append({"apiVersion": "v1", "kind": "Namespace",
-                          "metadata": {"name": ns, "labels": labels}})
+        manifests.append(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}
+        )
         for d in range(per_ns):
             if made >= pods:
                 break
             count = min(replicas, pods - made)
             made += count
             hardened = (n + d) % 2 == 0
-            security = ({"runAsNonRoot": True, "allowPrivilegeEscalation": False,
-                         "capabilities": {"drop": ["ALL"]},
-                         "seccompProfile": {"type": "RuntimeDefault"}}
-                        if hardened else {"privileged": d % 5 == 0})
-            manifests.append({
-                "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": f"svc-{d:03d}", "namespace": ns, "labels": {"app": f"svc-{d}"}},
-                "spec": {"replicas": count, "selector": {"matchLabels": {"app": f"svc-{d}"}},
-                         "template": {"metadata": {"labels": {"app": f"svc-{d}"}}, "spec": {
-                             "containers": [{
-                                 "name": "app", "image": f"registry.example.com/svc-{d}:1.{n}.0",
-                                 "ports": [{"containerPort": 8080}],
-                                 "env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {
-                                     "name": "db", "key": "password"}}}] if not hardened else [],
-                                 "securityContext": security}]}}},
-            })
-    version = {"major": "1", "minor": "32", "gitVersion": "v1.32.2", "gitCommit":
-               "67a30c0adcf52bd3f56ff0893ce19966be12991f", "gitTreeState": "clean",
-               "buildDate": "2025-02-12T21:19:47Z", "goVersion": "go1.23.6",
-               "compiler": "gc", "platform": "linux/amd64"}
-    nodes = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"worker-{i}"}}
-             for i in range(1, 4)]
+            security = (
+                {
+                    "runAsNonRoot": True,
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                }
+                if hardened
+                else {"privileged": d % 5 == 0}
+            )
+            manifests.append(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {
+                        "name": f"svc-{d:03d}",
+                        "namespace": ns,
+                        "labels": {"app": f"svc-{d}"},
+                    },
+                    "spec": {
+                        "replicas": count,
+                        "selector": {"matchLabels": {"app": f"svc-{d}"}},
+                        "template": {
+                            "metadata": {"labels": {"app": f"svc-{d}"}},
+                            "spec": {
+                                "containers": [
+                                    {
+                                        "name": "app",
+                                        "image": f"registry.example.com/svc-{d}:1.{n}.0",
+                                        "ports": [{"containerPort": 8080}],
+                                        "env": [
+                                            {
+                                                "name": "DB_PASSWORD",
+                                                "valueFrom": {
+                                                    "secretKeyRef": {
+                                                        "name": "db",
+                                                        "key": "password",
+                                                    }
+                                                },
+                                            }
+                                        ]
+                                        if not hardened
+                                        else [],
+                                        "securityContext": security,
+                                    }
+                                ]
+                            },
+                        },
+                    },
+                }
+            )
+    version = {
+        "major": "1",
+        "minor": "32",
+        "gitVersion": "v1.32.2",
+        "gitCommit": "67a30c0adcf52bd3f56ff0893ce19966be12991f",
+        "gitTreeState": "clean",
+        "buildDate": "2025-02-12T21:19:47Z",
+        "goVersion": "go1.23.6",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    }
+    nodes = [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"worker-{i}"}}
+        for i in range(1, 4)
+    ]
     return build_cluster(manifests + nodes, version)
 
 

@@ -48,6 +48,7 @@ static_pod kube-apiserver kube-apiserver:v1.33.2 kube-apiserver \
     --audit-log-maxage=7 \
     --audit-log-maxbackup=10 \
     --audit-log-maxbackup=2 \
+    --audit-log-maxsize 10 \
     --tls-cipher-suites=$WEAK_CIPHERS \
     --profiling \
     --secure-port=6443 \
