@@ -25,6 +25,7 @@ class FactSet:
 
     values: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
+    scope: str | None = None  # the collection an ``each`` check iterates
 
     def get(self, name: str) -> Any:
         parts = name.split(".")
@@ -37,6 +38,19 @@ class FactSet:
         if parts[0] not in self.values:
             raise MissingFact(parts[0], f"fact {parts[0]!r} was not collected for this target")
         return dig(self.values, name)
+
+
+    def check_item_path(self, path: str) -> None:
+        """Inside ``each``: an error recorded for a field of the collection's items (e.g.
+        ``cluster.pods.cis.automount_token``) makes every read of that field an ERROR."""
+        if self.scope:
+            name = f"{self.scope}.{path}"
+            for key, reason in self.errors.items():
+                if name == key or name.startswith(key + "."):
+                    raise MissingFact(key, reason)
+
+    def scoped(self, collection: str | None) -> FactSet:
+        return FactSet(self.values, self.errors, collection)
 
 
 class MissingFact(Exception):
@@ -85,7 +99,11 @@ def check_condition(cond: dict[str, Any], facts: FactSet, item: Any, trace: Trac
         ok = not check_condition(cond["not"], facts, item, sub)
         trace.seen.extend((w, o, f"not ({e})") for w, o, e in sub.seen)
         return ok
-    subject = facts.get(cond["fact"]) if "fact" in cond else dig(item, cond["path"])
+    if "fact" in cond:
+        subject = facts.get(cond["fact"])
+    else:
+        facts.check_item_path(cond["path"])
+        subject = dig(item, cond["path"])
     where = cond.get("label") or cond.get("fact") or cond.get("path")
     for quantifier in ("any_item", "every_item", "no_item"):
         if quantifier in cond:
@@ -216,6 +234,7 @@ def _evaluate_file(control: Control, check: dict[str, Any], facts: FactSet) -> R
 def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> Result:
     collection = check["each"]
     items = facts.get(collection) or []
+    facts = facts.scoped(collection)
     if "where" in check:
         items = [x for x in items if check_condition(check["where"], facts, x, Trace())]
     evidence = _evidence(control, facts)
@@ -340,14 +359,16 @@ def _evidence(control: Control, facts: FactSet) -> list[str]:
     for name in control.evidence_facts:
         tops.append(name.split(".")[0])
     if control.check and "each" in control.check:
-        tops.append(control.check["each"])
+        tops.append(control.check["each"].split(".")[0])
     if control.check and "file" in control.check:
         tops.append("files")
     keys: list[str] = []
     available = facts.values.get("_evidence_keys")
     for top in dict.fromkeys(tops):
         for key in FACTS.get(top, ("", ()))[1]:
-            if available is None or key in available:
+            if key.endswith(".*"):
+                keys.extend(k for k in available or [] if k.startswith(key[:-1]))
+            elif available is None or key in available:
                 keys.append(key)
     return list(dict.fromkeys(keys))
 

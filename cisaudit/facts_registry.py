@@ -7,7 +7,8 @@ loader rejects any other name, so a typo is a load error, not a check that never
 
 from __future__ import annotations
 
-# top-level fact -> (what it holds, raw evidence sections it is derived from)
+# top-level fact -> (what it holds, raw evidence sections it is derived from; "x.*" = every
+# section whose name starts with "x.")
 FACTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # Docker hosts (and Kubernetes nodes that run Docker)
     "engine": (
@@ -51,7 +52,7 @@ FACTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cni_files": ("stat of every CNI configuration file", ("host.stat",)),
     "cluster": (
         "Kubernetes cluster objects from the API or an offline dump (docs/facts-k8s.md)",
-        ("k8s.api",),
+        ("k8s.api.*", "k8s.inventory"),
     ),
 }
 

@@ -59,3 +59,45 @@ def redact_lines(text: str) -> str:
         redacted = lead + export + redact_assignment(stripped.removeprefix("export "))
         out.append(prefix + colon + redacted + ("\n" if line.endswith("\n") else ""))
     return "".join(out)
+
+
+def _redact_env_list(env: Any) -> None:
+    for entry in env if isinstance(env, list) else []:
+        if isinstance(entry, dict) and "value" in entry and SECRET_NAME.search(str(entry.get("name", ""))):
+            entry["value"] = MASK
+
+
+def _redact_pod_spec(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for container in spec.get(key) or []:
+            if isinstance(container, dict):
+                _redact_env_list(container.get("env"))
+
+
+def redact_k8s_objects(obj: Any) -> None:
+    """Literal env values with secret-looking names, in pods and pod templates, in place."""
+    if isinstance(obj, list):
+        for item in obj:
+            redact_k8s_objects(item)
+        return
+    if not isinstance(obj, dict):
+        return
+    if isinstance(obj.get("items"), list):
+        redact_k8s_objects(obj["items"])
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _redact_pod_spec(spec)
+        template = spec.get("template") or (spec.get("jobTemplate") or {}).get("spec", {}).get("template")
+        if isinstance(template, dict):
+            _redact_pod_spec(template.get("spec"))
+
+
+def redact_k8s_json(text: str) -> str:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    redact_k8s_objects(data)
+    return json.dumps(data)

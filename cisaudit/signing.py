@@ -162,7 +162,16 @@ class SignConfig:
 def describe_signer(signer: Any) -> tuple[str, str]:
     """The signer's subject as people read it, and the certificate's SHA-256."""
     cert = signer.signing_cert
-    return cert.subject.human_friendly, hashlib.sha256(cert.dump()).hexdigest()
+    return _subject(cert), hashlib.sha256(cert.dump()).hexdigest()
+
+
+def _subject(cert: Any) -> str:
+    """"Name (Organisation)" when the certificate has both, else its full subject."""
+    fields = cert.subject.native
+    name, org = fields.get("common_name"), fields.get("organization_name")
+    if isinstance(name, str) and name:
+        return f"{name} ({org})" if isinstance(org, str) and org else name
+    return str(cert.subject.human_friendly)
 
 
 def _timestamper(tsa_url: str | None) -> Any:
@@ -338,7 +347,7 @@ def verify_pdf(path: Path, *, trust: Path | None = None) -> Verification:
             report.problems.append(f"signature {sig.field_name} cannot be checked ({exc}): "
                                    "tampered or damaged")
             continue
-        report.signer = status.signing_cert.subject.human_friendly
+        report.signer = _subject(status.signing_cert)
         report.cert_sha256 = hashlib.sha256(status.signing_cert.dump()).hexdigest()
         if status.signer_reported_dt:
             report.signed_at = status.signer_reported_dt.isoformat()
@@ -405,7 +414,7 @@ def verify_file(path: Path, *, signature: Path | None = None,
     except Exception as exc:  # malformed DER or CMS structure
         report.problems.append(f"signature {signature} cannot be read ({exc})")
         return report
-    report.signer = status.signing_cert.subject.human_friendly
+    report.signer = _subject(status.signing_cert)
     report.cert_sha256 = hashlib.sha256(status.signing_cert.dump()).hexdigest()
     if status.signer_reported_dt:
         report.signed_at = status.signer_reported_dt.isoformat()

@@ -613,7 +613,8 @@ def test_evidence_bundle_round_trip(tmp_path: Path, test_catalog: Catalog) -> No
     bundle = write_bundle(tmp_path / "evidence.json.gz", outcome.evidence, {"run_id": "x"})
     again = evaluate_bundle(bundle, catalog=test_catalog)
     assert verdicts(again) == verdicts(outcome)
-    assert verdicts(outcome)["5.3.2"][0] == "FAIL"  # see the note in docs/kubernetes.md
+    # networkpolicies refused: whether namespaces have policies cannot be told
+    assert verdicts(outcome)["5.3.2"][0] == "ERROR"
 
 
 @pytest.fixture(scope="module")
@@ -866,3 +867,20 @@ def test_mirror_pods_have_no_token() -> None:
     assert derived["cis"]["static"] is True
     assert derived["cis"]["automount_token"] is False
     assert derived["cis"]["service_account"] is None
+
+
+def test_managed_cluster_reports_control_plane_node_controls_not_applicable() -> None:
+    from cisaudit.targets import Target
+
+    dump = Path(__file__).parent / "data" / "k8s" / "cluster-weak"
+    managed = Target(name="eks-prod", kind="k8s-cluster", path=str(dump),
+                     vars={"managed": True, "dump_complete": True})
+    self_run = Target(name="kubeadm", kind="k8s-cluster", path=str(dump), vars={"dump_complete": True})
+    outcome = audit([managed, self_run])
+    by_name = {t.name: {r.control_id: r for r in t.results} for t in outcome.run.targets}
+    assert by_name["eks-prod"]["1.2.1"].status.value == "NOT_APPLICABLE"
+    assert "managed control plane" in by_name["eks-prod"]["1.2.1"].reason
+    assert by_name["eks-prod"]["2.1"].status.value == "NOT_APPLICABLE"
+    assert "4.2.1" not in by_name["eks-prod"]  # worker nodes are still the user's to audit
+    assert "1.2.1" not in by_name["kubeadm"]  # judged on the control-plane node targets instead
+    assert by_name["eks-prod"]["5.2.2"].status == by_name["kubeadm"]["5.2.2"].status

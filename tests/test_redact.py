@@ -27,3 +27,16 @@ def test_environment_files_are_redacted() -> None:
     out = redact_lines(text)
     assert "xyz" not in out and "'t'" not in out
     assert "DOCKER_CONTENT_TRUST=1" in out and "AWS_SECRET_ACCESS_KEY=<redacted>" in out
+
+
+def test_kubernetes_pod_env_literals_are_redacted() -> None:
+    from cisaudit.redact import redact_k8s_json
+
+    pods = {"kind": "PodList", "items": [{"spec": {"containers": [{"name": "app", "env": [
+        {"name": "DB_PASSWORD", "value": "hunter2"}, {"name": "MODE", "value": "prod"},
+        {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}]}}]}
+    deploys = {"kind": "DeploymentList", "items": [{"spec": {"template": {"spec": {"containers": [
+        {"name": "c", "env": [{"name": "AWS_SECRET_ACCESS_KEY", "value": "xyz"}]}]}}}}]}
+    out = redact_k8s_json(json.dumps(pods)) + redact_k8s_json(json.dumps(deploys))
+    assert "hunter2" not in out and "xyz" not in out
+    assert '"prod"' in out and "secretKeyRef" in out

@@ -74,3 +74,18 @@ def test_usage_errors(tmp_path: Path) -> None:
     not_results.write_text("{}")
     broken = runner.invoke(_main(), ["report", str(not_results), "-o", str(tmp_path)])
     assert broken.exit_code == 1 and "not a cisaudit results file" in broken.output
+
+
+def test_limit_renders_a_group_and_scores_it_again(tmp_path: Path) -> None:
+    import csv
+
+    result = CliRunner().invoke(_main(), [
+        "report", str(DATA / "sample-results.json"), "-o", str(tmp_path), "--format", "csv",
+        "--limit", "k8s,docker-0[1]"])
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "results.csv").open(encoding="utf-8-sig") as handle:
+        targets = {row["target"] for row in csv.DictReader(handle)}
+    assert targets == {"k8s-worker-1", "docker-01"}
+    none = CliRunner().invoke(_main(), ["report", str(DATA / "sample-results.json"), "-o",
+                                        str(tmp_path), "--limit", "nothing-*"])
+    assert none.exit_code == 2 and "no target or group matches" in none.output

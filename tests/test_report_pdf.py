@@ -83,3 +83,25 @@ def test_large_fleet_keeps_passes_compact(tmp_path: Path) -> None:
     pages = int(next(line.split()[-1] for line in _tool("pdfinfo", str(pdf)).splitlines()
                      if line.startswith("Pages:")))
     assert pages < 40, f"4 hosts took {pages} pages: passes are not compact"
+
+
+def test_declares_pdf_a_3(bilingual_pdf: Path) -> None:
+    meta = _tool("pdfinfo", "-meta", str(bilingual_pdf))
+    assert 'pdfaid:part="3"' in meta
+
+
+def test_sparse_runs_still_render(tmp_path: Path) -> None:
+    """No summary, no sections, a result for a control the run does not describe, and an
+    empty fleet: the reports say so instead of failing."""
+    from cisaudit.model import Result, Run, Status, TargetResult
+
+    odd = Run(run_id="sparse", tool_version="0.0.0", started_at="", finished_at="",
+              benchmarks=["custom-pack"], options={}, controls={},
+              targets=[TargetResult(name="h1", kind="local", benchmark="custom-pack",
+                                    results=[Result("X-1", Status.FAIL, reason="odd")])])
+    empty = Run(run_id="empty", tool_version="0.0.0", started_at="", finished_at="",
+                benchmarks=[], options={}, targets=[], controls={})
+    for run in (odd, empty):
+        written = render(run, tmp_path / run.run_id, formats=["pdf", "html", "csv"], lang="zh")
+        assert len(written) == 3
+    assert "X-1" in _tool("pdftotext", str(tmp_path / "sparse" / "report.pdf"), "-")

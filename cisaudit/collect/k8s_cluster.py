@@ -40,6 +40,7 @@ from cisaudit.derive_k8s_cluster import (
     Resource,
     gc_paused,
 )
+from cisaudit.redact import redact_k8s_json
 from cisaudit.targets import Target
 
 DEFAULT_PAGE_SIZE = 500  # what kubectl asks for
@@ -121,6 +122,11 @@ def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> Targ
                 _read_api(target, page_size, evidence, inventory)
     except ClusterUnreachable as exc:
         evidence.error = str(exc)
+    for name, section in list(evidence.sections.items()):
+        if section.rc == 0 and section.output.startswith(("{", "[")):
+            # Secret-looking literal env values never reach the evidence.
+            evidence.sections[name] = Section(section.command, section.rc,
+                                              redact_k8s_json(section.output), section.stderr)
     evidence.sections[INVENTORY_SECTION] = Section(
         command="inventory entry", rc=0, output=json.dumps(inventory, sort_keys=True)
     )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import json
 import os
 import sys
@@ -53,6 +55,22 @@ def _sign_config(key: str | None, cert: str | None, p12: str | None, pass_env: s
                       tsa_url=tsa_url)
 
 
+def _limit(run: Run, patterns: list[str]) -> Run:
+    """Only the targets whose name or one of whose groups matches a glob; scored again."""
+    from cisaudit.score import Report
+
+    def wanted(name: str, groups: list[str]) -> bool:
+        return any(fnmatch.fnmatchcase(n, p) for p in patterns for n in (name, *groups))
+
+    targets = [t for t in run.targets if wanted(t.name, t.groups)]
+    if not targets:
+        raise click.BadParameter(f"no target or group matches {','.join(patterns)}",
+                                 param_hint="--limit")
+    subset = dataclasses.replace(run, targets=targets)
+    subset.summary = Report(subset).summary()
+    return subset
+
+
 def _load_run(path: Path) -> tuple[Run, bytes]:
     raw = path.read_bytes()
     try:
@@ -80,17 +98,23 @@ def _load_run(path: Path) -> tuple[Run, bytes]:
 @click.option("--sign-p12", type=click.Path(dir_okay=False), help="PKCS#12 file (key + certificate).")
 @click.option("--sign-pass-env", metavar="VAR", help="Environment variable holding the key passphrase.")
 @click.option("--tsa-url", metavar="URL", help="RFC 3161 timestamp authority for the signature.")
+@click.option("--limit", "limit", default="", metavar="PATTERNS",
+              help="Only targets whose name or group matches these comma-separated globs.")
 @click.option("--client", default="", help="Client (audited organisation) named on the cover.")
 @click.option("--assessor", default="", help="Assessor named on the cover and signature page.")
 @click.option("--org", default="", help="Auditing organisation (overrides the theme's org_name).")
 def report_command(results: Path, outdir: Path, formats: str, lang: str, theme: Path | None,
                    template_dir: Path | None, evidence_path: Path | None, sign_key: str | None,
                    sign_cert: str | None, sign_p12: str | None, sign_pass_env: str | None,
-                   tsa_url: str | None, client: str, assessor: str, org: str) -> None:
+                   tsa_url: str | None, limit: str, client: str, assessor: str, org: str
+                   ) -> None:
     """Render RESULTS (a results.json) as PDF, HTML, CSV, JUnit XML and SARIF, optionally signed."""
     wanted = _formats(formats)
     sign = _sign_config(sign_key, sign_cert, sign_p12, sign_pass_env, tsa_url)
     run, raw = _load_run(results)
+    patterns = [p.strip() for p in limit.split(",") if p.strip()]
+    if patterns:
+        run = _limit(run, patterns)
     try:
         written = render(run, outdir, formats=wanted, lang=lang, theme=theme,
                          template_dir=template_dir, evidence_path=evidence_path, sign=sign,

@@ -196,7 +196,8 @@ def _charts(ctx: _Ctx) -> dict[str, Any]:
     }
 
 
-def _top_risks(ctx: _Ctx) -> list[dict[str, Any]]:
+def _failing_controls(ctx: _Ctx) -> list[dict[str, Any]]:
+    """Every control that failed somewhere, the most widespread first."""
     failing: dict[str, list[str]] = defaultdict(list)
     infos: dict[str, ControlInfo] = {}
     for target in ctx.run.targets:
@@ -220,7 +221,7 @@ def _top_risks(ctx: _Ctx) -> list[dict[str, Any]]:
         "targets_more": max(len(failing[key]) - 8, 0),
         "target_count": len(failing[key]),
         "target_share": _rate(len(failing[key]), audited),
-    } for key in ranked[:TOP_RISKS]]
+    } for key in ranked]
 
 
 def _finding(ctx: _Ctx, target: TargetResult, result: Result) -> dict[str, Any]:
@@ -293,6 +294,8 @@ def _target(ctx: _Ctx, target: TargetResult) -> dict[str, Any]:
         "reachable": target.reachable,
         "error": target.error or "",
         "duration_s": target.duration_s,
+        "remote_calls": target.remote_calls,
+        "started_at": target.started_at or "",
         "counts": counts,
         "score": scored.get("score") if isinstance(scored, dict) else None,
         "findings": full,
@@ -431,6 +434,7 @@ def build_context(
         raise ValueError(f"unknown report language {lang!r}; choose from {sorted(LANG_CHOICES)}")
     langs = LANG_CHOICES[lang]
     ctx = _Ctx(run=run, langs=langs, colors=theme.get("colors", {}), evidence=evidence or {})
+    failing = _failing_controls(ctx)
     return {
         "context_version": CONTEXT_VERSION,
         "lang": lang,
@@ -441,7 +445,8 @@ def build_context(
         "meta": _meta(ctx, meta, theme),
         "summary": _summary(ctx),
         "charts": _charts(ctx),
-        "top_risks": _top_risks(ctx),
+        "top_risks": failing[:TOP_RISKS],
+        "failing_controls": failing,
         "targets": [_target(ctx, t) for t in run.targets],
         "manual": _manual(ctx),
         "frameworks": _frameworks(ctx),

@@ -73,6 +73,7 @@ LABELS: dict[str, dict[str, str]] = {
     "level": {"en": "Level", "zh": "级别"},
     "top_risks": {"en": "Top risks", "zh": "主要风险"},
     "top_risks_none": {"en": "No control failed.", "zh": "没有不通过的控制项。"},
+    "failing_controls": {"en": "All failed controls", "zh": "全部不通过的控制项"},
     "affected_targets": {"en": "Affected targets", "zh": "受影响对象"},
     "more": {"en": "more", "zh": "更多"},
     # findings
@@ -188,6 +189,10 @@ LABELS: dict[str, dict[str, str]] = {
     "status_help_WAIVED": {"en": "An accepted risk, with who accepted it and until when.",
                            "zh": "已接受的风险，注明批准人及有效期。"},
     "options": {"en": "Run options", "zh": "运行选项"},
+    "collection": {"en": "Collection per target", "zh": "各对象的采集情况"},
+    "remote_calls": {"en": "Remote calls", "zh": "远程调用次数"},
+    "duration": {"en": "Duration (s)", "zh": "耗时（秒）"},
+    "started": {"en": "Started", "zh": "开始时间"},
     # signature page
     "signature_page": {"en": "Signature", "zh": "签署"},
     "signed_intro": {
