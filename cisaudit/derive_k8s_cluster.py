@@ -116,6 +116,19 @@ BY_NAME = {r.name: r for r in RESOURCES}
 VERSION_SECTION = "k8s.api.version"
 INVENTORY_SECTION = "k8s.inventory"
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# Namespaces the upstream manifests and operators of widespread network plugins install
+# into. Their pods need host access by design (hostNetwork, privileged, hostPath), like
+# kube-system's; they are cluster plumbing, not workloads the application teams control,
+# so controls list them for review instead of passing or failing them (docs/facts-k8s.md).
+NETWORK_PLUGIN_NAMESPACES = (
+    "kube-flannel",  # flannel's kube-flannel.yml
+    "calico-system",  # Calico via the Tigera operator
+    "calico-apiserver",
+    "tigera-operator",
+    "cilium",  # Cilium installed with --namespace cilium
+    "ovn-kubernetes",
+)
+PLATFORM_NAMESPACES = SYSTEM_NAMESPACES + NETWORK_PLUGIN_NAMESPACES
 PSA_MODES = ("enforce", "audit", "warn")
 PSA_PREFIX = "pod-security.kubernetes.io/"
 # Subjects every request carries: whatever they are granted, every user is granted.
@@ -499,11 +512,11 @@ def _entry(subject: str, binding: Binding, **extra: Any) -> dict[str, Any]:
 
 
 def is_component(subject: str) -> bool:
-    """A control-plane or add-on identity (``system:kube-scheduler``, a kube-system service
-    account), as opposed to people and to the broad ``system:`` groups that hold them."""
+    """A control-plane or add-on identity (``system:kube-scheduler``, a service account of
+    kube-system or of a network plugin's namespace), as opposed to people and to the broad ``system:`` groups that hold them."""
     kind, ns, name = subject.split("/", 2)
     if kind == "ServiceAccount":
-        return ns in SYSTEM_NAMESPACES
+        return ns in PLATFORM_NAMESPACES
     if subject in EVERYONE or name.startswith("system:serviceaccounts"):
         return False
     return name.startswith("system:")
@@ -605,6 +618,7 @@ def _derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str
     if raw["pods"] is not None:
         cluster["pods"] = [_pod(p, sa_automount, owners) for p in raw["pods"]]
     _add_workloads(cluster, raw, errors, sa_automount, owners)
+    _add_pod_specs(cluster, errors)
     _add_rbac(cluster, raw, errors)
     _add_network(cluster, raw, errors)
     _add_admission(cluster, raw, errors)
@@ -651,6 +665,126 @@ def _add_workloads(
     ]
 
 
+# Fields of pod_spec_facts that name containers (or other things) and are merged as lists
+# when a workload's running pods add to what its template says.
+_LIST_FIELDS = (
+    "containers",
+    "privileged",
+    "allow_privilege_escalation",
+    "run_as_root",
+    "net_raw",
+    "not_dropping_all",
+    "windows_host_process",
+    "without_seccomp",
+    "host_path_volumes",
+    "secret_env",
+)
+_SORTED_FIELDS = ("added_capabilities", "host_ports")
+_ANY_FIELDS = ("host_pid", "host_ipc", "host_network")
+_ALL_FIELDS = ("seccomp_runtime_default", "security_context")
+_SPEC_EXTRA = ("owner", "top_owner", "replicas", "static", "phase")
+
+
+def pod_specs(
+    workloads: list[dict[str, Any]], pods: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each pod spec once, where it is written: every workload no other collected workload
+    controls (a Deployment, not its ReplicaSets; a CronJob, not its Jobs), and every pod no
+    collected workload controls (bare pods, static mirror pods, pods of controllers outside
+    the six kinds). A workload's running pods are folded into it: their findings are added
+    to the template's (an ephemeral debug container, a sidecar a webhook injected, an older
+    ReplicaSet's pods mid-rollout), so nothing running is lost by judging the template."""
+    by_key = {
+        (w["cis"]["namespace"], str(w.get("kind")), str(_meta(w).get("name"))): w
+        for w in workloads
+    }
+
+    def top(namespace: str, owner: str | None) -> tuple[str, str, str] | None:
+        """The top-most collected workload up the controller chain, or None."""
+        found = None
+        for _ in range(5):  # Pod -> ReplicaSet -> Deployment; Pod -> Job -> CronJob
+            if not owner:
+                break
+            kind, _, name = owner.partition("/")
+            key = (namespace, kind, name)
+            if key not in by_key:
+                break
+            found, owner = key, by_key[key]["cis"]["owner"]
+        return found
+
+    specs: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for key, workload in by_key.items():
+        if top(key[0], workload["cis"]["owner"]) is None:
+            specs[key] = _spec_entry(workload, "workload")
+    bare: list[dict[str, Any]] = []
+    for pod in pods:
+        parent = top(pod["cis"]["namespace"], pod["cis"]["owner"])
+        if parent is None or parent not in specs:
+            bare.append(_spec_entry(pod, "pod"))
+        else:
+            _fold(specs[parent]["cis"], pod)
+    return [*specs.values(), *bare]
+
+
+def _spec_entry(obj: dict[str, Any], source: str) -> dict[str, Any]:
+    meta = _meta(obj)
+    cis = {k: v for k, v in obj["cis"].items() if k not in _SPEC_EXTRA}
+    cis.update(
+        {
+            "source": source,
+            "owner": obj["cis"].get("owner"),
+            "static": bool(obj["cis"].get("static")),
+            "system": cis["namespace"] in SYSTEM_NAMESPACES,
+            "platform": cis["namespace"] in PLATFORM_NAMESPACES,
+            "pods": [] if source == "workload" else [str(meta.get("name"))],
+        }
+    )
+    for field in _LIST_FIELDS:
+        cis[field] = list(cis.get(field) or [])
+    cis["capabilities"] = {k: dict(v) for k, v in (cis.get("capabilities") or {}).items()}
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid") if k in meta},
+        "cis": cis,
+    }
+
+
+def _fold(cis: dict[str, Any], pod: dict[str, Any]) -> None:
+    """Add what one running pod of a workload shows to the workload's findings."""
+    got = pod["cis"]
+    cis["pods"].append(str(_meta(pod).get("name")))
+    for field in _LIST_FIELDS:
+        cis[field].extend(v for v in got.get(field) or [] if v not in cis[field])
+    for field in _SORTED_FIELDS:
+        cis[field] = sorted(set(cis.get(field) or []) | set(got.get(field) or []))
+    for field in _ANY_FIELDS:
+        cis[field] = bool(cis.get(field)) or bool(got.get(field))
+    for field in _ALL_FIELDS:
+        cis[field] = bool(cis.get(field)) and bool(got.get(field))
+    for name, caps in (got.get("capabilities") or {}).items():
+        mine = cis["capabilities"].setdefault(name, {"add": [], "drop": []})
+        for k in ("add", "drop"):
+            mine[k] = mine.get(k, []) + [c for c in caps.get(k, []) if c not in mine.get(k, [])]
+    # True wins (some pod mounts the token), then unknown, then False
+    values = (cis.get("automount_token"), got.get("automount_token"))
+    cis["automount_token"] = True if True in values else None if None in values else False
+
+
+def _add_pod_specs(cluster: dict[str, Any], errors: dict[str, str]) -> None:
+    """``cluster.pod_specs``: needs both the pods and every workload kind, since a spec
+    missing from either could be the one that fails."""
+    missing = [errors[f"cluster.{k}"] for k in ("pods", "workloads") if k not in cluster]
+    if missing:
+        errors["cluster.pod_specs"] = "; ".join(missing)
+        return
+    cluster["pod_specs"] = pod_specs(cluster["workloads"], cluster["pods"])
+    for fact in ("pods", "workloads"):
+        key = f"cluster.{fact}.cis.automount_token"
+        if key in errors:
+            errors["cluster.pod_specs.cis.automount_token"] = errors[key]
+
+
 def _add_rbac(cluster: dict[str, Any], raw: Raw, errors: dict[str, str]) -> None:
     bindings = _bindings(raw["rolebindings"] or [], raw["clusterrolebindings"] or [])
     binding_kinds = ("rolebindings", "clusterrolebindings")
@@ -684,7 +818,14 @@ def _add_network(cluster: dict[str, Any], raw: Raw, errors: dict[str, str]) -> N
     if raw["namespaces"] is None:
         return
     by_ns = _group_by_namespace(cluster.get("networkpolicies"), raw["pods"])
-    cluster["namespaces"] = [_namespace(n, *by_ns) for n in raw["namespaces"]]
+    spec_counts: dict[str, int] | None = None
+    if "pod_specs" in cluster:
+        spec_counts = {}
+        for spec in cluster["pod_specs"]:
+            spec_counts[spec["cis"]["namespace"]] = spec_counts.get(spec["cis"]["namespace"], 0) + 1
+    else:
+        errors["cluster.namespaces.cis.pod_specs"] = errors["cluster.pod_specs"]
+    cluster["namespaces"] = [_namespace(n, *by_ns, spec_counts) for n in raw["namespaces"]]
     for fact, dep in (("network_policies", "networkpolicies"), ("workloads", "pods")):
         if raw[dep] is None:
             errors[f"cluster.namespaces.cis.{fact}"] = errors[f"cluster.{dep}"]
@@ -862,6 +1003,7 @@ def _namespace(
     obj: dict[str, Any],
     policies: dict[str, list[dict[str, Any]]] | None,
     pod_counts: dict[str, int] | None,
+    spec_counts: dict[str, int] | None,
 ) -> dict[str, Any]:
     name = str(_meta(obj).get("name"))
     labels = _meta(obj).get("labels") or {}
@@ -872,6 +1014,7 @@ def _namespace(
             "psa": {m: labels.get(PSA_PREFIX + m) for m in PSA_MODES},
             "psa_versions": {m: labels.get(f"{PSA_PREFIX}{m}-version") for m in PSA_MODES},
             "system": name in SYSTEM_NAMESPACES,
+            "platform": name in PLATFORM_NAMESPACES,
             "network_policies": None if mine is None else len(mine),
             # isolated: some policy selects every pod for that direction (a default deny or
             # an explicit allow-list), so no pod is left open by omission.
@@ -882,6 +1025,7 @@ def _namespace(
                 for t in ("Ingress", "Egress")
             },
             "workloads": None if pod_counts is None else pod_counts.get(name, 0),
+            "pod_specs": None if spec_counts is None else spec_counts.get(name, 0),
             "phase": (obj.get("status") or {}).get("phase"),
         }
     )

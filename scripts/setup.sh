@@ -24,6 +24,7 @@ packages=(
     poppler-utils      # pdftotext/pdfinfo: tests read generated PDFs back
     fonts-noto-cjk     # fonts for PDF reports
     libpango-1.0-0 libpangoft2-1.0-0   # weasyprint's text layout
+    libharfbuzz-subset0   # fast font subsetting for the Chinese fonts in PDFs
     python3-venv
 )
 
