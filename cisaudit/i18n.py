@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import os
 
+# Status names as reports print them; the terminal table shows the short codes in English.
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "PASS": {"en": "Pass", "zh": "通过"},
+    "FAIL": {"en": "Fail", "zh": "不通过"},
+    "MANUAL": {"en": "Manual", "zh": "需人工检查"},
+    "NOT_APPLICABLE": {"en": "Not applicable", "zh": "不适用"},
+    "ERROR": {"en": "Could not tell", "zh": "无法判定"},
+    "WAIVED": {"en": "Waived", "zh": "已豁免"},
+}
+
 MESSAGES: dict[str, dict[str, str]] = {
     "target": {"en": "Target", "zh": "目标"},
     "score": {"en": "Score", "zh": "得分"},
@@ -17,12 +27,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "已中断：已完成目标的结果已保留。",
     },
     "exit": {"en": "exit code", "zh": "退出码"},
-    "PASS": {"en": "PASS", "zh": "通过"},
-    "FAIL": {"en": "FAIL", "zh": "不通过"},
-    "MANUAL": {"en": "MANUAL", "zh": "人工"},
-    "NOT_APPLICABLE": {"en": "N/A", "zh": "不适用"},
-    "ERROR": {"en": "ERROR", "zh": "错误"},
-    "WAIVED": {"en": "WAIVED", "zh": "豁免"},
     "input_error": {"en": "Input error", "zh": "输入错误"},
 }
 
@@ -33,5 +37,8 @@ def lang() -> str:
 
 
 def t(key: str, language: str | None = None) -> str:
+    language = language or lang()
+    if key in STATUS_LABELS:
+        return key if language == "en" else STATUS_LABELS[key]["zh"]
     entry = MESSAGES.get(key, {})
     return entry.get(language or lang(), entry.get("en", key))

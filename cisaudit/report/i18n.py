@@ -14,14 +14,8 @@ LANGS = ("en", "zh")
 # ``--lang both`` prints Chinese first, English beneath it.
 LANG_CHOICES: dict[str, tuple[str, ...]] = {"en": ("en",), "zh": ("zh",), "both": ("zh", "en")}
 
-STATUS_LABELS: dict[str, dict[str, str]] = {
-    "PASS": {"en": "Pass", "zh": "通过"},
-    "FAIL": {"en": "Fail", "zh": "不通过"},
-    "MANUAL": {"en": "Manual", "zh": "需人工检查"},
-    "NOT_APPLICABLE": {"en": "Not applicable", "zh": "不适用"},
-    "ERROR": {"en": "Could not tell", "zh": "无法判定"},
-    "WAIVED": {"en": "Waived", "zh": "已豁免"},
-}
+# Shared with the command line, so a status reads the same on screen and on paper.
+from cisaudit.i18n import STATUS_LABELS  # noqa: E402
 
 LABELS: dict[str, dict[str, str]] = {
     # document
