@@ -89,7 +89,7 @@ def main() -> None:
             kind="k8s-cluster",
             context="standin",
             kubeconfig=str(server.kubeconfig(Path(tmp) / "kubeconfig")),
-            vars={"page_size": args.page_size},
+            page_size=args.page_size,
         )
         collect_k8s_cluster(target)  # warm up: the kubernetes client imports lazily (~1 s)
         server.requests.clear()

@@ -256,9 +256,14 @@ def build_run(
         if bench and item.kind == "k8s-cluster":
             # Node-side control-plane controls, reported NOT_APPLICABLE when the provider
             # runs the control plane (a managed cluster): nobody can SSH to those nodes.
-            chosen += [c for c in catalog.applicable(bench, "k8s-node", MANAGED_ROLES)
-                       if c.roles and set(c.roles) <= set(MANAGED_ROLES) and selection.matches(c)
-                       and c not in chosen]
+            chosen += [
+                c
+                for c in catalog.applicable(bench, "k8s-node", MANAGED_ROLES)
+                if c.roles
+                and set(c.roles) <= set(MANAGED_ROLES)
+                and selection.matches(c)
+                and c not in chosen
+            ]
         for control in chosen:
             controls[control.key] = control.info()
         if bench:
@@ -320,15 +325,21 @@ def evaluate_target(
     values, errors = _load(DERIVERS[item.kind])(item.sections)
     facts = FactSet(values, errors)
     result.facts_summary = {**_facts_summary(values), "fact_errors": errors}
-    node_side = [c for c in controls if item.kind == "k8s-cluster" and "k8s-cluster" not in c.targets]
+    node_side = [
+        c for c in controls if item.kind == "k8s-cluster" and "k8s-cluster" not in c.targets
+    ]
     if node_side and not (values.get("cluster") or {}).get("managed"):
         controls = [c for c in controls if c not in node_side]  # the nodes' own targets judge them
         node_side = []
     result.results = [evaluate(c, facts) for c in controls if c not in node_side] + [
-        Result(c.id, Status.NOT_APPLICABLE,
-               reason="managed control plane: the provider operates these nodes and gives no SSH "
-                      "access to them; ask the provider for its attestation")
-        for c in node_side]
+        Result(
+            c.id,
+            Status.NOT_APPLICABLE,
+            reason="managed control plane: the provider operates these nodes and gives no SSH "
+            "access to them; ask the provider for its attestation",
+        )
+        for c in node_side
+    ]
     return result
 
 

@@ -50,6 +50,7 @@ CHECK_KEYS = {
     "when",
     "otherwise",
     "empty",
+    "empty_status",
     "test",
     "review",
     "review_reason",
@@ -275,8 +276,11 @@ def load_control(path: Path, benchmark: str, sections: dict[str, Any]) -> Contro
         # Applicability of the whole control, manual ones included (e.g. swarm-only items).
         _validate_cond(data["applies_if"], path, scoped=False)
         if "otherwise" not in data:
-            raise SourceError(path, data.line_of("applies_if"),
-                              "'applies_if' needs an 'otherwise' reason for NOT_APPLICABLE")
+            raise SourceError(
+                path,
+                data.line_of("applies_if"),
+                "'applies_if' needs an 'otherwise' reason for NOT_APPLICABLE",
+            )
     evidence = [str(f) for f in data.get("evidence", [])]
     for name in evidence:
         _validate_fact(name, path, data.line_of("evidence"))
@@ -347,6 +351,10 @@ def _validate_check(check: Any, path: Path) -> None:
     for key in ("test", "review", "where"):
         if key in check:
             _validate_cond(check[key], path, scoped=scoped)
+    if check.get("empty_status", "NOT_APPLICABLE") not in ("PASS", "NOT_APPLICABLE"):
+        raise SourceError(
+            path, check.line_of("empty_status"), "empty_status must be PASS or NOT_APPLICABLE"
+        )
     if "when" in check and "otherwise" not in check:
         raise SourceError(
             path, check.line_of("when"), "'when' needs an 'otherwise' reason for NOT_APPLICABLE"

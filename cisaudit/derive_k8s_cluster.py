@@ -685,9 +685,7 @@ _ALL_FIELDS = ("seccomp_runtime_default", "security_context")
 _SPEC_EXTRA = ("owner", "top_owner", "replicas", "static", "phase")
 
 
-def pod_specs(
-    workloads: list[dict[str, Any]], pods: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def pod_specs(workloads: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each pod spec once, where it is written: every workload no other collected workload
     controls (a Deployment, not its ReplicaSets; a CronJob, not its Jobs), and every pod no
     collected workload controls (bare pods, static mirror pods, pods of controllers outside
@@ -695,8 +693,7 @@ def pod_specs(
     to the template's (an ephemeral debug container, a sidecar a webhook injected, an older
     ReplicaSet's pods mid-rollout), so nothing running is lost by judging the template."""
     by_key = {
-        (w["cis"]["namespace"], str(w.get("kind")), str(_meta(w).get("name"))): w
-        for w in workloads
+        (w["cis"]["namespace"], str(w.get("kind")), str(_meta(w).get("name"))): w for w in workloads
     }
 
     def top(namespace: str, owner: str | None) -> tuple[str, str, str] | None:

@@ -39,7 +39,6 @@ class FactSet:
             raise MissingFact(parts[0], f"fact {parts[0]!r} was not collected for this target")
         return dig(self.values, name)
 
-
     def check_item_path(self, path: str) -> None:
         """Inside ``each``: an error recorded for a field of the collection's items (e.g.
         ``cluster.pods.cis.automount_token``) makes every read of that field an ERROR."""
@@ -134,11 +133,19 @@ def evaluate(control: Control, facts: FactSet) -> Result:
     if control.applies_if is not None:
         try:
             if not check_condition(control.applies_if, facts, None, Trace()):
-                return Result(control.id, Status.NOT_APPLICABLE, reason=control.otherwise,
-                              evidence=_evidence(control, facts))
+                return Result(
+                    control.id,
+                    Status.NOT_APPLICABLE,
+                    reason=control.otherwise,
+                    evidence=_evidence(control, facts),
+                )
         except MissingFact as missing:
-            return Result(control.id, Status.ERROR, evidence=_evidence(control, facts),
-                          reason=f"could not collect {missing.fact}: {missing.reason}")
+            return Result(
+                control.id,
+                Status.ERROR,
+                evidence=_evidence(control, facts),
+                reason=f"could not collect {missing.fact}: {missing.reason}",
+            )
     if not control.automated or control.check is None:
         return _manual(control, facts)
     check = control.check
@@ -216,9 +223,15 @@ def _evaluate_file(control: Control, check: dict[str, Any], facts: FactSet) -> R
     _, expected = _summarise(trace)
     observed = {"path": path, **{where: obs for where, obs, _ in trace.seen}}
     if ok and "review" in check and check_condition(check["review"], facts, record, Trace()):
-        return Result(control.id, Status.MANUAL, reason=check.get("review_reason", "needs review"),
-                      observed=observed, expected=expected, evidence=evidence,
-                      offenders=[Offender(kind="file", name=path, observed=observed)])
+        return Result(
+            control.id,
+            Status.MANUAL,
+            reason=check.get("review_reason", "needs review"),
+            observed=observed,
+            expected=expected,
+            evidence=evidence,
+            offenders=[Offender(kind="file", name=path, observed=observed)],
+        )
     offenders = [] if ok else [Offender(kind="file", name=path, observed=observed)]
     return Result(
         control.id,
@@ -239,8 +252,17 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
         items = [x for x in items if check_condition(check["where"], facts, x, Trace())]
     evidence = _evidence(control, facts)
     if not items:
+        # Usually nothing to judge (NOT_APPLICABLE); for a collection of *offending* things
+        # (e.g. roles with wildcards) an empty list is the passing case: empty_status: PASS.
         reason = check.get("empty", f"no {collection.replace('_', ' ')} to check")
-        return Result(control.id, Status.NOT_APPLICABLE, reason=reason, evidence=evidence)
+        status = Status(check.get("empty_status", Status.NOT_APPLICABLE.value))
+        return Result(
+            control.id,
+            status,
+            reason=reason,
+            evidence=evidence,
+            observed={"checked": 0, "failing": 0} if status is Status.PASS else None,
+        )
     name_path = check.get("name", "cis.name")
     kind = check.get("kind", collection.rstrip("s"))
     offenders, reviews = [], []

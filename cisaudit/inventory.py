@@ -232,10 +232,16 @@ _CLUSTER_KEYS = (
     "context",
     "in_cluster",
     "path",
+    "managed",
+    "page_size",
+    "dump_complete",
     "connect_timeout",
     "command_timeout",
-    "vars",
+    "vars",  # stays last: _APPLIES takes the others
 )
+# Cluster settings that older inventories gave under `vars:`; still read from there.
+_CLUSTER_VARS = ("managed", "page_size", "dump_complete")
+_API_ONLY, _OFFLINE_ONLY = ("page_size",), ("dump_complete",)
 _SSH = (
     "kind",
     "address",
@@ -326,6 +332,14 @@ def _seconds(ctx: _Ctx, label: str, value: Any, line: int) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         ctx.fail(line, f"{label} must be a number of seconds above 0, not {_show(value)}")
     return float(value)
+
+
+def _page_size(ctx: _Ctx, label: str, value: Any, line: int) -> int:
+    if ctx.lenient and isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        ctx.fail(line, f"{label} must be a whole number of objects, 1 or more, not {_show(value)}")
+    return value
 
 
 def _path(ctx: _Ctx, label: str, value: Any, line: int) -> str:
@@ -454,6 +468,9 @@ _CONVERT: dict[str, _Converter] = {
     "kubeconfig": _path,
     "context": _text,
     "in_cluster": _bool,
+    "managed": _bool,
+    "page_size": _page_size,
+    "dump_complete": _bool,
 }
 
 
@@ -666,6 +683,7 @@ def _parse_native(ctx: _Ctx, doc: LineDict) -> _Draft:
             ctx.fail(line, f"{name!r} is both a host (line {draft.hosts[name].line}) and a cluster")
         _check_keys(ctx, body, _CLUSTER_KEYS, f"cluster {name!r}")
         settings, free = _native_settings(ctx, body, strict=True)
+        _cluster_vars(ctx, name, settings, free)
         settings["kind"] = _Val("k8s-cluster", line, "kind", strict=True)
         draft.host(name, line, settings, free)
     for name, body, line in _native_entries(ctx, doc, "groups", "group"):
@@ -677,6 +695,26 @@ def _parse_native(ctx: _Ctx, doc: LineDict) -> _Draft:
             )
         _native_group(draft, draft.group(name, line), body)
     return draft
+
+
+def _cluster_vars(ctx: _Ctx, name: str, settings: Settings, free: Settings) -> None:
+    """``vars: {managed: true}`` (the spelling before these keys existed) is checked like
+    ``managed: true``; both with different values is an error. The variable stays in
+    ``vars`` too, for whoever reads it there."""
+    for key in _CLUSTER_VARS:
+        old = free.get(key)
+        if old is None:
+            continue
+        val = _setting(ctx, key, f"vars.{key}", old.value, old.line, strict=True)
+        given = settings.get(key)
+        if given is None:
+            settings[key] = val
+        elif given.value != val.value:
+            ctx.fail(
+                val.line,
+                f"cluster {name!r} gives {key} = {_show(given.value)} (line {given.line})"
+                f" and vars.{key} = {_show(val.value)}; give it once, as `{key}:`",
+            )
 
 
 def _native_body(ctx: _Ctx, body: Any, line: int, what: str) -> LineDict:
@@ -1343,6 +1381,7 @@ def _target(
         ctx.fail(node.line, f"bundle {node.name!r} needs a path to the recorded evidence")
     if kind == "k8s-cluster":
         _check_cluster(ctx, node, fields)
+        _check_cluster_mode(ctx, node, settings, fields)
     return Target(
         name=node.name,
         groups=groups,
@@ -1350,6 +1389,22 @@ def _target(
         source=f"{ctx.path}:{node.line}",
         **fields,
     )
+
+
+def _check_cluster_mode(ctx: _Ctx, node: _Node, settings: Settings, fields: dict[str, Any]) -> None:
+    """``page_size`` means something over the API only, ``dump_complete`` offline only.
+    Written on the cluster itself, the wrong one is an error; inherited, it is skipped."""
+    offline = "path" in fields
+    for keys, wrong, why in (
+        (_API_ONLY, offline, "an offline dump (path) is not paged"),
+        (_OFFLINE_ONLY, not offline, "it vouches for an offline dump; give path"),
+    ):
+        for key in keys:
+            if key in fields and wrong:
+                val = settings[key]
+                if val.strict:
+                    ctx.fail(val.line, f"{val.label} does not apply to {node.name!r}: {why}")
+                del fields[key]
 
 
 def _check_cluster(ctx: _Ctx, node: _Node, fields: dict[str, Any]) -> None:

@@ -41,6 +41,11 @@ class Target:
     context: str | None = None
     path: str | None = None  # for "bundle" targets and offline cluster dumps
     in_cluster: bool = False  # k8s-cluster: use the pod's service account, not a kubeconfig
+    # k8s-cluster settings; None = not given (the collector then reads vars.<name>, as
+    # inventories written before these keys existed say it there)
+    managed: bool | None = None  # the provider runs the control plane (EKS, GKE, AKS ...)
+    page_size: int | None = None  # `limit` of each list request (default 500)
+    dump_complete: bool | None = None  # offline: the dump holds every object (vouched)
     known_hosts: str | None = None  # SSH known_hosts file to verify host keys against
     connect_timeout: float = 10.0
     command_timeout: float = 60.0

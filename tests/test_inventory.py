@@ -83,6 +83,25 @@ BAD_CASES: dict[str, tuple[int | None, str]] = {
         2,
         "cluster 'prod' gives kubeconfig/context and in_cluster; choose one",
     ),
+    # native: cluster settings
+    "native-cluster-page-size.yml": (5, "page_size must be a whole number of objects, 1 or more"),
+    "native-cluster-managed-string.yml": (4, "managed must be true or false, not 'yes'"),
+    "native-cluster-dump-complete-api.yml": (
+        4,
+        "dump_complete does not apply to 'prod': it vouches for an offline dump; give path",
+    ),
+    "native-cluster-page-size-offline.yml": (
+        4,
+        "page_size does not apply to 'acme': an offline dump (path) is not paged",
+    ),
+    "native-cluster-vars-page-size.yml": (
+        6,
+        "vars.page_size must be a whole number of objects, 1 or more, not 'big'",
+    ),
+    "native-cluster-managed-twice.yml": (
+        5,
+        "cluster 'prod' gives managed = True (line 4) and vars.managed = False; give it once",
+    ),
     # native: groups and duplicates
     "native-unknown-child.yml": (
         7,
@@ -131,6 +150,10 @@ BAD_CASES: dict[str, tuple[int | None, str]] = {
     "ansible-cycle.yml": (8, "groups contain each other in a cycle: web -> frontend -> web"),
     "ansible-template-host.yml": (4, "ansible_host is a template"),
     "ansible-no-address.yml": (3, "host 'web_1' has no address: add ansible_host="),
+    "ansible-cluster-page-size.yml": (
+        6,
+        "cisaudit_page_size must be a whole number of objects, 1 or more, not '-5'",
+    ),
     # Ansible INI
     "ini-unclosed-section.ini": (3, "section header '[web' is not closed"),
     "ini-unknown-suffix.ini": (4, "unknown section kind ':var' (did you mean 'vars'?)"),
@@ -149,6 +172,7 @@ BAD_CASES: dict[str, tuple[int | None, str]] = {
     ),
     "ini-empty-range.ini": (2, "host range '[03:01]' is empty"),
     "ini-bad-role.ini": (6, "'boss' is not a node role"),
+    "ini-cluster-managed.ini": (2, "cisaudit_managed must be true or false, not 'maybe'"),
 }
 
 
@@ -415,3 +439,90 @@ def test_every_setting_is_documented() -> None:
              "ansible_group_priority", *KINDS, *NODE_ROLES}  # fmt: skip
     missing = sorted(n for n in names if f"`{n}" not in doc)
     assert not missing, f"docs/inventory.md does not mention: {missing}"
+
+
+# ---------------------------------------------------------------------- cluster settings
+
+
+def test_cluster_settings_are_first_class_keys(tmp_path: Path) -> None:
+    path = tmp_path / "clusters.yml"
+    path.write_text(
+        "clusters:\n"
+        "  eks-prod:\n"
+        "    kubeconfig: ~/.kube/config\n"
+        "    context: prod-audit\n"
+        "    managed: true\n"
+        "    page_size: 250\n"
+        "  acme:\n"
+        "    path: ./acme-dump\n"
+        "    dump_complete: true\n"
+        "  legacy:\n"  # written before the keys existed: still read, and now checked
+        "    kubeconfig: ~/.kube/config\n"
+        "    vars: {managed: true, page_size: 100, team: platform}\n"
+        "  plain:\n"
+        "    in_cluster: true\n"
+    )
+    t = by_name(load_inventory(path))
+    assert (t["eks-prod"].managed, t["eks-prod"].page_size) == (True, 250)
+    assert t["eks-prod"].dump_complete is None
+    assert (t["acme"].dump_complete, t["acme"].page_size) == (True, None)
+    assert (t["legacy"].managed, t["legacy"].page_size) == (True, 100)
+    assert t["legacy"].vars == {"managed": True, "page_size": 100, "team": "platform"}
+    assert (t["plain"].managed, t["plain"].page_size, t["plain"].dump_complete) == (None,) * 3
+
+
+def test_cluster_settings_from_ansible_files(tmp_path: Path) -> None:
+    yml = tmp_path / "inv.yml"
+    yml.write_text(
+        "all:\n"
+        "  children:\n"
+        "    clusters:\n"
+        "      vars: {cisaudit_page_size: '300'}\n"  # inherited: skipped for the dump
+        "      hosts:\n"
+        "        gke-prod:\n"
+        "          cisaudit_kind: k8s-cluster\n"
+        "          cisaudit_kubeconfig: ~/.kube/config\n"
+        "          cisaudit_managed: 'yes'\n"
+        "        export:\n"
+        "          cisaudit_kind: k8s-cluster\n"
+        "          cisaudit_path: ./export\n"
+        "          cisaudit_dump_complete: true\n"
+    )
+    t = by_name(load_inventory(yml))
+    assert (t["gke-prod"].managed, t["gke-prod"].page_size) == (True, 300)
+    assert (t["export"].dump_complete, t["export"].page_size) == (True, None)
+    ini = tmp_path / "hosts"
+    ini.write_text(
+        "[clusters]\n"
+        "aks cisaudit_kind=k8s-cluster cisaudit_kubeconfig=~/.kube/config"
+        " cisaudit_managed=true cisaudit_page_size=50\n"
+    )
+    [aks] = load_inventory(ini).targets
+    assert (aks.managed, aks.page_size, aks.dump_complete) == (True, 50, None)
+
+
+def test_the_collector_reads_the_settings_before_vars(tmp_path: Path) -> None:
+    import json
+
+    from cisaudit.collect.k8s_cluster import collect_k8s_cluster
+    from cisaudit.derive_k8s_cluster import INVENTORY_SECTION, derive
+
+    folder = str(ROOT / "tests" / "data" / "k8s" / "cluster-weak")
+    keys = Target(name="a", kind="k8s-cluster", path=folder, managed=True, dump_complete=True)
+    # the field wins over vars; vars alone still work, as before
+    legacy = Target(
+        name="b", kind="k8s-cluster", path=folder, vars={"managed": True, "dump_complete": True}
+    )
+    overridden = Target(
+        name="c", kind="k8s-cluster", path=folder, managed=False, vars={"managed": True}
+    )
+    for target, managed, complete in ((keys, True, True), (legacy, True, True),
+                                      (overridden, False, False)):  # fmt: skip
+        evidence = collect_k8s_cluster(target)
+        said = json.loads(evidence.sections[INVENTORY_SECTION].output)
+        assert (said["managed"], said["dump_complete"]) == (managed, complete), target.name
+        values, errors = derive(evidence.sections)
+        assert values["cluster"]["managed"] is managed
+        assert ("cluster.workloads" not in errors) is complete  # no ReplicaSets in the folder
+    bad = Target(name="d", kind="k8s-cluster", kubeconfig=str(tmp_path / "none"), page_size=0)
+    assert "page_size must be a positive number, not 0" in (collect_k8s_cluster(bad).error or "")

@@ -98,8 +98,8 @@ class ClusterUnreachable(Exception):
 def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> TargetEvidence:
     """Read the cluster named by ``target``; failures become ``error``, never exceptions.
 
-    ``page_size`` (default: ``vars.page_size`` of the inventory entry, else 500) is the
-    ``limit`` of each list request."""
+    ``page_size`` (default: the inventory entry's ``page_size``, or ``vars.page_size``,
+    else 500) is the ``limit`` of each list request."""
     started = time.monotonic()
     evidence = TargetEvidence(
         name=target.name,
@@ -113,7 +113,7 @@ def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> Targ
     try:
         with gc_paused():
             if target.path:
-                complete = _truthy(target.vars.get("dump_complete"))
+                complete = _setting(target, "dump_complete")
                 inventory.update(source="offline", path=str(target.path), dump_complete=complete)
                 evidence.sections.update(
                     read_dump(Path(target.path).expanduser(), complete=complete)
@@ -138,13 +138,17 @@ def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> Targ
 def _read_api(
     target: Target, page_size: int | None, evidence: TargetEvidence, inventory: dict[str, Any]
 ) -> None:
-    wanted = page_size or target.vars.get("page_size") or DEFAULT_PAGE_SIZE
+    if page_size is not None or target.page_size is not None:
+        label = "page_size"
+        wanted: Any = page_size if page_size is not None else target.page_size
+    else:
+        label, wanted = "vars.page_size", target.vars.get("page_size") or DEFAULT_PAGE_SIZE
     try:
         size = int(wanted)
     except (TypeError, ValueError):
         size = 0
     if size < 1:
-        raise ClusterUnreachable(f"vars.page_size must be a positive number, not {wanted!r}")
+        raise ClusterUnreachable(f"{label} must be a positive number, not {wanted!r}")
     reader = ApiReader(target, page_size=size)
     evidence.address = reader.server
     inventory.update(source="api", server=reader.server)
@@ -156,8 +160,14 @@ def _read_api(
 
 
 def _managed(target: Target) -> bool:
-    value = getattr(target, "managed", None)
-    return _truthy(target.vars.get("managed") if value is None else value)
+    return _setting(target, "managed")
+
+
+def _setting(target: Target, name: str) -> bool:
+    """A yes/no cluster setting: the inventory key (``managed:``) first, else the same
+    name under ``vars`` as older inventories wrote it."""
+    value = getattr(target, name, None)
+    return _truthy(target.vars.get(name) if value is None else value)
 
 
 def _truthy(value: Any) -> bool:
