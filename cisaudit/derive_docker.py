@@ -391,8 +391,13 @@ def parse_audit_rules(sections: dict[str, Section]) -> dict[str, Any]:
         files = sections.get("audit.files")
         lines = [line.partition(":")[2] for line in (files.output if files else "").splitlines()]
         source = "files" if lines else None
+        if files is not None and files.rc == 5:
+            # Rules files exist but this account cannot read them (and auditctl could not
+            # list the loaded rules): whether paths are audited cannot be told.
+            reason = (files.stderr.strip().splitlines() or ["audit rules unreadable"])[0]
+            return {"source": None, "rules": [], "error": f"audit rules could not be read: {reason}"}
     rules = [rule for rule in (parse_rule(line) for line in lines) if rule]
-    return {"source": source, "rules": rules}
+    return {"source": source, "rules": rules, "error": None}
 
 
 def parse_rule(line: str) -> dict[str, Any] | None:
@@ -776,6 +781,12 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
             return None
 
     info = parsed("docker.info", ("engine", "swarm"))
+    if info is not None and info.get("ServerErrors"):
+        # `docker info` exits 0 with only client data when it cannot reach the engine
+        # (e.g. permission denied on the socket): that is no engine facts, not empty ones.
+        for fact in ("engine", "swarm"):
+            errors.setdefault(fact, "docker info: " + "; ".join(map(str, info["ServerErrors"])))
+        info = None
     version = _json(_ok(sections, "docker.version")) if _ok(sections, "docker.version") else None
     containers = parsed("docker.inspect", ("containers",))
     images = parsed("docker.images", ("images",))
@@ -790,6 +801,9 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
     audit = parse_audit_rules(sections)
     values["audit"] = audit
     values["files"] = derive_files(sections, paths, audit, errors)
+    if audit.get("error"):
+        for name in PATH_NAMES:
+            errors[f"files.{name}.audited"] = audit["error"]
     values["cert_files"] = derive_cert_files(sections)
 
     if info is not None:

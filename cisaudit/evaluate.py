@@ -197,6 +197,7 @@ def _evaluate_host(control: Control, check: dict[str, Any], facts: FactSet) -> R
 def _evaluate_file(control: Control, check: dict[str, Any], facts: FactSet) -> Result:
     name = check["file"]
     record = facts.get(f"files.{name}")
+    facts = facts.scoped(f"files.{name}")  # errors on one field of the record, e.g. audited
     evidence = _evidence(control, facts)
     if record is None:
         return Result(

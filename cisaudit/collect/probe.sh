@@ -6,6 +6,8 @@ umask 077
 T=$(mktemp -d 2>/dev/null || echo /tmp/cisaudit.$$) && mkdir -p "$T" || exit 97
 trap 'rm -rf "$T"' EXIT
 export LC_ALL=C
+# sbin directories hold dockerd and runc; an unprivileged login often lacks them in PATH.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 N=0
 sec() { # name command: start command in the background, output to $T/NNN.name.*
   N=$((N + 1)); f="$T/$(printf %03d $N).$1"
@@ -22,7 +24,7 @@ sec daemon.json 'cfg=/etc/docker/daemon.json; if [ -n "$dpid" ]; then c=$(tr "\0
 sec docker.info "docker info --format '{{json .}}'"
 sec docker.version "docker version --format '{{json .}}'"
 sec docker.inspect 'ids=$(docker ps -aq --no-trunc) || exit $?; if [ -n "$ids" ]; then docker inspect $ids; else echo "[]"; fi'
-sec docker.images 'ids=$(docker image ls -q --no-trunc | sort -u) || exit $?; if [ -n "$ids" ]; then docker image inspect $ids; else echo "[]"; fi'
+sec docker.images 'ids=$(docker image ls -q --no-trunc) || exit $?; ids=$(printf "%s\n" $ids | sort -u); if [ -n "$ids" ]; then docker image inspect $ids; else echo "[]"; fi'
 sec docker.history 'for i in $(docker image ls -q --no-trunc | sort -u); do echo "#image $i"; docker history --no-trunc --format "{{json .}}" "$i" || echo "#failed $i"; done'
 sec docker.networks 'ids=$(docker network ls -q --no-trunc) || exit $?; if [ -n "$ids" ]; then docker network inspect $ids; else echo "[]"; fi'
 sec host.group 'getent group docker || grep "^docker:" /etc/group'
@@ -33,7 +35,7 @@ sec host.which 'for b in dockerd containerd containerd-shim containerd-shim-runc
 sec host.units 'systemctl show -p Id,FragmentPath,Listen docker.service docker.socket 2>/dev/null; for d in /etc/systemd/system /run/systemd/system /lib/systemd/system /usr/lib/systemd/system; do for u in docker.service docker.socket; do [ -f "$d/$u" ] && { echo "#unit $d/$u"; grep -E "^(ListenStream|ExecStart)=" "$d/$u"; }; done; done; true'
 sec containerd.config 'if [ -e /etc/containerd/config.toml ]; then cat /etc/containerd/config.toml; else echo absent >&2; exit 4; fi'
 sec audit.auditctl 'auditctl -l'
-sec audit.files 'grep -Hs "" /etc/audit/rules.d/*.rules /etc/audit/audit.rules; true'
+sec audit.files 'rc=0; for d in /etc/audit /etc/audit/rules.d; do if [ -e "$d" ] && ! { [ -r "$d" ] && [ -x "$d" ]; }; then echo "cannot read $d" >&2; rc=5; fi; done; for f in /etc/audit/rules.d/*.rules /etc/audit/audit.rules; do [ -e "$f" ] || continue; if [ -r "$f" ]; then grep -H "" "$f"; else echo "cannot read $f" >&2; rc=5; fi; done; exit $rc'
 sec host.certs_d 'if [ -d /etc/docker/certs.d ]; then find /etc/docker/certs.d -xdev -type f -exec stat -c "%n	%f	%u	%g	%U	%G" {} +; else echo absent >&2; exit 4; fi'
 wait
 for f in "$T"/*.out; do

@@ -174,3 +174,17 @@ def test_throttled_sshd_is_retried_with_backoff(lab) -> None:  # type: ignore[no
     finally:
         lab.exec("bare", "sed -i '/^MaxStartups 1:100:1$/d' /etc/ssh/sshd_config && "
                          "kill -HUP $(cat /run/sshd.pid)")
+
+
+def test_an_unprivileged_audit_says_what_it_could_not_read(lab) -> None:  # type: ignore[no-untyped-def]
+    """No sudo, no docker group: nothing the account cannot see becomes a PASS or a FAIL."""
+    hardened = next(t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-hardened")
+    rc, out = lab.exec("hardened", "chmod 0750 /etc/audit")
+    assert rc == 0, out
+    plain = dataclasses.replace(hardened, name="as-nosudo", user="nosudo", become=False)
+    target = audit([plain]).run.targets[0]
+    assert target.reachable, target.error
+    by_id = {r.control_id: r for r in target.results}
+    assert by_id["1.1.3"].status is Status.ERROR and "audit rules could not be read" in by_id["1.1.3"].reason
+    for control_id in ("2.13", "5.5", "4.6"):  # need the engine: permission denied on the socket
+        assert by_id[control_id].status is Status.ERROR, (control_id, by_id[control_id])
