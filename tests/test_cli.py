@@ -95,3 +95,31 @@ def test_every_scan_option_is_documented_in_the_readme() -> None:
         opt for p in scan.params for opt in p.opts if opt.startswith("--") and opt not in readme
     ]
     assert not missing, f"scan options missing from README.md: {missing}"
+
+
+def test_ctrl_c_keeps_what_finished(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import cisaudit.api as api
+    from cisaudit.targets import Target
+
+    real_wait = api.wait
+    calls = {"n": 0}
+
+    def wait_then_interrupt(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise KeyboardInterrupt
+        done, pending = real_wait(*args, **{**kwargs, "return_when": api.FIRST_COMPLETED})
+        while not done:
+            done, pending = real_wait(*args, **{**kwargs, "return_when": api.FIRST_COMPLETED})
+        return done, pending
+
+    monkeypatch.setattr(api, "wait", wait_then_interrupt)
+    targets = [Target(name="lab-hardened", kind="bundle", path=str(BUNDLE)),
+               Target(name="lab-weak", kind="bundle", path=str(BUNDLE))]
+    outcome = api.audit(targets, concurrency=1)
+    assert outcome.run.interrupted
+    finished = [t for t in outcome.run.targets if t.reachable]
+    stopped = [t for t in outcome.run.targets if not t.reachable]
+    assert len(finished) >= 1 and finished[0].results
+    assert all("interrupted" in (t.error or "") for t in stopped)
+    assert outcome.exit_code == 3 or not stopped
