@@ -8,53 +8,18 @@ as controls and containers grow.
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import shlex
 import time
-from importlib import resources
 
 from cisaudit.collect.evidence import Section, TargetEvidence
+from cisaudit.collect.sections import load_probe, new_evidence, parse_sections
 from cisaudit.collect.transport import Transport, TransportError
 from cisaudit.derive_docker import paths_to_stat
 from cisaudit.redact import redact_inspect_json, redact_lines
 from cisaudit.targets import Target
 
-PROBE = resources.files("cisaudit.collect").joinpath("probe.sh").read_text(encoding="utf-8")
-
-
-def parse_sections(text: str, nonce: str, script: str) -> dict[str, Section]:
-    """Split probe output into sections by the nonce-tagged boundary lines."""
-    sections: dict[str, Section] = {}
-    name, part, out, err = None, None, [], []
-    for line in text.split("\n"):
-        if line.startswith(nonce + " "):
-            _, tag, *rest = line.split(" ")
-            if tag == "BEGIN":
-                name, part, out, err = rest[0], "out", [], []
-            elif tag == "STDERR":
-                part = "err"
-            elif tag == "END" and name is not None:
-                rc = int(rest[1]) if len(rest) > 1 and rest[1].lstrip("-").isdigit() else -1
-                sections[name] = Section(
-                    command=_command_of(script, name),
-                    rc=rc,
-                    output="\n".join(out),
-                    stderr="\n".join(err),
-                )
-                name = None
-            continue
-        if name is not None:
-            (out if part == "out" else err).append(line)
-    return sections
-
-
-def _command_of(script: str, name: str) -> str:
-    marker = f"sec {name} "
-    for line in script.splitlines():
-        if line.startswith(marker):
-            return line[len(marker) :].strip()
-    return name
+PROBE = load_probe("probe.sh")
 
 
 def stat_script(nonce: str, paths: dict[str, str]) -> str:
@@ -75,14 +40,7 @@ def stat_script(nonce: str, paths: dict[str, str]) -> str:
 def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
     """Run both phases; a transport failure becomes ``error`` on the evidence, not an exception."""
     started = time.monotonic()
-    evidence = TargetEvidence(
-        name=target.name,
-        kind=target.kind,
-        address=target.address,
-        groups=list(target.groups),
-        roles=list(target.roles),
-        collected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    )
+    evidence = new_evidence(target)
     nonce = "==CISAUDIT:" + secrets.token_hex(8)
     script = f"CISAUDIT_NONCE={nonce}\n{PROBE}"
     try:
@@ -113,9 +71,11 @@ def _redact(sections: dict[str, Section]) -> None:
     for name in ("docker.inspect", "docker.images"):
         if name in sections:
             section = sections[name]
-            sections[name] = Section(section.command, section.rc, redact_inspect_json(section.output),
-                                     section.stderr)
+            sections[name] = Section(
+                section.command, section.rc, redact_inspect_json(section.output), section.stderr
+            )
     if "host.environment" in sections:
         section = sections["host.environment"]
-        sections["host.environment"] = Section(section.command, section.rc,
-                                               redact_lines(section.output), section.stderr)
+        sections["host.environment"] = Section(
+            section.command, section.rc, redact_lines(section.output), section.stderr
+        )

@@ -125,8 +125,9 @@ def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> Targ
     for name, section in list(evidence.sections.items()):
         if section.rc == 0 and section.output.startswith(("{", "[")):
             # Secret-looking literal env values never reach the evidence.
-            evidence.sections[name] = Section(section.command, section.rc,
-                                              redact_k8s_json(section.output), section.stderr)
+            evidence.sections[name] = Section(
+                section.command, section.rc, redact_k8s_json(section.output), section.stderr
+            )
     evidence.sections[INVENTORY_SECTION] = Section(
         command="inventory entry", rc=0, output=json.dumps(inventory, sort_keys=True)
     )

@@ -10,20 +10,18 @@ as a section of their own, so that a bundle re-derives the same facts offline.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import shlex
 import time
-from importlib import resources
 
-from cisaudit.collect.docker_host import parse_sections
 from cisaudit.collect.evidence import Section, TargetEvidence
+from cisaudit.collect.sections import load_probe, new_evidence, parse_sections
 from cisaudit.collect.transport import Transport, TransportError
 from cisaudit.derive_k8s_node import StatPlan, node_version, plan_phase2
 from cisaudit.targets import Target
 
-PROBE = resources.files("cisaudit.collect").joinpath("probe_k8s.sh").read_text(encoding="utf-8")
+PROBE = load_probe("probe_k8s.sh")
 
 
 def phase2_script(nonce: str, plan: StatPlan) -> str:
@@ -54,14 +52,7 @@ def roles_section(target: Target) -> Section:
 def collect_k8s_node(target: Target, transport: Transport) -> TargetEvidence:
     """Run both phases; a transport failure becomes ``error`` on the evidence, not an exception."""
     started = time.monotonic()
-    evidence = TargetEvidence(
-        name=target.name,
-        kind=target.kind,
-        address=target.address,
-        groups=list(target.groups),
-        roles=list(target.roles),
-        collected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    )
+    evidence = new_evidence(target)
     nonce = "==CISAUDIT:" + secrets.token_hex(8)
     try:
         done = transport.run(f"CISAUDIT_NONCE={nonce}\n{PROBE}", timeout=target.command_timeout)

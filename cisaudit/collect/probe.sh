@@ -2,17 +2,7 @@
 # (directly or through sudo). Collects everything the catalog needs in one remote command:
 # each section runs in the background into its own file, then all are printed in order
 # between boundary lines that carry a per-run nonce (so host output cannot forge them).
-umask 077
-T=$(mktemp -d 2>/dev/null || echo /tmp/cisaudit.$$) && mkdir -p "$T" || exit 97
-trap 'rm -rf "$T"' EXIT
-export LC_ALL=C
-# sbin directories hold dockerd and runc; an unprivileged login often lacks them in PATH.
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-N=0
-sec() { # name command: start command in the background, output to $T/NNN.name.*
-  N=$((N + 1)); f="$T/$(printf %03d $N).$1"
-  ( ( eval "$2" ) >"$f.out" 2>"$f.err" </dev/null; echo $? >"$f.rc" ) &
-}
+# (sections.sh, prepended by the collector, provides sec and emit)
 dpid=$(pidof dockerd 2>/dev/null | tr ' ' '\n' | sort -n | head -n 1)
 [ -z "$dpid" ] && dpid=$(ps -eo pid=,comm= 2>/dev/null | awk '$2=="dockerd"{print $1; exit}')
 sec id 'id -u'
@@ -37,12 +27,4 @@ sec containerd.config 'if [ -e /etc/containerd/config.toml ]; then cat /etc/cont
 sec audit.auditctl 'auditctl -l'
 sec audit.files 'rc=0; for d in /etc/audit /etc/audit/rules.d; do if [ -e "$d" ] && ! { [ -r "$d" ] && [ -x "$d" ]; }; then echo "cannot read $d" >&2; rc=5; fi; done; for f in /etc/audit/rules.d/*.rules /etc/audit/audit.rules; do [ -e "$f" ] || continue; if [ -r "$f" ]; then grep -H "" "$f"; else echo "cannot read $f" >&2; rc=5; fi; done; exit $rc'
 sec host.certs_d 'if [ -d /etc/docker/certs.d ]; then find /etc/docker/certs.d -xdev -type f -exec stat -c "%n	%f	%u	%g	%U	%G" {} +; else echo absent >&2; exit 4; fi'
-wait
-for f in "$T"/*.out; do
-  base=${f%.out}; name=${base##*/}; name=${name#*.}
-  printf '\n%s BEGIN %s\n' "$CISAUDIT_NONCE" "$name"
-  cat "$f"
-  printf '\n%s STDERR %s\n' "$CISAUDIT_NONCE" "$name"
-  cat "$base.err"
-  printf '\n%s END %s %s\n' "$CISAUDIT_NONCE" "$name" "$(cat "$base.rc")"
-done
+emit

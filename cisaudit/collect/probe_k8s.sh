@@ -10,16 +10,8 @@
 #
 # Sections are printed between boundary lines carrying a per-run nonce. Inside a section,
 # records start with "$CISAUDIT_NONCE/KIND" lines, so a file's content cannot forge them.
-umask 077
-T=$(mktemp -d 2>/dev/null || echo /tmp/cisaudit.$$) && mkdir -p "$T" || exit 97
-trap 'rm -rf "$T"' EXIT
-export LC_ALL=C
+# (sections.sh, prepended by the collector, provides sec and emit)
 M="$CISAUDIT_NONCE/"
-N=0
-sec() { # name command: start command in the background, output to $T/NNN.name.*
-  N=$((N + 1)); f="$T/$(printf %03d $N).$1"
-  ( ( eval "$2" ) >"$f.out" 2>"$f.err" </dev/null; echo $? >"$f.rc" ) &
-}
 
 # The lowest pid whose executable is NAME: ps shows at most 15 characters of a process
 # name ("kube-controller"), so the command line's first word or the executable decides.
@@ -198,12 +190,4 @@ sec k8s.configs 'configs  # cat the files named by --config, --config-dir, --con
 sec k8s.version 'versions  # /proc/PID/exe --version of the kubelet and kube-apiserver'
 sec host.units 'systemctl show -p Id -p FragmentPath -p DropInPaths kubelet.service etcd.service 2>/dev/null; true'
 fi
-wait
-for f in "$T"/*.out; do
-  base=${f%.out}; name=${base##*/}; name=${name#*.}
-  printf '\n%s BEGIN %s\n' "$CISAUDIT_NONCE" "$name"
-  cat "$f"
-  printf '\n%s STDERR %s\n' "$CISAUDIT_NONCE" "$name"
-  cat "$base.err"
-  printf '\n%s END %s %s\n' "$CISAUDIT_NONCE" "$name" "$(cat "$base.rc")"
-done
+emit
