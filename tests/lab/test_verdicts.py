@@ -8,6 +8,7 @@ FAIL (or need review) on another, for real.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,25 @@ def test_an_unprivileged_audit_says_what_it_could_not_read(lab) -> None:  # type
     assert by_id["1.1.3"].status is Status.ERROR and "audit rules could not be read" in by_id["1.1.3"].reason
     for control_id in ("2.13", "5.5", "4.6"):  # need the engine: permission denied on the socket
         assert by_id[control_id].status is Status.ERROR, (control_id, by_id[control_id])
+
+
+def test_password_from_the_environment_and_a_command_deadline(lab, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    rc, out = lab.exec("bare", "echo 'audit:lab-only-pw-7' | chpasswd && "
+                               "sed -i '1i PasswordAuthentication yes' /etc/ssh/sshd_config && "
+                               "kill -HUP $(cat /run/sshd.pid)")
+    assert rc == 0, out
+    try:
+        bare = next(t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-bare")
+        monkeypatch.setenv("LAB_AUDIT_PW", "lab-only-pw-7")
+        with_password = dataclasses.replace(bare, name="pw", user="audit", key=None, become=True,
+                                            password_env="LAB_AUDIT_PW")
+        unset = dataclasses.replace(with_password, name="pw-unset", password_env="NO_SUCH_VAR_SET")
+        slow = dataclasses.replace(bare, name="deadline", command_timeout=0.05)
+        pw, missing, late = audit([with_password, unset, slow]).run.targets
+        assert pw.reachable, pw.error
+        assert not missing.reachable and "NO_SUCH_VAR_SET" in missing.error
+        assert not late.reachable and "timed out" in late.error
+        assert "lab-only-pw-7" not in json.dumps([t.to_dict() for t in (pw, missing, late)])
+    finally:
+        lab.exec("bare", "sed -i '/^PasswordAuthentication yes$/d' /etc/ssh/sshd_config && "
+                         "kill -HUP $(cat /run/sshd.pid)")
