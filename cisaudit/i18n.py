@@ -39,6 +39,8 @@ def lang() -> str:
 def t(key: str, language: str | None = None) -> str:
     language = language or lang()
     if key in STATUS_LABELS:
-        return key if language == "en" else STATUS_LABELS[key]["zh"]
+        if language == "en":  # short codes keep the terminal table narrow
+            return "N/A" if key == "NOT_APPLICABLE" else key
+        return STATUS_LABELS[key]["zh"]
     entry = MESSAGES.get(key, {})
     return entry.get(language or lang(), entry.get("en", key))
