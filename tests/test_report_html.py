@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -131,8 +132,7 @@ console.log(JSON.stringify(out));
 
 def test_filter_script_filters(tmp_path: Path) -> None:
     import json
-    import os
-import shutil
+    import shutil
     import subprocess
 
     from cisaudit.report.paths import builtin_template_dir
