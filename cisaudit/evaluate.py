@@ -175,15 +175,8 @@ def _evaluate_host(control: Control, check: dict[str, Any], facts: FactSet) -> R
     trace = Trace()
     ok = check_condition(check["test"], facts, None, trace)
     observed, expected = _summarise(trace)
-    if ok and "review" in check and check_condition(check["review"], facts, None, Trace()):
-        return Result(
-            control.id,
-            Status.MANUAL,
-            reason=check.get("review_reason", "needs review"),
-            observed=observed,
-            expected=expected,
-            evidence=_evidence(control, facts),
-        )
+    if ok and _needs_review(check, facts, None):
+        return _review(control, check, observed, expected, _evidence(control, facts))
     return Result(
         control.id,
         Status.PASS if ok else Status.FAIL,
@@ -223,15 +216,14 @@ def _evaluate_file(control: Control, check: dict[str, Any], facts: FactSet) -> R
     ok = check_condition(check["test"], facts, record, trace)
     _, expected = _summarise(trace)
     observed = {"path": path, **{where: obs for where, obs, _ in trace.seen}}
-    if ok and "review" in check and check_condition(check["review"], facts, record, Trace()):
-        return Result(
-            control.id,
-            Status.MANUAL,
-            reason=check.get("review_reason", "needs review"),
-            observed=observed,
-            expected=expected,
-            evidence=evidence,
-            offenders=[Offender(kind="file", name=path, observed=observed)],
+    if ok and _needs_review(check, facts, record):
+        return _review(
+            control,
+            check,
+            observed,
+            expected,
+            evidence,
+            [Offender(kind="file", name=path, observed=observed)],
         )
     offenders = [] if ok else [Offender(kind="file", name=path, observed=observed)]
     return Result(
@@ -279,7 +271,7 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
                     observed=observed,
                 )
             )
-        elif "review" in check and check_condition(check["review"], facts, item, Trace()):
+        elif _needs_review(check, facts, item):
             reviews.append(
                 Offender(
                     kind=kind,
@@ -302,16 +294,32 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
             remediation=_snippet(control, False, names=[o.name for o in offenders]),
         )
     if reviews:
-        return Result(
-            control.id,
-            Status.MANUAL,
-            reason=check.get("review_reason", "needs review"),
-            observed=observed,
-            expected=expected,
-            offenders=reviews,
-            evidence=evidence,
-        )
+        return _review(control, check, observed, expected, evidence, reviews)
     return Result(control.id, Status.PASS, observed=observed, expected=expected, evidence=evidence)
+
+
+def _needs_review(check: dict[str, Any], facts: FactSet, item: Any) -> bool:
+    """A passing subject that a person must still confirm (the check's ``review``)."""
+    return "review" in check and check_condition(check["review"], facts, item, Trace())
+
+
+def _review(
+    control: Control,
+    check: dict[str, Any],
+    observed: Any,
+    expected: Any,
+    evidence: list[str],
+    offenders: list[Offender] | None = None,
+) -> Result:
+    return Result(
+        control.id,
+        Status.MANUAL,
+        reason=check.get("review_reason", "needs review"),
+        observed=observed,
+        expected=expected,
+        offenders=offenders or [],
+        evidence=evidence,
+    )
 
 
 def _manual(control: Control, facts: FactSet) -> Result:
