@@ -21,6 +21,7 @@ from cisaudit import k8s_settings as ks
 from cisaudit.collect.evidence import Section
 from cisaudit.k8s_settings import deep_merge, dig, parse_flags, split_list
 from cisaudit.stat_record import stat_record
+from cisaudit.yamlsrc import safe_load_all
 
 # fact name -> executable name
 COMPONENTS: dict[str, str] = {
@@ -92,18 +93,22 @@ class Record:
     lines: list[str] = field(default_factory=list)
 
 
+def record_prefix(lines: list[str]) -> str | None:
+    """The nonce prefix of a section's record lines: the first marker line gives it."""
+    for line in lines:
+        match = re.match(r"(\S+/)[A-Z]+(?: |$)", line)
+        if match:
+            return match.group(1)
+    return None
+
+
 def split_records(section: Section | None) -> list[Record]:
     """The records of a probe section. The first marker line gives the nonce prefix, so a
     file's content (which cannot know the nonce) never starts a record."""
     if section is None:
         return []
     lines = section.output.split("\n")
-    prefix = None
-    for line in lines:
-        match = re.match(r"(\S+/)[A-Z]+(?: |$)", line)
-        if match:
-            prefix = match.group(1)
-            break
+    prefix = record_prefix(lines)
     if prefix is None:
         return []
     records: list[Record] = []
@@ -200,7 +205,7 @@ def _trim(lines: list[str]) -> list[str]:
 
 def _load_document(text: str) -> Any:
     """A YAML or JSON document (the first one of a stream)."""
-    docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    docs = [d for d in safe_load_all(text) if d is not None]
     return docs[0] if docs else {}
 
 
@@ -224,7 +229,7 @@ def parse_manifests(files: list[ConfigFile], errors: dict[str, str]) -> dict[str
         if item.label != "manifest" or item.text is None:
             continue
         try:
-            docs = [d for d in yaml.safe_load_all(item.text) if isinstance(d, dict)]
+            docs = [d for d in safe_load_all(item.text) if isinstance(d, dict)]
         except yaml.YAMLError as exc:
             errors.setdefault("k8s.manifests", f"{item.path} is not valid YAML: {exc}")
             continue

@@ -1,17 +1,102 @@
-"""YAML loading that remembers where every value came from.
+"""YAML loading that remembers where every value came from, within limits.
 
 Inventory and control files are written by people; when one is wrong the error must
 name the file and the line. This loader returns ordinary dicts and lists (subclassed
 so they carry their source line) and rejects duplicate keys, which plain PyYAML
 silently lets the last one win.
+
+Every YAML document cisaudit reads (inventories, controls, waivers, policies, offline
+cluster dumps, files collected from hosts) is first checked against :class:`Limits`:
+its size, its nesting depth, its number of aliases and the number of values it stands
+for once aliases are expanded. A "billion laughs" document is refused in milliseconds
+instead of hanging whatever walks it afterwards.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+# libyaml's event parser when present (much faster); the pure-Python one otherwise.
+_EVENT_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big a YAML document may be before it is refused."""
+
+    max_bytes: int = 8 * 1024 * 1024
+    max_depth: int = 64
+    max_aliases: int = 512
+    max_values: int = 2_000_000  # scalars and collections, aliases expanded
+
+
+DEFAULT_LIMITS = Limits()
+# Offline cluster dumps: one file may hold every object of a large cluster.
+DUMP_LIMITS = Limits(max_bytes=512 * 1024 * 1024, max_depth=128, max_values=50_000_000)
+
+
+class LimitExceeded(yaml.YAMLError):
+    """A document over one of the limits; ``line`` is where it was noticed (1-based)."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def check_limits(text: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Raise :class:`LimitExceeded` when ``text`` is over a limit (syntax errors are left
+    to the loader, which reports them with their line)."""
+    size = len(text.encode("utf-8", "surrogateescape")) if len(text) * 4 > limits.max_bytes \
+        else len(text)
+    if size > limits.max_bytes:
+        raise LimitExceeded(
+            f"the document is {size:,} bytes; the limit is {limits.max_bytes:,}", None
+        )
+    anchors: dict[str, int] = {}
+    stack: list[list[Any]] = []  # [values inside, anchor] per open collection
+    aliases = 0
+    values = 0  # every value met so far, each alias counted as all it stands for
+    try:
+        for event in yaml.parse(text, Loader=_EVENT_LOADER):
+            line = event.start_mark.line + 1 if event.start_mark else None
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(stack) >= limits.max_depth:
+                    raise LimitExceeded(f"nesting deeper than {limits.max_depth} levels", line)
+                stack.append([1, event.anchor])
+                values += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                weight, anchor = stack.pop()
+                if anchor is not None:
+                    anchors[str(anchor)] = weight
+                if stack:
+                    stack[-1][0] += weight
+            elif isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+                if isinstance(event, yaml.AliasEvent):
+                    aliases += 1
+                    if aliases > limits.max_aliases:
+                        raise LimitExceeded(f"more than {limits.max_aliases} aliases (*name)", line)
+                    weight = anchors.get(str(event.anchor), 1)
+                else:
+                    weight = 1
+                    if event.anchor is not None:
+                        anchors[str(event.anchor)] = 1
+                values += weight
+                if stack:
+                    stack[-1][0] += weight
+            if values > limits.max_values:
+                raise LimitExceeded(
+                    f"stands for more than {limits.max_values:,} values once its aliases are "
+                    "followed (an alias bomb?)",
+                    line,
+                )
+    except RecursionError:
+        raise LimitExceeded(f"nesting deeper than {limits.max_depth} levels", None) from None
 
 
 class SourceError(ValueError):
@@ -77,14 +162,20 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-def load_text(text: str, name: str = "<string>") -> Any:
-    """Parse YAML text; syntax errors become SourceError with the line."""
+def load_text(text: str, name: str = "<string>", limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Parse YAML text; syntax errors and documents over ``limits`` become SourceError
+    with the line."""
     loader = _Loader(text)
     loader.name = name
     try:
+        check_limits(text, limits)
         return loader.get_single_data()
     except SourceError:
         raise
+    except LimitExceeded as exc:
+        raise SourceError(name, exc.line, f"refused: {exc.message}") from None
+    except RecursionError:
+        raise SourceError(name, None, "refused: nesting too deep") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -93,6 +184,16 @@ def load_text(text: str, name: str = "<string>") -> Any:
         raise SourceError(name, None, f"not valid YAML: {exc}") from None
     finally:
         loader.dispose()
+
+
+def safe_load_all(text: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[Any]:
+    """Plain documents (no line numbers) of a multi-document stream, within ``limits``;
+    raises ``yaml.YAMLError`` (:class:`LimitExceeded` over a limit)."""
+    check_limits(text, limits)
+    try:
+        yield from yaml.load_all(text, Loader=_EVENT_LOADER)
+    except RecursionError:
+        raise LimitExceeded("nesting too deep", None) from None
 
 
 def load_file(path: str | Path) -> Any:

@@ -16,7 +16,17 @@ from cisaudit.collect.evidence import Section, TargetEvidence
 from cisaudit.collect.sections import load_probe, new_evidence, parse_sections
 from cisaudit.collect.transport import Transport, TransportError
 from cisaudit.derive_docker import paths_to_stat
-from cisaudit.redact import redact_inspect_json, redact_lines
+from cisaudit.redact import (
+    Redactor,
+    redact_argv,
+    redact_config_lines,
+    redact_document,
+    redact_env_lines,
+    redact_json_lines,
+    redact_json_text,
+    redact_sections,
+    scrub_text,
+)
 from cisaudit.targets import Target
 
 PROBE = load_probe("probe.sh")
@@ -48,16 +58,19 @@ def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
         sections = parse_sections(done.stdout, nonce, PROBE)
         if not sections:
             reason = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.rc}")[:500]
-            raise TransportError(f"the probe produced no output: {reason}")
-        _redact(sections)
+            raise TransportError(f"the probe produced no output: {scrub_text(reason)}")
+        _redact(sections)  # before planning: phase 2 is planned from what derive will see
         evidence.sections.update(sections)
         paths = paths_to_stat(sections)
         if paths:
             done = transport.run(stat_script(nonce, paths), timeout=target.command_timeout)
-            evidence.sections.update(parse_sections(done.stdout, nonce, ""))
-            evidence.sections["host.stat"].command = "stat -L -c '%f %u %g %U %G' " + " ".join(
-                shlex.quote(p) for p in dict.fromkeys(paths.values())
-            )
+            second = parse_sections(done.stdout, nonce, "")
+            if "host.stat" in second:  # else derive reports the file facts as errors
+                second["host.stat"].command = "stat -L -c '%f %u %g %U %G' " + " ".join(
+                    shlex.quote(p) for p in dict.fromkeys(paths.values())
+                )
+            _redact(second)
+            evidence.sections.update(second)
     except TransportError as exc:
         evidence.error = str(exc)
     finally:
@@ -66,16 +79,40 @@ def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
     return evidence
 
 
+def _inspect(text: str) -> str:
+    return redact_json_text(text, indent=1)
+
+
+def _dockerd_cmdline(text: str) -> str:
+    """``pid``, ``uid`` and ``exe`` lines, then dockerd's argv one argument per line."""
+    lines = text.split("\n")
+    return "\n".join(lines[:3] + redact_argv(lines[3:]))
+
+
+def _daemon_json(text: str) -> str:
+    """``path FILE`` then the file: a JSON document, redacted without changing its meaning."""
+    first, newline, body = text.partition("\n")
+    if not first.startswith("path "):
+        return redact_document(text)
+    return first + newline + (redact_document(body) if body.strip() else body)
+
+
+# How each section of a Docker host is redacted (docs/security.md); every other section,
+# and every stderr, is scrubbed as free text.
+REDACTION: dict[str, Redactor] = {
+    "docker.inspect": _inspect,
+    "docker.images": _inspect,
+    "docker.networks": _inspect,
+    "docker.info": redact_json_text,
+    "docker.version": redact_json_text,
+    "docker.history": redact_json_lines,
+    "dockerd.cmdline": _dockerd_cmdline,
+    "daemon.json": _daemon_json,
+    "host.environment": redact_env_lines,
+    "containerd.config": redact_config_lines,
+}
+
+
 def _redact(sections: dict[str, Section]) -> None:
-    """Secrets never reach the evidence: container/image env values, env-file assignments."""
-    for name in ("docker.inspect", "docker.images"):
-        if name in sections:
-            section = sections[name]
-            sections[name] = Section(
-                section.command, section.rc, redact_inspect_json(section.output), section.stderr
-            )
-    if "host.environment" in sections:
-        section = sections["host.environment"]
-        sections["host.environment"] = Section(
-            section.command, section.rc, redact_lines(section.output), section.stderr
-        )
+    """Secrets never reach the evidence: the one policy of cisaudit.redact, per section."""
+    redact_sections(sections, REDACTION)

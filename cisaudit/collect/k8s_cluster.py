@@ -40,7 +40,7 @@ from cisaudit.derive_k8s_cluster import (
     Resource,
     gc_paused,
 )
-from cisaudit.redact import redact_k8s_json
+from cisaudit.redact import Redactor, redact_json_text, redact_sections
 from cisaudit.targets import Target
 
 DEFAULT_PAGE_SIZE = 500  # what kubectl asks for
@@ -91,6 +91,10 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Every object list is a JSON document; anything else is scrubbed as free text.
+REDACTION: dict[str, Redactor] = {"k8s.api.*": redact_json_text}
+
+
 class ClusterUnreachable(Exception):
     """The cluster cannot be audited at all (no credentials, no answer, 401)."""
 
@@ -122,12 +126,9 @@ def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> Targ
                 _read_api(target, page_size, evidence, inventory)
     except ClusterUnreachable as exc:
         evidence.error = str(exc)
-    for name, section in list(evidence.sections.items()):
-        if section.rc == 0 and section.output.startswith(("{", "[")):
-            # Secret-looking literal env values never reach the evidence.
-            evidence.sections[name] = Section(
-                section.command, section.rc, redact_k8s_json(section.output), section.stderr
-            )
+    # Secrets never reach the evidence: env values, arguments, annotations (the
+    # last-applied-configuration copy included) follow the one policy of cisaudit.redact.
+    redact_sections(evidence.sections, REDACTION)
     evidence.sections[INVENTORY_SECTION] = Section(
         command="inventory entry", rc=0, output=json.dumps(inventory, sort_keys=True)
     )
@@ -559,17 +560,26 @@ def _declared_resource(file: Path) -> Resource | None:
 def _documents(file: Path) -> Iterator[dict[str, Any]]:
     import yaml
 
-    text = file.read_text(encoding="utf-8-sig")
+    from cisaudit.yamlsrc import DUMP_LIMITS, LimitExceeded, safe_load_all
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason})") from None
     if file.suffix.lower() == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ValueError("refused: nesting too deep") from None
         docs: Iterable[Any] = [data]
     else:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            docs = list(yaml.load_all(text, Loader=loader))
+            docs = list(safe_load_all(text, DUMP_LIMITS))
+        except LimitExceeded as exc:
+            where = f" (line {exc.line})" if exc.line else ""
+            raise ValueError(f"refused{where}: {exc.message}") from None
         except yaml.YAMLError as exc:
             raise ValueError(f"not valid YAML: {exc}") from None
     for doc in docs:

@@ -11,6 +11,7 @@ as a section of their own, so that a bundle re-derives the same facts offline.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shlex
 import time
@@ -18,7 +19,15 @@ import time
 from cisaudit.collect.evidence import Section, TargetEvidence
 from cisaudit.collect.sections import load_probe, new_evidence, parse_sections
 from cisaudit.collect.transport import Transport, TransportError
-from cisaudit.derive_k8s_node import StatPlan, node_version, plan_phase2
+from cisaudit.derive_k8s_node import StatPlan, node_version, plan_phase2, record_prefix
+from cisaudit.redact import (
+    Redactor,
+    redact_argv,
+    redact_assignments,
+    redact_document,
+    redact_sections,
+    scrub_text,
+)
 from cisaudit.targets import Target
 
 PROBE = load_probe("probe_k8s.sh")
@@ -49,6 +58,48 @@ def roles_section(target: Target) -> Section:
     )
 
 
+def redact_records(text: str) -> str:
+    """A probe section of records (``<nonce>/KIND args`` lines, each followed by its
+    lines): a process's arguments (ARGV) argument by argument, the ETCD_* environment
+    (ENV) by name, each configuration file or manifest (FILE) as a document whose meaning
+    is kept, anything else as free text."""
+    lines = text.split("\n")
+    prefix = record_prefix(lines)
+    if prefix is None:
+        return scrub_text(text)
+    out: list[str] = []
+    kind, body = "", []
+
+    def flush() -> None:
+        if kind == "ARGV":
+            out.extend(redact_argv(body))
+        elif kind == "ENV":
+            out.extend(redact_assignments(body))
+        elif kind == "FILE":
+            out.extend(redact_document("\n".join(body)).split("\n") if body else [])
+        else:
+            out.extend(scrub_text(line) for line in body)
+
+    for line in lines:
+        if line.startswith(prefix) and re.match(r"[A-Z]+( |$)", line[len(prefix) :]):
+            flush()
+            kind, body = line[len(prefix) :].split(" ")[0], []
+            out.append(line)
+        else:
+            body.append(line)
+    flush()
+    return "\n".join(out)
+
+
+# How each section of a Kubernetes node is redacted (docs/security.md); every other
+# section, and every stderr, is scrubbed as free text.
+REDACTION: dict[str, Redactor] = {
+    "k8s.processes": redact_records,
+    "k8s.configs": redact_records,
+    "k8s.referenced": redact_records,
+}
+
+
 def collect_k8s_node(target: Target, transport: Transport) -> TargetEvidence:
     """Run both phases; a transport failure becomes ``error`` on the evidence, not an exception."""
     started = time.monotonic()
@@ -59,7 +110,8 @@ def collect_k8s_node(target: Target, transport: Transport) -> TargetEvidence:
         sections = parse_sections(done.stdout, nonce, PROBE)
         if not sections:
             reason = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.rc}")[:500]
-            raise TransportError(f"the probe produced no output: {reason}")
+            raise TransportError(f"the probe produced no output: {scrub_text(reason)}")
+        redact_sections(sections, REDACTION)  # before planning: as derive will see them
         sections["k8s.target"] = roles_section(target)
         evidence.sections.update(sections)
         evidence.platform_version = node_version(sections)
@@ -74,6 +126,7 @@ def collect_k8s_node(target: Target, transport: Transport) -> TargetEvidence:
                 + " ".join(shlex.quote(root) for root in plan.trees)
                 + " -type f"
             )
+        redact_sections(second, REDACTION)
         evidence.sections.update(second)
     except TransportError as exc:
         evidence.error = str(exc)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from cisaudit.report.paths import builtin_template_dir
 
@@ -41,10 +40,12 @@ class Theme:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    from cisaudit.yamlsrc import SourceError, load_file
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ThemeError(f"{path}: cannot read theme: {exc}") from exc
+        data = load_file(path) or {}
+    except SourceError as exc:
+        raise ThemeError(f"cannot read theme: {exc}") from exc
     if not isinstance(data, dict):
         raise ThemeError(f"{path}: a theme is a mapping of keys, got {type(data).__name__}")
     unknown = set(data) - _KEYS
