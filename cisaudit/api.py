@@ -18,7 +18,7 @@ from typing import Any
 
 from cisaudit import __version__
 from cisaudit.catalog import Benchmark, Catalog, Control, load_catalog
-from cisaudit.collect.evidence import TargetEvidence, read_bundle, write_bundle
+from cisaudit.collect.evidence import EvidenceError, TargetEvidence, load_bundle, write_bundle
 from cisaudit.evaluate import FactSet, evaluate
 from cisaudit.model import Result, Run, Status, TargetResult
 from cisaudit.score import Report
@@ -59,6 +59,25 @@ class Outcome:
         return Report(self.run).exit_code
 
     def write(self, outdir: Path, *, gzip_evidence: bool = False) -> tuple[Path, Path]:
+        """Write the evidence, then results.json bound to it (its name and SHA-256)."""
+        import hashlib
+
+        outdir.mkdir(parents=True, exist_ok=True)
+        evidence = outdir / ("evidence.json.gz" if gzip_evidence else "evidence.json")
+        write_bundle(
+            evidence,
+            self.evidence,
+            {"run_id": self.run.run_id, "tool": {"name": "cisaudit", "version": __version__}},
+        )
+        self.run.evidence = {
+            "file": evidence.name,
+            "sha256": hashlib.sha256(evidence.read_bytes()).hexdigest(),
+            "run_id": self.run.run_id,
+            "modified": [],
+        }
+        return self.write_results(outdir), evidence
+
+    def write_results(self, outdir: Path) -> Path:
         import json
 
         outdir.mkdir(parents=True, exist_ok=True)
@@ -66,13 +85,7 @@ class Outcome:
         results.write_text(
             json.dumps(self.run.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8"
         )
-        evidence = outdir / ("evidence.json.gz" if gzip_evidence else "evidence.json")
-        write_bundle(
-            evidence,
-            self.evidence,
-            {"run_id": self.run.run_id, "tool": {"name": "cisaudit", "version": __version__}},
-        )
-        return results, evidence
+        return results
 
 
 ProgressFn = Callable[[str, TargetEvidence | None], None]
@@ -159,7 +172,32 @@ def _load(ref: str) -> Any:
 
 
 def collect_target(target: Target, accept_new_host_keys: bool = False) -> TargetEvidence:
-    """Reach one target and collect its evidence; failures are recorded, not raised."""
+    """Reach one target and collect its evidence; failures are recorded, not raised.
+
+    This is the fault boundary of collection: whatever goes wrong with one target (a
+    refused jump channel, a bug met on one host's odd output) becomes that target's
+    error with the reason, and every other target is audited as usual."""
+    try:
+        return _collect_target(target, accept_new_host_keys)
+    except Exception as exc:  # the boundary: recorded as this target's error, never lost
+        return TargetEvidence(
+            name=target.name,
+            kind=target.kind,
+            address=target.address,
+            groups=list(target.groups),
+            roles=list(target.roles),
+            collected_at=_now(),
+            error=f"collection failed: {_describe(exc)}",
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    from cisaudit.redact import scrub_text
+
+    return scrub_text(f"{type(exc).__name__}: {exc}")[:1000]
+
+
+def _collect_target(target: Target, accept_new_host_keys: bool) -> TargetEvidence:
     from cisaudit.collect.transport import LocalTransport, SSHTransport, TransportError
 
     if target.kind == "bundle":
@@ -210,9 +248,9 @@ def collect_target(target: Target, accept_new_host_keys: bool = False) -> Target
 
 def _from_bundle(target: Target) -> TargetEvidence:
     try:
-        _, recorded = read_bundle(Path(target.path or ""))
-    except (OSError, ValueError) as exc:
-        return TargetEvidence(name=target.name, kind="bundle", error=f"cannot read bundle: {exc}")
+        recorded = load_bundle(Path(target.path or "")).targets
+    except EvidenceError as exc:
+        return TargetEvidence(name=target.name, kind="bundle", error=f"cannot use bundle: {exc}")
     for item in recorded:
         if item.name == target.name or len(recorded) == 1:
             return item
@@ -220,18 +258,32 @@ def _from_bundle(target: Target) -> TargetEvidence:
 
 
 def evaluate_bundle(
-    path: Path, *, selection: Selection | None = None, catalog: Catalog | None = None
+    path: Path,
+    *,
+    selection: Selection | None = None,
+    catalog: Catalog | None = None,
+    allow_modified_evidence: bool = False,
 ) -> Outcome:
-    """Re-evaluate a recorded evidence bundle offline: same facts, same verdicts."""
-    meta, recorded = read_bundle(path)
+    """Re-evaluate a recorded evidence bundle offline: same facts, same verdicts.
+
+    The bundle's hashes are checked first: a section whose output no longer matches
+    its SHA-256 makes this raise EvidenceError, unless ``allow_modified_evidence``; the
+    results then list those sections (``run.evidence["modified"]``) and reports say so."""
+    bundle = load_bundle(path, allow_modified=allow_modified_evidence)
     run = build_run(
-        recorded,
+        bundle.targets,
         catalog=catalog or load_catalog(),
         selection=selection or Selection(),
         started=_now(),
-        options={"evaluated_from": str(path), "original_run_id": meta.get("run_id")},
+        options={"evaluated_from": str(path), "original_run_id": bundle.meta.get("run_id")},
     )
-    return Outcome(run, recorded)
+    run.evidence = {
+        "file": path.name,
+        "sha256": bundle.sha256,
+        "run_id": bundle.meta.get("run_id"),
+        "modified": bundle.modified,
+    }
+    return Outcome(run, bundle.targets)
 
 
 def build_run(
@@ -322,16 +374,23 @@ def evaluate_target(
             Result(c.id, Status.ERROR, reason=f"target not audited: {item.error}") for c in controls
         ]
         return result
-    values, errors = _load(DERIVERS[item.kind])(item.sections)
+    try:
+        values, errors = _load(DERIVERS[item.kind])(item.sections)
+        result.facts_summary = {**_facts_summary(values), "fact_errors": errors}
+    except Exception as exc:  # one target's unreadable evidence: that target's ERROR
+        reason = f"its evidence could not be read into facts: {_describe(exc)}"
+        result.reachable = False
+        result.error = reason
+        result.results = [Result(c.id, Status.ERROR, reason=reason) for c in controls]
+        return result
     facts = FactSet(values, errors)
-    result.facts_summary = {**_facts_summary(values), "fact_errors": errors}
     node_side = [
         c for c in controls if item.kind == "k8s-cluster" and "k8s-cluster" not in c.targets
     ]
     if node_side and not (values.get("cluster") or {}).get("managed"):
         controls = [c for c in controls if c not in node_side]  # the nodes' own targets judge them
         node_side = []
-    result.results = [evaluate(c, facts) for c in controls if c not in node_side] + [
+    result.results = [_evaluate_safely(c, facts) for c in controls if c not in node_side] + [
         Result(
             c.id,
             Status.NOT_APPLICABLE,
@@ -341,6 +400,14 @@ def evaluate_target(
         for c in node_side
     ]
     return result
+
+
+def _evaluate_safely(control: Control, facts: FactSet) -> Result:
+    """One control's verdict; a failure while evaluating it is that control's ERROR."""
+    try:
+        return evaluate(control, facts)
+    except Exception as exc:  # the boundary: this control could not be judged
+        return Result(control.id, Status.ERROR, reason=f"evaluation failed: {_describe(exc)}")
 
 
 def _facts_summary(values: dict[str, Any]) -> dict[str, Any]:

@@ -109,6 +109,8 @@ class Control:
     applies_if: dict[str, Any] | None = None
     otherwise: str = ""
     mappings: dict[str, list[str]] = field(default_factory=dict)
+    # Fields shown for an evidence fact that is a collection (never whole raw objects).
+    evidence_fields: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -281,9 +283,7 @@ def load_control(path: Path, benchmark: str, sections: dict[str, Any]) -> Contro
                 data.line_of("applies_if"),
                 "'applies_if' needs an 'otherwise' reason for NOT_APPLICABLE",
             )
-    evidence = [str(f) for f in data.get("evidence", [])]
-    for name in evidence:
-        _validate_fact(name, path, data.line_of("evidence"))
+    evidence, evidence_fields = _evidence_facts(data, path)
     level = data["level"]
     if level not in (1, 2):
         raise SourceError(path, data.line_of("level"), "level must be 1 or 2")
@@ -319,10 +319,51 @@ def load_control(path: Path, benchmark: str, sections: dict[str, Any]) -> Contro
         references=[str(r) for r in data.get("references", [])],
         check=check,
         evidence_facts=evidence,
+        evidence_fields=evidence_fields,
         source=str(path),
         applies_if=data.get("applies_if"),
         otherwise=str(data.get("otherwise", "")),
     )
+
+
+def _is_collection(name: str) -> bool:
+    """Facts that are lists of whole objects (inspect data, API objects) or groups of them."""
+    parts = name.split(".")
+    return parts[0] in SUBJECTS or (parts[0] == "cluster" and len(parts) == 2) or name in (
+        "swarm.info", "engine.info", "engine.version", "daemon.config")
+
+
+def _evidence_facts(data: LineDict, path: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """``evidence:``: fact names, or ``{fact: NAME, fields: [PATH, ...]}`` for a collection.
+
+    Results never carry whole raw objects (a container's inspect document holds its
+    labels, arguments and environment): a collection is shown by the fields named."""
+    names: list[str] = []
+    fields: dict[str, list[str]] = {}
+    entries = data.get("evidence", [])
+    if not isinstance(entries, list):
+        raise SourceError(path, data.line_of("evidence"), "evidence must be a list")
+    for entry in entries:
+        line = getattr(entry, "line", None) or data.line_of("evidence")
+        if isinstance(entry, dict):
+            _known_keys(_mapping(entry, path, "evidence entry"), {"fact", "fields"}, path)
+            name = str(entry.get("fact", ""))
+            wanted = entry.get("fields")
+            if not isinstance(wanted, list) or not wanted:
+                raise SourceError(path, line, f"evidence {name!r}: 'fields' needs a list of paths")
+            fields[name] = [str(f) for f in wanted]
+        else:
+            name = str(entry)
+            if _is_collection(name):
+                raise SourceError(
+                    path,
+                    line,
+                    f"evidence {name!r} is a collection of whole objects; name the fields to "
+                    f"show: {{fact: {name}, fields: [cis.name, ...]}}",
+                )
+        _validate_fact(name, path, line)
+        names.append(name)
+    return names, fields
 
 
 def _validate_check(check: Any, path: Path) -> None:

@@ -9,16 +9,19 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from cisaudit import __version__
 from cisaudit.score import EXIT_CODES_HELP, EXIT_USAGE
+from cisaudit.termtext import console, literal, printable
 from cisaudit.yamlsrc import SourceError
 
-err = Console(stderr=True)
-out = Console()
+# Plain strings printed on these consoles are never markup: every styled piece is a Text
+# built here, and every foreign string (host names, errors, titles) is printed literally.
+err = console(stderr=True)
+out = console()
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -191,6 +194,12 @@ def scan(
 @_selection_options
 @click.option("--format", "formats", default="json", show_default=True)
 @click.option("--report-lang", default="both", type=click.Choice(["en", "zh", "both"]))
+@click.option(
+    "--allow-modified-evidence",
+    is_flag=True,
+    help="Evaluate evidence whose sections no longer match their SHA-256; the results and "
+    "reports then say so in a banner.",
+)
 @_lang_option
 def evaluate(
     evidence: str,
@@ -201,18 +210,30 @@ def evaluate(
     skip: tuple[str, ...],
     formats: str,
     report_lang: str,
+    allow_modified_evidence: bool,
 ) -> None:
-    """Re-evaluate a recorded EVIDENCE bundle offline (no network) into results.json."""
+    """Re-evaluate a recorded EVIDENCE bundle offline (no network) into results.json.
+
+    Every section's SHA-256 is checked first; evidence changed after it was recorded is
+    refused (exit 2) unless --allow-modified-evidence is given."""
     from cisaudit.api import evaluate_bundle
     from cisaudit.catalog import load_catalog
 
     try:
         catalog = load_catalog()
         selection = _selection(catalog, benchmark, level, only, skip)
-        outcome = evaluate_bundle(Path(evidence), selection=selection, catalog=catalog)
-    except (SourceError, KeyError, ValueError, OSError) as exc:
+        outcome = evaluate_bundle(
+            Path(evidence),
+            selection=selection,
+            catalog=catalog,
+            allow_modified_evidence=allow_modified_evidence,
+        )
+    except (SourceError, KeyError) as exc:
         _input_error(exc)
-    _finish(outcome, Path(outdir), False, formats, report_lang, write_evidence=False)
+    _finish(
+        outcome, Path(outdir), False, formats, report_lang, write_evidence=False,
+        evidence_path=Path(evidence),
+    )
 
 
 @main.group()
@@ -272,7 +293,7 @@ def checks_list(benchmark: str | None, section: str | None, as_json: bool) -> No
             c.id,
             f"L{c.level}",
             "automated" if c.automated else "manual",
-            c.title[lang()],
+            literal(c.title[lang()]),
         )
     out.print(table)
 
@@ -297,22 +318,27 @@ def checks_show(control_id: str, benchmark: str | None) -> None:
     language = lang()
     for c in found:
         out.print(
-            f"[bold]{c.benchmark} {c.id}[/bold]  L{c.level}  "
-            f"{'automated' if c.automated else 'manual'} (CIS: {c.cis_assessment})"
+            Text.assemble(
+                literal(f"{c.benchmark} {c.id}", "bold"),
+                literal(
+                    f"  L{c.level}  {'automated' if c.automated else 'manual'}"
+                    f" (CIS: {c.cis_assessment})"
+                ),
+            )
         )
-        out.print(f"[bold]{c.title[language]}[/bold]", markup=True)
+        out.print(literal(c.title[language], "bold"))
         for key in ("description", "rationale", "impact", "audit", "remediation"):
             if key in c.texts:
-                out.print(f"\n[underline]{key}[/underline]")
-                out.print(c.texts[key][language], markup=False)
+                out.print(Text("\n" + key, style="underline"))
+                out.print(literal(c.texts[key][language]))
         if c.snippet:
-            out.print(f"\n[underline]snippet ({c.snippet.get('kind')})[/underline]")
-            out.print(c.snippet.get("text", ""), markup=False)
+            out.print(literal(f"\nsnippet ({c.snippet.get('kind')})", "underline"))
+            out.print(literal(c.snippet.get("text", "")))
         if c.check:
-            out.print("\n[underline]check[/underline]")
-            out.print(json.dumps(c.check, ensure_ascii=False, indent=1), markup=False)
+            out.print(Text("\ncheck", style="underline"))
+            out.print(literal(json.dumps(c.check, ensure_ascii=False, indent=1)))
         for ref in c.references:
-            out.print(f"ref: {ref}", markup=False)
+            out.print(literal(f"ref: {ref}"))
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -349,10 +375,10 @@ def demo(outdir: str, profiles: str, keep: bool, formats: str) -> None:
         build_host_image(engine)
         lab = start_lab(_split((profiles,)), workdir=workdir, engine=engine)
     except LabUnavailable as exc:
-        err.print(f"[red]Lab unavailable:[/red] {exc}")
+        err.print(Text.assemble(("Lab unavailable: ", "red"), literal(exc)))
         sys.exit(EXIT_USAGE)
     try:
-        err.print(f"Lab inventory: {lab.inventory_path}")
+        err.print(literal(f"Lab inventory: {lab.inventory_path}"))
         targets = load_inventory(lab.inventory_path).select(None)
         outcome = _with_progress(lambda p: audit(targets, progress=p), len(targets), quiet=False)
     finally:
@@ -379,14 +405,14 @@ def _with_progress(fn, total: int, *, quiet: bool):  # type: ignore[no-untyped-d
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[last]}"),
+        TextColumn("{task.fields[last]}", markup=False),
     )
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("scan", total=total, last="")
 
         def tick(name: str, evidence) -> None:  # type: ignore[no-untyped-def]
             mark = "✗" if evidence is not None and evidence.error else "✓"
-            progress.update(task, advance=1, last=f"{mark} {name}")
+            progress.update(task, advance=1, last=printable(f"{mark} {name}", one_line=True))
 
         return fn(tick)
 
@@ -398,19 +424,19 @@ def _finish(
     formats: str,
     report_lang: str,  # type: ignore[no-untyped-def]
     write_evidence: bool = True,
+    evidence_path: Path | None = None,
 ) -> None:
     from cisaudit.i18n import t
 
     if write_evidence:
         results, evidence = outcome.write(outdir, gzip_evidence=gzip_evidence)
     else:
-        outdir.mkdir(parents=True, exist_ok=True)
-        results = outdir / "results.json"
-        results.write_text(
-            json.dumps(outcome.run.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8"
-        )
-        evidence = None
+        results, evidence = outcome.write_results(outdir), evidence_path
     _summary_table(outcome.run)
+    if outcome.run.evidence_modified:
+        err.print(literal(t("evidence_modified").format(
+            n=len(outcome.run.evidence_modified),
+            sections=", ".join(outcome.run.evidence_modified[:5])), "bold red"))
     wanted = [f for f in _split((formats,)) if f != "json"]
     if wanted:
         from cisaudit.report import render
@@ -418,10 +444,10 @@ def _finish(
         for path in render(
             outcome.run, outdir, formats=wanted, lang=report_lang, evidence_path=evidence
         ):
-            err.print(f"{t('wrote')} {path}")
-    err.print(f"{t('wrote')} {results}" + (f", {evidence}" if evidence else ""))
+            err.print(literal(f"{t('wrote')} {path}"))
+    err.print(literal(f"{t('wrote')} {results}" + (f", {evidence}" if write_evidence else "")))
     if outcome.run.interrupted:
-        err.print(f"[yellow]{t('interrupted')}[/yellow]")
+        err.print(literal(t("interrupted"), "yellow"))
     code = outcome.exit_code
     err.print(f"{t('exit')} {code}")
     sys.exit(code)
@@ -431,7 +457,7 @@ def _summary_table(run) -> None:  # type: ignore[no-untyped-def]
     from cisaudit.i18n import t
     from cisaudit.model import Status
 
-    table = Table(title=f"cisaudit {__version__}: {', '.join(run.benchmarks)}")
+    table = Table(title=literal(f"cisaudit {__version__}: {', '.join(run.benchmarks)}"))
     table.add_column(t("target"))
     for status in Status:
         table.add_column(t(status.value), justify="right")
@@ -439,25 +465,25 @@ def _summary_table(run) -> None:  # type: ignore[no-untyped-def]
     colours = {"PASS": "green", "FAIL": "red", "ERROR": "magenta"}
     for name, block in run.summary["targets"].items():
         counts = block["counts"]
-        cells = [f"[{colours.get(s.value, 'white')}]{counts[s.value]}[/]" for s in Status]
+        cells = [Text(str(counts[s.value]), style=colours.get(s.value, "")) for s in Status]
         score = "—" if block["score"] is None else f"{block['score']:.1f}"
         label = name if block["reachable"] else f"{name} ({t('unreachable')}: {block['error']})"
-        table.add_row(label, *cells, score, end_section=False)
+        table.add_row(literal(label), *cells, score, end_section=False)
     fleet = run.summary["fleet"]
     table.add_row(
-        f"[bold]{t('fleet')}[/bold]",
+        Text(t("fleet"), style="bold"),
         *[str(fleet["counts"][s.value]) for s in Status],
         "—" if fleet["score"] is None else f"{fleet['score']:.1f}",
         end_section=True,
     )
-    Console(stderr=True).print(table)
+    err.print(table)
 
 
 def _input_error(exc: BaseException) -> None:
     from cisaudit.i18n import t
 
     message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    err.print(f"[red]{t('input_error')}:[/red] {message}", markup=True, highlight=False)
+    err.print(Text.assemble((f"{t('input_error')}: ", "red"), literal(message)))
     sys.exit(EXIT_USAGE)
 
 

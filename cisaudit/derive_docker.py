@@ -767,18 +767,28 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
     errors: dict[str, str] = {}
     values: dict[str, Any] = {"_evidence_keys": sorted(sections)}
 
-    def parsed(name: str, fact_names: tuple[str, ...]) -> Any:
+    def parsed(name: str, fact_names: tuple[str, ...], expect: type = dict) -> Any:
         section = _ok(sections, name)
         if section is None:
             for fact in fact_names:
                 errors.setdefault(fact, _why(sections, name))
             return None
         try:
-            return _json(section)
-        except json.JSONDecodeError as exc:
+            value = _json(section)
+        except (json.JSONDecodeError, RecursionError) as exc:
             for fact in fact_names:
                 errors.setdefault(fact, f"{name}: unreadable output ({exc})")
             return None
+        if value is not None and not isinstance(value, expect):
+            what = "a JSON object" if expect is dict else "a JSON list"
+            for fact in fact_names:
+                errors.setdefault(fact, f"{name}: expected {what}, got {type(value).__name__}")
+            return None
+        if isinstance(value, list) and not all(isinstance(v, dict) for v in value):
+            for fact in fact_names:
+                errors.setdefault(fact, f"{name}: expected a list of JSON objects")
+            return None
+        return value
 
     info = parsed("docker.info", ("engine", "swarm"))
     if info is not None and info.get("ServerErrors"):
@@ -787,10 +797,12 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         for fact in ("engine", "swarm"):
             errors.setdefault(fact, "docker info: " + "; ".join(map(str, info["ServerErrors"])))
         info = None
-    version = _json(_ok(sections, "docker.version")) if _ok(sections, "docker.version") else None
-    containers = parsed("docker.inspect", ("containers",))
-    images = parsed("docker.images", ("images",))
-    networks = parsed("docker.networks", ("networks",))
+    version = parsed("docker.version", ("engine.version",)) if "docker.version" in sections else None
+    if not isinstance(version, dict):
+        version = None
+    containers = parsed("docker.inspect", ("containers",), list)
+    images = parsed("docker.images", ("images",), list)
+    networks = parsed("docker.networks", ("networks",), list)
 
     daemon = derive_daemon(sections, errors)
     values["daemon"] = daemon

@@ -326,9 +326,12 @@ def _manual(control: Control, facts: FactSet) -> Result:
     observed = {}
     for name in control.evidence_facts:
         try:
-            observed[name] = facts.get(name)
+            value = facts.get(name)
         except MissingFact as missing:
             observed[name] = f"(not collected: {missing.reason})"
+            continue
+        fields = control.evidence_fields.get(name)
+        observed[name] = _project(value, fields) if fields else value
     return Result(
         control.id,
         Status.MANUAL,
@@ -336,6 +339,18 @@ def _manual(control: Control, facts: FactSet) -> Result:
         observed=observed or None,
         evidence=_evidence(control, facts),
     )
+
+
+def _project(value: Any, fields: list[str]) -> Any:
+    """Only the named fields of an object, of each object of a list, or of each list of a
+    group of lists ({validating: [...], mutating: [...]})."""
+    if isinstance(value, list):
+        return [_project(item, fields) for item in value]
+    if isinstance(value, dict) and value and all(isinstance(v, list) for v in value.values()):
+        return {key: _project(items, fields) for key, items in value.items()}
+    if isinstance(value, dict):
+        return {name: dig(value, name) for name in fields}
+    return value
 
 
 def _summarise(trace: Trace) -> tuple[Any, Any]:

@@ -28,6 +28,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "exit": {"en": "exit code", "zh": "退出码"},
     "input_error": {"en": "Input error", "zh": "输入错误"},
+    "evidence_modified": {
+        "en": "WARNING: evaluated MODIFIED evidence: {n} section(s) no longer match their "
+        "SHA-256 ({sections}). These results do not vouch for what was collected.",
+        "zh": "警告：所评估的证据已被修改：{n} 个部分与其 SHA-256 不符（{sections}）。"
+        "这些结果不能证明采集时的真实情况。",
+    },
 }
 
 

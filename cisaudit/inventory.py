@@ -23,6 +23,7 @@ import ipaddress
 import os
 import re
 import shlex
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,18 +96,22 @@ class Inventory:
         )
 
 
-def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+def load_inventory(path: str | os.PathLike[str], *, check_files: bool = True) -> Inventory:
     """Load a native, Ansible YAML or Ansible INI inventory file.
 
     The format is chosen by extension (``.ini``/``.cfg`` are INI, ``.yml``/``.yaml``/
     ``.json`` are YAML) or, without one, by the first meaningful line; a YAML file is
     Ansible's when it has ``all:`` or a top-level group with ``hosts``/``children``/
     ``vars``. Every problem raises :class:`InventoryError` naming the file and line.
+
+    ``check_files``: SSH private keys named in the inventory must exist and be readable
+    by their owner only (OpenSSH refuses others too); off when the inventory is only
+    being read, not used to connect (on another machine than the keys, say).
     """
     name = str(path)
     text = _read(name)
     if _looks_like_ini(Path(name), text):
-        draft = _parse_ini(_Ctx(name, ANSIBLE_INI, text.splitlines()), text)
+        draft = _parse_ini(_Ctx(name, ANSIBLE_INI, text.splitlines(), check_files), text)
     else:
         doc = _load_yaml(text, name)
         if doc is None:
@@ -118,7 +123,7 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
                 "an inventory must be a mapping (hosts:, groups:, ... or Ansible's all:)",
             )
         fmt = ANSIBLE_YAML if _is_ansible_yaml(doc) else NATIVE
-        ctx = _Ctx(name, fmt, text.splitlines())
+        ctx = _Ctx(name, fmt, text.splitlines(), check_files)
         _reject_passwords(ctx, doc)
         draft = _parse_ansible_yaml(ctx, doc) if fmt == ANSIBLE_YAML else _parse_native(ctx, doc)
     return _resolve(draft)
@@ -132,6 +137,7 @@ class _Ctx:
     path: str
     fmt: str
     lines: list[str]
+    check_files: bool = True
 
     @property
     def lenient(self) -> bool:
@@ -1377,6 +1383,12 @@ def _target(
             f"k8s-node {node.name!r} needs roles (some of"
             f" {', '.join(NODE_ROLES)}) to choose its controls",
         )
+    if ctx.check_files and kind in ("docker-host", "k8s-node"):
+        if "key" in fields:
+            _check_key_file(ctx, fields["key"], settings["key"])
+        for hop in fields.get("jump", ()):
+            if hop.key:
+                _check_key_file(ctx, hop.key, settings["jump"])
     if kind == "bundle" and "path" not in fields:
         ctx.fail(node.line, f"bundle {node.name!r} needs a path to the recorded evidence")
     if kind == "k8s-cluster":
@@ -1389,6 +1401,27 @@ def _target(
         source=f"{ctx.path}:{node.line}",
         **fields,
     )
+
+
+def _check_key_file(ctx: _Ctx, path: str, given: _Val) -> None:
+    """An SSH private key must exist, be a file, and be readable by its owner alone:
+    OpenSSH refuses a key that group or others may read ("UNPROTECTED PRIVATE KEY FILE")."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        ctx.fail(given.line, f"{given.label}: key file {path} does not exist")
+    except OSError as exc:
+        ctx.fail(given.line, f"{given.label}: key file {path}: {exc.strerror or exc}")
+    if not stat.S_ISREG(info.st_mode):
+        ctx.fail(given.line, f"{given.label}: {path} is not a file")
+    if info.st_mode & 0o077:
+        ctx.fail(
+            given.line,
+            f"{given.label}: key file {path} has mode {stat.S_IMODE(info.st_mode):04o}, which"
+            f" lets others read it; OpenSSH refuses such a key too: chmod 600 {path}",
+        )
+    if not os.access(path, os.R_OK):
+        ctx.fail(given.line, f"{given.label}: key file {path} is not readable by this user")
 
 
 def _check_cluster_mode(ctx: _Ctx, node: _Node, settings: Settings, fields: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Status(str, enum.Enum):
@@ -131,6 +131,14 @@ class Run:
     sections: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
+    # The evidence file these results were made from, which binds the two: its name,
+    # SHA-256 (of the file's bytes), run id, and the sections that no longer matched
+    # their own hashes when it was read (evaluated anyway only on request).
+    evidence: dict[str, Any] | None = None
+
+    @property
+    def evidence_modified(self) -> list[str]:
+        return list((self.evidence or {}).get("modified") or [])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -140,6 +148,7 @@ class Run:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "interrupted": self.interrupted,
+            "evidence": self.evidence,
             "benchmarks": self.benchmarks,
             "options": self.options,
             "summary": self.summary,
@@ -168,4 +177,5 @@ class Run:
             sections=data.get("sections", {}),
             summary=data.get("summary", {}),
             interrupted=bool(data.get("interrupted", False)),
+            evidence=data.get("evidence") if isinstance(data.get("evidence"), dict) else None,
         )

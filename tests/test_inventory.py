@@ -211,7 +211,7 @@ def test_missing_file() -> None:
 
 @pytest.fixture(scope="module")
 def native() -> Inventory:
-    return load_inventory(GOOD / "native-inheritance.yml")
+    return load_inventory(GOOD / "native-inheritance.yml", check_files=False)
 
 
 def by_name(inv: Inventory) -> dict[str, Target]:
@@ -323,7 +323,7 @@ def test_a_deeper_group_settles_a_tie(tmp_path: Path) -> None:
 
 
 def test_ansible_yaml_precedence() -> None:
-    inv = load_inventory(GOOD / "ansible-precedence.yml")
+    inv = load_inventory(GOOD / "ansible-precedence.yml", check_files=False)
     assert inv.format == "ansible-yaml"
     t = by_name(inv)
     app1, app2, cp1 = t["app1.example.com"], t["app2.example.com"], t["cp1.example.com"]
@@ -346,7 +346,7 @@ def test_ansible_yaml_precedence() -> None:
 
 
 def test_ansible_ini_extensionless() -> None:
-    inv = load_inventory(GOOD / "hosts")
+    inv = load_inventory(GOOD / "hosts", check_files=False)
     assert inv.format == "ansible-ini"
     t = by_name(inv)
     assert inv.groups["ungrouped"] == ["plain.example.com", "other.example.com"]
@@ -363,7 +363,7 @@ def test_ansible_ini_extensionless() -> None:
 
 
 def test_ansible_ini_proxy_command_and_proxy_jump() -> None:
-    t = by_name(load_inventory(GOOD / "hosts"))
+    t = by_name(load_inventory(GOOD / "hosts", check_files=False))
     web = t["web02.example.com"]
     assert web.jump == (JumpHost("bastion.example.com", 2022, "ops", f"{HOME}/.ssh/bastion"),)
     assert web.vars == {"ansible_ssh_common_args": "-o ServerAliveInterval=30"}
@@ -412,7 +412,7 @@ def test_select_unknown_name_lists_known_names(native: Inventory) -> None:
                   ("ansible-hosts.yml", "ansible-yaml")],
 )  # fmt: skip
 def test_example_inventories_load(name: str, fmt: str) -> None:
-    inv = load_inventory(ROOT / "inventories" / name)
+    inv = load_inventory(ROOT / "inventories" / name, check_files=False)
     assert inv.format == fmt
     kinds = {t.kind for t in inv.targets}
     assert {"docker-host", "k8s-node"} <= kinds
@@ -423,7 +423,7 @@ def test_example_inventories_load(name: str, fmt: str) -> None:
 
 
 def test_example_native_has_a_cluster_and_groups() -> None:
-    inv = load_inventory(ROOT / "inventories" / "example.yml")
+    inv = load_inventory(ROOT / "inventories" / "example.yml", check_files=False)
     assert any(t.kind == "k8s-cluster" and t.context for t in inv.targets)
     assert set(inv.groups) > {"all"}
 
@@ -526,3 +526,26 @@ def test_the_collector_reads_the_settings_before_vars(tmp_path: Path) -> None:
         assert ("cluster.workloads" not in errors) is complete  # no ReplicaSets in the folder
     bad = Target(name="d", kind="k8s-cluster", kubeconfig=str(tmp_path / "none"), page_size=0)
     assert "page_size must be a positive number, not 0" in (collect_k8s_cluster(bad).error or "")
+
+
+def test_ssh_keys_are_checked_when_the_inventory_loads(tmp_path: Path) -> None:
+    key = tmp_path / "id_test"
+    key.write_text("not really a key\n")
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(f"hosts:\n  web-1:\n    address: 192.0.2.1\n    key: {key}\n"
+                         f"  web-2:\n    address: 192.0.2.2\n    jump: {{address: 192.0.2.9,"
+                         f" key: {tmp_path / 'missing'}}}\n")
+    key.chmod(0o644)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(inventory)
+    assert info.value.line == 4 and "mode 0644" in str(info.value) and "chmod 600" in str(info.value)
+    key.chmod(0o600)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(inventory)
+    assert info.value.line == 7 and "does not exist" in str(info.value)
+    assert len(load_inventory(inventory, check_files=False).targets) == 2
+    ini = tmp_path / "hosts.ini"
+    ini.write_text(f"[web]\nweb-3 ansible_host=192.0.2.3 ansible_ssh_private_key_file={tmp_path / 'nope'}\n")
+    with pytest.raises(InventoryError) as info:
+        load_inventory(ini)
+    assert info.value.line == 2 and "ansible_ssh_private_key_file" in str(info.value)

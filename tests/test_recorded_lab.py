@@ -70,7 +70,10 @@ def test_evaluation_is_offline(monkeypatch) -> None:  # type: ignore[no-untyped-
 
 def test_results_schema(outcome) -> None:  # type: ignore[no-untyped-def]
     data = outcome.run.to_dict()
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "1.1"
+    # bound to the evidence it was evaluated from (name, SHA-256 of the file, run id)
+    assert data["evidence"]["file"] == BUNDLE.name and len(data["evidence"]["sha256"]) == 64
+    assert data["evidence"]["modified"] == []
     fleet = data["summary"]["fleet"]
     assert set(fleet["counts"]) == {"PASS", "FAIL", "MANUAL", "NOT_APPLICABLE", "ERROR", "WAIVED"}
     assert 0 < fleet["automated_coverage"] <= 1 and fleet["score"] is not None

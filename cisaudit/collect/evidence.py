@@ -10,9 +10,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cisaudit.yamlsrc import SourceError
 
 BUNDLE_VERSION = "1.0"
 
@@ -73,12 +76,153 @@ def write_bundle(path: Path, targets: list[TargetEvidence], meta: dict[str, Any]
     return path
 
 
-def read_bundle(path: Path) -> tuple[dict[str, Any], list[TargetEvidence]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-        data = json.load(fh)
-    if str(data.get("schema_version", "")).split(".")[0] != BUNDLE_VERSION.split(".")[0]:
-        raise ValueError(f"{path}: evidence schema {data.get('schema_version')!r} not supported")
-    targets = [TargetEvidence.from_dict(t) for t in data.get("targets", {}).values()]
+class EvidenceError(SourceError):
+    """An evidence file that cannot be used: unreadable, malformed, or modified."""
+
+    def __init__(self, path: str | Path, message: str, line: int | None = None) -> None:
+        super().__init__(path, line, message)
+
+
+@dataclass
+class Bundle:
+    """An evidence file as read: its metadata, its targets, and its integrity."""
+
+    meta: dict[str, Any]
+    targets: list[TargetEvidence]
+    sha256: str  # of the file's bytes, as written (compressed or not)
+    modified: list[str] = field(default_factory=list)  # "target/section" failing its hash
+
+
+_TARGET_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "kind": (str,),
+    "address": (str, type(None)),
+    "groups": (list,),
+    "roles": (list,),
+    "collected_at": (str, type(None)),
+    "duration_s": (int, float, type(None)),
+    "remote_calls": (int,),
+    "error": (str, type(None)),
+    "platform_version": (str, type(None)),
+    "evidence": (dict,),
+}
+_REQUIRED_TARGET_KEYS = ("name", "kind")
+_SECTION_TYPES: dict[str, tuple[type, ...]] = {
+    "command": (str,),
+    "rc": (int,),
+    "output": (str,),
+    "stderr": (str,),
+    "sha256": (str,),
+}
+_REQUIRED_SECTION_KEYS = ("command", "rc", "output", "sha256")
+
+
+def load_bundle(path: Path, *, allow_modified: bool = False) -> Bundle:
+    """Read and check an evidence file (``.json`` or ``.json.gz``).
+
+    Every section's SHA-256 is checked against its output. A mismatch raises
+    :class:`EvidenceError` naming the sections, unless ``allow_modified``: they are
+    then listed in ``Bundle.modified`` so that results and reports can say so. Every
+    other problem (not JSON, a truncated gzip, wrong types, unknown keys) raises
+    :class:`EvidenceError` naming the file."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise EvidenceError(path, f"cannot read the evidence file: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise EvidenceError(path, f"truncated or damaged gzip file ({exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvidenceError(path, f"not UTF-8 text ({exc.reason})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EvidenceError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
+    except RecursionError:
+        raise EvidenceError(path, "refused: JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        raise EvidenceError(
+            path, f"an evidence file is a JSON object, not a {type(data).__name__}"
+        )
+    version = str(data.get("schema_version", ""))
+    if version.split(".")[0] != BUNDLE_VERSION.split(".")[0]:
+        raise EvidenceError(
+            path, f"evidence schema {data.get('schema_version')!r} is not supported "
+            f"(this cisaudit reads {BUNDLE_VERSION})"
+        )
+    entries = data.get("targets")
+    if not isinstance(entries, dict):
+        raise EvidenceError(path, "'targets' must be an object mapping target names to evidence")
+    targets = [_target(path, key, entry) for key, entry in entries.items()]
     meta = {k: v for k, v in data.items() if k != "targets"}
-    return meta, targets
+    modified = [
+        f"{t.name}/{name}"
+        for t in targets
+        for name, section in t.sections.items()
+        if section.sha256 != _digest(section.output)
+    ]
+    if modified and not allow_modified:
+        shown = ", ".join(modified[:5]) + (f" and {len(modified) - 5} more" if len(modified) > 5
+                                           else "")
+        raise EvidenceError(
+            path,
+            f"{len(modified)} evidence section(s) no longer match their SHA-256: {shown}. "
+            "The file was changed after it was recorded; use --allow-modified-evidence to "
+            "evaluate it anyway (results and reports will then say so)",
+        )
+    return Bundle(meta, targets, digest, modified)
+
+
+def read_bundle(path: Path, *, allow_modified: bool = False) -> tuple[dict[str, Any], list[TargetEvidence]]:
+    """The metadata and targets of a checked evidence file (see :func:`load_bundle`)."""
+    bundle = load_bundle(path, allow_modified=allow_modified)
+    return bundle.meta, bundle.targets
+
+
+def _digest(output: str) -> str:
+    return hashlib.sha256(output.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _target(path: Path, key: str, entry: Any) -> TargetEvidence:
+    where = f"target {key!r}"
+    if not isinstance(entry, dict):
+        raise EvidenceError(path, f"{where}: expected an object, got {type(entry).__name__}")
+    _check_fields(path, where, entry, _TARGET_TYPES, _REQUIRED_TARGET_KEYS)
+    if entry["name"] != key:
+        raise EvidenceError(path, f"{where}: its name is {entry['name']!r}")
+    for name in ("groups", "roles"):
+        if not all(isinstance(v, str) for v in entry.get(name, [])):
+            raise EvidenceError(path, f"{where}: '{name}' must be a list of strings")
+    sections = {}
+    for name, item in entry.get("evidence", {}).items():
+        if not isinstance(item, dict):
+            raise EvidenceError(path, f"{where}, section {name!r}: expected an object")
+        _check_fields(path, f"{where}, section {name!r}", item, _SECTION_TYPES,
+                      _REQUIRED_SECTION_KEYS)
+        sections[name] = Section(**item)
+    data = {k: v for k, v in entry.items() if k != "evidence"}
+    return TargetEvidence(**data, sections=sections)
+
+
+def _check_fields(
+    path: Path,
+    where: str,
+    entry: dict[str, Any],
+    types: dict[str, tuple[type, ...]],
+    required: tuple[str, ...],
+) -> None:
+    for key, value in entry.items():
+        if key not in types:
+            raise EvidenceError(path, f"{where}: unknown key {key!r}")
+        if not isinstance(value, types[key]) or (isinstance(value, bool) and bool not in types[key]):
+            raise EvidenceError(
+                path, f"{where}: {key!r} has the wrong type ({type(value).__name__})"
+            )
+    missing = [k for k in required if k not in entry]
+    if missing:
+        raise EvidenceError(path, f"{where}: missing {', '.join(repr(k) for k in missing)}")

@@ -6,13 +6,16 @@ become), so no inventory value is ever spliced into a command line.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import random
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import paramiko
 
@@ -78,8 +81,30 @@ class LocalTransport:
         pass
 
 
+@dataclass(frozen=True)
+class _Endpoint:
+    """One SSH server on the way to a target (a jump host or the target itself)."""
+
+    address: str
+    port: int
+    user: str
+    key: str | None
+    password: str | None
+    label: str  # how messages name it: "192.0.2.1:22" or "jump host bastion:22"
+
+
+class _Throttled(Exception):
+    """The server dropped the connection before its banner: sshd's MaxStartups (retry)."""
+
+
 class SSHTransport:
-    """One SSH connection per target (paramiko), strict host-key checking by default."""
+    """One SSH connection per target (paramiko), strict host-key checking by default.
+
+    Jump hosts are chained as OpenSSH's ProxyJump does (``jump: [a, b]`` reaches a, then
+    b through a, then the target through b); each hop's host key is checked like the
+    target's. Before paramiko starts, the server's first bytes are read under the connect
+    deadline, so a silent port, a slow banner or a server that is not sshd is reported
+    as such within the connect timeout instead of as a paramiko error much later."""
 
     def __init__(
         self,
@@ -91,109 +116,134 @@ class SSHTransport:
     ) -> None:
         self.target = target
         self.calls = 0
-        self._jump: paramiko.SSHClient | None = None
-        self.client = self._connect(accept_new_host_keys, known_hosts, retries)
+        self.retries = retries
+        self._hops: list[paramiko.SSHClient] = []
+        known = known_hosts or target.known_hosts
+        self.known_path = Path(os.path.expanduser(known or "~/.ssh/known_hosts"))
+        self.accept_new = accept_new_host_keys
+        try:
+            self.client = self._connect()
+        except BaseException:
+            self._close_hops()
+            raise
 
-    def _connect(
-        self, accept_new: bool, known_hosts: str | None, retries: int
-    ) -> paramiko.SSHClient:
+    def _connect(self) -> paramiko.SSHClient:
         t = self.target
-        known = known_hosts or t.known_hosts
-        known_path = Path(os.path.expanduser(known or "~/.ssh/known_hosts"))
-        sock = self._jump_channel(accept_new, known_path) if t.jump else None
         password = os.environ.get(t.password_env) if t.password_env else None
         if t.password_env and password is None:
             raise TransportError(f"environment variable {t.password_env} (password_env) is not set")
-        delay = 0.5
-        for attempt in range(retries + 1):
-            client = paramiko.SSHClient()
-            _load_known_hosts(client, known_path)
-            client.set_missing_host_key_policy(
-                _AcceptNew(known_path) if accept_new else paramiko.RejectPolicy()
+        via: paramiko.Transport | None = None
+        for hop in t.jump:
+            endpoint = _Endpoint(
+                hop.address,
+                hop.port,
+                hop.user or t.user or "root",
+                hop.key or t.key,
+                None,
+                f"jump host {hop.address}:{hop.port}",
             )
+            client = self._open(endpoint, via)
+            self._hops.append(client)
+            via = client.get_transport()
+        target = _Endpoint(
+            t.address or t.name, t.port, t.user or "root", t.key, password, f"{t.address}:{t.port}"
+        )
+        return self._open(target, via)
+
+    def _open(self, end: _Endpoint, via: paramiko.Transport | None) -> paramiko.SSHClient:
+        """Connect and authenticate to one endpoint, retrying while sshd throttles."""
+        timeout = self.target.connect_timeout
+        delay = 0.5
+        for attempt in range(self.retries + 1):
+            deadline = time.monotonic() + timeout
+            sock = self._socket(end, via, timeout)
             try:
-                client.connect(
-                    t.address or t.name,
-                    port=t.port,
-                    username=t.user or "root",
-                    key_filename=os.path.expanduser(t.key) if t.key else None,
-                    password=password,
-                    timeout=t.connect_timeout,
-                    banner_timeout=t.connect_timeout,
-                    auth_timeout=t.connect_timeout,
-                    allow_agent=True,
-                    look_for_keys=t.key is None,
-                    sock=sock,
-                )
-                return client
-            except paramiko.BadHostKeyException as exc:
-                raise TransportError(
-                    f"host key of {exc.hostname} has CHANGED (got {exc.key.get_name()} "
-                    f"{exc.key.get_fingerprint().hex()}); refusing to connect. If the change is "
-                    f"expected, remove the old key from {known_path}"
-                ) from None
-            except paramiko.SSHException as exc:
-                text = str(exc)
-                if "not found in known_hosts" in text or "Server " in text and "not found" in text:
-                    raise TransportError(
-                        f"host key of {t.address}:{t.port} is not in {known_path}; add it "
-                        "(ssh-keyscan) or run with --accept-new-host-keys"
-                    ) from None
-                throttled = "banner" in text.lower() or "reset" in text.lower()
-                client.close()
-                if throttled and attempt < retries:
+                first = _read_banner(sock, deadline, end.label, timeout)
+            except _Throttled as exc:
+                _close_quietly(sock)
+                if attempt < self.retries:
                     # sshd MaxStartups drops bursts of unauthenticated connections: back off.
                     time.sleep(_backoff(delay))
                     delay = min(delay * 2, 8.0)
                     continue
-                if isinstance(exc, paramiko.AuthenticationException):
-                    raise TransportError(
-                        f"authentication failed for user {t.user or 'root'}"
-                    ) from None
-                raise TransportError(f"SSH error: {text}") from None
-            except TimeoutError:
-                client.close()
-                raise TransportError(
-                    f"connection timed out after {t.connect_timeout:.0f}s"
-                ) from None
-            except OSError as exc:
-                client.close()
-                if attempt < retries and exc.errno in (104, 111) and "reset" in str(exc).lower():
-                    time.sleep(_backoff(delay))
-                    delay = min(delay * 2, 8.0)
-                    continue
-                raise TransportError(
-                    f"cannot connect to {t.address}:{t.port}: {exc.strerror or exc}"
-                ) from None
-        raise TransportError("SSH connection kept failing (throttled?)")
+                raise TransportError(f"{end.label}: {exc}, {attempt + 1} times") from None
+            except BaseException:
+                _close_quietly(sock)
+                raise
+            return self._handshake(end, _Prefetched(sock, first), timeout)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _jump_channel(self, accept_new: bool, known_path: Path) -> paramiko.Channel:
-        hop = self.target.jump[0]
-        if len(self.target.jump) > 1:
-            raise TransportError("only one jump host is supported")
-        jump = paramiko.SSHClient()
-        _load_known_hosts(jump, known_path)
-        jump.set_missing_host_key_policy(
-            _AcceptNew(known_path) if accept_new else paramiko.RejectPolicy()
+    def _socket(self, end: _Endpoint, via: paramiko.Transport | None, timeout: float) -> Any:
+        """A TCP connection to the endpoint, directly or as a channel through a jump host."""
+        if via is not None:
+            try:
+                return via.open_channel(
+                    "direct-tcpip", (end.address, end.port), ("127.0.0.1", 0), timeout=timeout
+                )
+            except paramiko.ChannelException as exc:
+                raise TransportError(
+                    f"the jump host could not open a connection to {end.address}:{end.port}:"
+                    f" {exc.text or 'refused'} (SSH channel error {exc.code}; is TCP forwarding"
+                    " allowed there, and is the address reachable from it?)"
+                ) from None
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise TransportError(
+                    f"the jump host failed while connecting on to {end.address}:{end.port}:"
+                    f" {exc or type(exc).__name__}"
+                ) from None
+        try:
+            return socket.create_connection((end.address, end.port), timeout=timeout)
+        except TimeoutError:
+            raise TransportError(
+                f"{end.label}: connection timed out after {timeout:g} s"
+            ) from None
+        except socket.gaierror as exc:
+            raise TransportError(f"{end.label}: cannot resolve the address ({exc.strerror})") from None
+        except OSError as exc:
+            raise TransportError(
+                f"cannot connect to {end.label}: {exc.strerror or exc}"
+            ) from None
+
+    def _handshake(self, end: _Endpoint, sock: Any, timeout: float) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        _load_known_hosts(client, self.known_path)
+        client.set_missing_host_key_policy(
+            _AcceptNew(self.known_path) if self.accept_new else paramiko.RejectPolicy()
         )
         try:
-            jump.connect(
-                hop.address,
-                port=hop.port,
-                username=hop.user or self.target.user,
-                key_filename=os.path.expanduser(hop.key)
-                if hop.key
-                else (os.path.expanduser(self.target.key) if self.target.key else None),
-                timeout=self.target.connect_timeout,
+            client.connect(
+                end.address,
+                port=end.port,
+                username=end.user,
+                key_filename=os.path.expanduser(end.key) if end.key else None,
+                password=end.password,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                allow_agent=True,
+                look_for_keys=end.key is None,
+                sock=sock,
             )
-        except (paramiko.SSHException, OSError) as exc:
-            raise TransportError(f"jump host {hop.address}:{hop.port}: {exc}") from None
-        self._jump = jump
-        transport = jump.get_transport()
-        assert transport is not None
-        return transport.open_channel(
-            "direct-tcpip", (self.target.address, self.target.port), ("127.0.0.1", 0)
-        )
+            return client
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise TransportError(
+                f"host key of {end.label} has CHANGED (got {exc.key.get_name()} "
+                f"{_fingerprint(exc.key)}); refusing to connect. If the change is expected, "
+                f"remove the old key from {self.known_path}"
+            ) from None
+        except paramiko.AuthenticationException:
+            client.close()
+            raise TransportError(f"{end.label}: authentication failed for user {end.user}") from None
+        except paramiko.SSHException as exc:
+            client.close()
+            raise TransportError(f"{end.label}: {_ssh_reason(str(exc), self.known_path)}") from None
+        except (EOFError, OSError) as exc:
+            client.close()
+            raise TransportError(
+                f"{end.label}: the connection broke during the SSH handshake"
+                f" ({exc.__class__.__name__}: {exc})"
+            ) from None
 
     def run(self, script: str, *, timeout: float) -> Completed:
         self.calls += 1
@@ -231,8 +281,127 @@ class SSHTransport:
 
     def close(self) -> None:
         self.client.close()
-        if self._jump:
-            self._jump.close()
+        self._close_hops()
+
+    def _close_hops(self) -> None:
+        for hop in reversed(self._hops):
+            hop.close()
+        self._hops = []
+
+
+_BANNER_LIMIT = 8192
+_GRACE = 1.0  # seconds to wait for an SSH banner after lines that are not one
+
+
+def _read_banner(sock: Any, deadline: float, label: str, timeout: float) -> bytes:
+    """Read the server's first bytes until its SSH version line, within ``deadline``.
+
+    Returns what was read (replayed to paramiko). Raises _Throttled when the server hung
+    up before saying anything (what sshd does past MaxStartups), TransportError when
+    it stays silent or is not an SSH server."""
+    data = b""
+    while len(data) < _BANNER_LIMIT:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(4096)
+        except (TimeoutError, socket.timeout):
+            break
+        except ConnectionResetError:
+            if not data:
+                raise _Throttled("the connection was reset before the SSH banner") from None
+            break
+        except OSError as exc:
+            raise TransportError(f"{label}: reading the SSH banner failed: {exc}") from None
+        if not chunk:
+            if not data:
+                raise _Throttled("the server closed the connection before its SSH banner")
+            break
+        data += chunk
+        lines = data.split(b"\n")
+        if any(line.startswith(b"SSH-") for line in lines[:-1]):
+            return data
+        if len(lines) > 1:  # other lines first (RFC 4253 allows them): not for long
+            deadline = min(deadline, time.monotonic() + _GRACE)
+    seconds = f"{timeout:g}"
+    if not data:
+        raise TransportError(
+            f"{label}: no SSH banner within the connect timeout ({seconds} s): the port"
+            " accepts connections but says nothing (a silent or overloaded server, or not"
+            " sshd)"
+        )
+    shown = data[:120].decode("utf-8", "replace").strip()
+    if data.startswith(b"SSH-"):
+        raise TransportError(f"{label}: the SSH banner did not arrive in time (got {shown!r})")
+    raise TransportError(f"{label}: not an SSH server: it said {shown!r}")
+
+
+class _Prefetched:
+    """A socket (or a jump host's channel) whose first bytes were already read: they
+    are handed to paramiko first, then reading goes on from the socket."""
+
+    def __init__(self, sock: Any, first: bytes) -> None:
+        self._sock = sock
+        self._pending = first
+
+    def recv(self, size: int) -> bytes:
+        if self._pending:
+            chunk, self._pending = self._pending[:size], self._pending[size:]
+            return chunk
+        return bytes(self._sock.recv(size))
+
+    def send(self, data: bytes) -> int:
+        return int(self._sock.send(data))
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def settimeout(self, value: float | None) -> None:
+        self._sock.settimeout(value)
+
+    def gettimeout(self) -> float | None:
+        return self._sock.gettimeout()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    @property
+    def _closed(self) -> bool:  # paramiko's transport thread polls this
+        return bool(getattr(self._sock, "_closed", False))
+
+
+def _close_quietly(sock: Any) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+def _fingerprint(key: paramiko.PKey) -> str:
+    """SHA256:base64, as ``ssh-keygen -l`` prints it."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def _ssh_reason(text: str, known_path: Path) -> str:
+    """paramiko's messages in words a user can act on."""
+    if "not found in known_hosts" in text or ("Server " in text and "not found" in text):
+        return (
+            f"host key is not in {known_path}; add it (ssh-keyscan) or run with"
+            " --accept-new-host-keys"
+        )
+    if "No existing session" in text or "No authentication methods available" in text:
+        return (
+            "no way to authenticate: no key, agent or password was accepted before the"
+            " server closed the session"
+        )
+    if "Incompatible version" in text:
+        return f"the server speaks an SSH version this client does not ({text})"
+    if "Indecipherable protocol version" in text or "Invalid SSH banner" in text:
+        return f"not an SSH server ({text})"
+    return f"SSH error: {text}"
 
 
 def _backoff(delay: float) -> float:

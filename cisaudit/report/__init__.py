@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gzip
+import hashlib
 import json
 import shutil
 from collections.abc import Callable, Iterable
@@ -55,6 +56,51 @@ def load_evidence(path: Path) -> tuple[bytes, dict[str, Any]]:
     return raw, doc
 
 
+def bind_evidence(run: Run, path: Path, raw: bytes, doc: dict[str, Any], *,
+                  allow_modified: bool = False) -> list[str]:
+    """Check that the evidence file is the one ``run`` was made from; return the sections
+    whose output no longer matches their SHA-256 (the report then says so).
+
+    Results written since schema 1.1 name their evidence file's SHA-256; older ones are
+    matched by run id. Evidence of another run is always refused; modified sections are
+    refused unless ``allow_modified`` (or the results already record that they were)."""
+    actual = hashlib.sha256(raw).hexdigest()
+    bound = run.evidence or {}
+    if bound.get("sha256"):
+        if bound["sha256"] != actual:
+            raise ValueError(
+                f"{path}: this is not the evidence these results were made from: its SHA-256 "
+                f"is {actual[:16]}…, the results were made from {bound.get('file', 'evidence')}"
+                f" with SHA-256 {str(bound['sha256'])[:16]}… (run {bound.get('run_id')})"
+            )
+        return list(bound.get("modified") or [])
+    ids = {run.run_id, run.options.get("original_run_id")} - {None}
+    if doc.get("run_id") not in ids:
+        raise ValueError(
+            f"{path}: this evidence belongs to run {doc.get('run_id')!r}, not to the run of "
+            f"these results ({run.run_id!r})"
+        )
+    modified = _modified_sections(doc)
+    if modified and not allow_modified:
+        raise ValueError(
+            f"{path}: {len(modified)} evidence section(s) no longer match their SHA-256 "
+            f"({', '.join(modified[:5])}); pass --allow-modified-evidence to report anyway "
+            "(the report then says so)"
+        )
+    return modified
+
+
+def _modified_sections(doc: dict[str, Any]) -> list[str]:
+    found = []
+    for target, entry in (doc.get("targets") or {}).items():
+        for name, item in ((entry or {}).get("evidence") or {}).items():
+            output = str((item or {}).get("output", ""))
+            digest = hashlib.sha256(output.encode("utf-8", "surrogateescape")).hexdigest()
+            if (item or {}).get("sha256") != digest:
+                found.append(f"{target}/{name}")
+    return found
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -98,6 +144,7 @@ def render(
     sign: SignConfig | None = None,
     meta: ReportMeta | None = None,
     results_bytes: bytes | None = None,
+    allow_modified_evidence: bool = False,
 ) -> list[Path]:
     """Write the requested ``formats`` of ``run`` into ``outdir``; return the files written.
 
@@ -105,6 +152,8 @@ def render(
     use English). ``sign``: the PDF gets a PAdES signature, and the evidence file is
     copied into ``outdir`` with a detached ``.sig``. ``results_bytes`` are the
     results.json bytes to embed in the PDF (by default the run is serialised again).
+    ``evidence_path`` must be the evidence these results were made from (checked by
+    SHA-256, see :func:`bind_evidence`).
     """
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in OUTPUT_NAMES]
@@ -118,7 +167,11 @@ def render(
     written = [_DATA_RENDERERS[f](run, outdir / OUTPUT_NAMES[f], lang=data_lang)
                for f in formats if f in _DATA_RENDERERS]
     documents = [f for f in formats if f in ("html", "pdf")]
-    evidence = load_evidence(evidence_path) if evidence_path and documents else None
+    evidence = load_evidence(evidence_path) if evidence_path else None
+    modified = list(run.evidence_modified)
+    if evidence is not None and evidence_path is not None:
+        modified = bind_evidence(run, evidence_path, *evidence,
+                                 allow_modified=allow_modified_evidence)
     if documents:
         meta = meta or ReportMeta()
         if not meta.generated_at:
@@ -131,6 +184,7 @@ def render(
             evidence=evidence[1] if evidence else None,
             attachments=attachments[:-1],  # the manifest lists the others
             signature=_signature_info(sign, signer),
+            evidence_modified=modified,
         )
         written += _render_documents(context, outdir, documents, template_dir, attachments,
                                      sign, signer)

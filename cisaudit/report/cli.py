@@ -16,6 +16,7 @@ from cisaudit.model import Run
 from cisaudit.report import FORMATS, ReportMeta, render
 from cisaudit.report.i18n import LANG_CHOICES
 from cisaudit.signing import SignConfig, SigningError, Verification, init_keys, verify
+from cisaudit.termtext import printable
 
 EXIT_VERIFY_FAILED = 1
 EXIT_USAGE = 2
@@ -103,12 +104,18 @@ def _load_run(path: Path) -> tuple[Run, bytes]:
 @click.option("--client", default="", help="Client (audited organisation) named on the cover.")
 @click.option("--assessor", default="", help="Assessor named on the cover and signature page.")
 @click.option("--org", default="", help="Auditing organisation (overrides the theme's org_name).")
+@click.option("--allow-modified-evidence", is_flag=True,
+              help="Report from evidence whose sections no longer match their SHA-256 (the "
+                   "report then says so in a banner). Evidence of another run is always refused.")
 def report_command(results: Path, outdir: Path, formats: str, lang: str, theme: Path | None,
                    template_dir: Path | None, evidence_path: Path | None, sign_key: str | None,
                    sign_cert: str | None, sign_p12: str | None, sign_pass_env: str | None,
-                   tsa_url: str | None, limit: str, client: str, assessor: str, org: str
-                   ) -> None:
-    """Render RESULTS (a results.json) as PDF, HTML, CSV, JUnit XML and SARIF, optionally signed."""
+                   tsa_url: str | None, limit: str, client: str, assessor: str, org: str,
+                   allow_modified_evidence: bool) -> None:
+    """Render RESULTS (a results.json) as PDF, HTML, CSV, JUnit XML and SARIF, optionally signed.
+
+    --evidence must be the evidence file these results were made from: results name its
+    SHA-256, and any other file is refused (exit 2)."""
     wanted = _formats(formats)
     sign = _sign_config(sign_key, sign_cert, sign_p12, sign_pass_env, tsa_url)
     run, raw = _load_run(results)
@@ -119,9 +126,10 @@ def report_command(results: Path, outdir: Path, formats: str, lang: str, theme: 
         written = render(run, outdir, formats=wanted, lang=lang, theme=theme,
                          template_dir=template_dir, evidence_path=evidence_path, sign=sign,
                          meta=ReportMeta(org=org, client=client, assessor=assessor),
-                         results_bytes=raw)
+                         results_bytes=raw, allow_modified_evidence=allow_modified_evidence)
     except (SigningError, ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        click.echo(f"error: {printable(exc)}", err=True)
+        sys.exit(EXIT_USAGE)
     for path in written:
         click.echo(f"wrote {path}", err=True)
 

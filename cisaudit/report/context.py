@@ -428,6 +428,7 @@ def build_context(
     evidence: Mapping[str, Any] | None = None,
     attachments: Iterable[Attachment] = (),
     signature: SignatureInfo | None = None,
+    evidence_modified: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The documented template context for ``run`` (see ``docs/reports.md``)."""
     if lang not in LANG_CHOICES:
@@ -452,6 +453,9 @@ def build_context(
         "frameworks": _frameworks(ctx),
         "evidence": _evidence(ctx),
         "has_evidence": bool(evidence),
+        # Sections of the evidence that no longer match their SHA-256 (evaluated on
+        # request only): every report then opens with a warning naming them.
+        "evidence_modified": list(evidence_modified or run.evidence_modified),
         "attachments": [
             {"name": a.name, "sha256": a.sha256, "size": len(a.data),
              "description": a.description} for a in attachments

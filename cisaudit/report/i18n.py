@@ -45,6 +45,13 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "This audit was interrupted: results are incomplete.",
         "zh": "本次审计被中断：结果不完整。",
     },
+    "evidence_modified": {
+        "en": "MODIFIED EVIDENCE: these results were evaluated from evidence that was changed "
+        "after it was collected. The sections below no longer match their SHA-256; verdicts "
+        "that rest on them do not show what the audited hosts returned.",
+        "zh": "证据已被修改：本结果所依据的证据在采集后被更改。下列部分与其 SHA-256 不再一致，"
+        "依赖这些部分的结论不能代表被审计主机的真实返回。",
+    },
     # executive summary
     "executive_summary": {"en": "Executive summary", "zh": "执行摘要"},
     "score": {"en": "Score", "zh": "得分"},

@@ -222,7 +222,7 @@ def sample_run() -> tuple[Run, dict[str, Any]]:
         targets=targets, controls=controls, sections=SECTIONS,
     )
     run.summary = Report(run).summary()
-    return run, {"schema_version": "1.0", "targets": evidence}
+    return run, {"schema_version": "1.0", "run_id": run.run_id, "targets": evidence}
 
 
 def synthetic_run(hosts: int = 50, controls: int = 117, seed: int = 7) -> tuple[Run, dict]:
@@ -270,7 +270,7 @@ def synthetic_run(hosts: int = 50, controls: int = 117, seed: int = 7) -> tuple[
               finished_at="2026-11-22T08:05:00Z", benchmarks=[DOCKER], options={},
               targets=targets, controls=catalog, sections={DOCKER: sections})
     run.summary = Report(run).summary()
-    return run, {"schema_version": "1.0", "targets": evidence}
+    return run, {"schema_version": "1.0", "run_id": run.run_id, "targets": evidence}
 
 
 def main() -> None:
