@@ -439,6 +439,13 @@ def _validate_cond(cond: Any, path: Path, *, scoped: bool) -> None:
             parse_mode(cond["value"])
         except ValueError as exc:
             raise SourceError(path, cond.line_of("value"), str(exc)) from None
+    if op in ("matches", "not_matches"):
+        from cisaudit.operators import PatternError, compile_pattern
+
+        try:
+            compile_pattern(str(cond["value"]))
+        except PatternError as exc:
+            raise SourceError(path, cond.line_of("value"), str(exc)) from None
     value = cond.get("value")
     if isinstance(value, dict):
         _known_keys(value, {"fact"}, path)

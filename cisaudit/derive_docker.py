@@ -679,6 +679,10 @@ def derive_container(
         ),
         "seccomp_unconfined": bool(host.get("Privileged"))
         or any(re.fullmatch(r"seccomp[=:]unconfined", s) for s in security),
+        # The container's own seccomp profile (--security-opt seccomp=FILE), if any.
+        "seccomp_profile": next(
+            (s[len("seccomp") + 1 :] for s in security if re.match(r"seccomp[=:]", s)), None
+        ),
         "selinux_labelled": bool(container.get("ProcessLabel"))
         or any(
             re.match(r"label[=:]", s) and not re.match(r"label[=:]disable", s) for s in security

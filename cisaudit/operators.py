@@ -7,11 +7,48 @@ that silently passes. Permission modes compare as bits, never as numbers.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
+import re2
+
 Operator = Callable[[Any, Any], bool]
+
+# Values longer than this are judged on their first MAX_SUBJECT characters: a regex
+# never scans megabytes of one hostile value.
+MAX_SUBJECT = 1 << 20
+
+
+class PatternError(ValueError):
+    """A control's regular expression that cannot be used (the message says why)."""
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # errors are reported by the catalog loader, with the file
+    options.max_mem = 8 << 20
+    return options
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_pattern(pattern: str) -> Any:
+    """A control's regex, compiled with RE2: matching takes time linear in the input, so
+    no value can make an evaluation hang (no catastrophic backtracking). RE2 has no
+    look-around or back-references; such a pattern is refused when the catalog loads."""
+    try:
+        return re2.compile(pattern, options=_re2_options())
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise PatternError(
+            f"regular expression {pattern!r} cannot be used: {detail} (patterns are RE2: no "
+            "look-around or back-references, so that matching time stays linear)"
+        ) from None
+
+
+def _search(pattern: Any, observed: Any) -> bool:
+    return compile_pattern(str(pattern)).search(str(observed)[:MAX_SUBJECT]) is not None
 
 
 def _is_empty(value: Any) -> bool:
@@ -79,8 +116,8 @@ OPERATORS: dict[str, Operator] = {
     "is_unset": lambda o, _e: _is_empty(o),
     "contains": _contains,
     "not_contains": lambda o, e: not _contains(o, e),
-    "matches": lambda o, e: o is not None and re.search(str(e), str(o)) is not None,
-    "not_matches": lambda o, e: o is None or re.search(str(e), str(o)) is None,
+    "matches": lambda o, e: o is not None and _search(e, o),
+    "not_matches": lambda o, e: o is None or not _search(e, o),
     "lt": _compare(lambda a, b: a < b),
     "lte": _compare(lambda a, b: a <= b),
     "gt": _compare(lambda a, b: a > b),

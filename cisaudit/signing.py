@@ -214,17 +214,20 @@ def sign_pdf(src: Path, dst: Path, config: SignConfig, *, signer: Any = None) ->
 
 @dataclass
 class Verification:
-    """What ``verify`` found. ``ok`` only when every check held."""
+    """What ``verify`` found. ``ok`` only when every check held; ``trusted`` is None when
+    no trust anchor was given, so the signer's identity is unverified."""
 
     path: Path
     kind: str  # "pdf" or "detached"
     signer: str = ""
+    subject: str = ""  # the certificate's full subject (RFC 4514)
+    issuer: str = ""
     cert_sha256: str = ""
     signed_at: str = ""
     timestamp: str = ""
     intact: bool = False
     valid: bool = False
-    trusted: bool | None = None  # None: no --trust given, trust not judged
+    trusted: bool | None = None  # None: no trust anchor given, trust not judged
     whole_file: bool = False
     attachments: list[tuple[str, bool, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -233,18 +236,90 @@ class Verification:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def fingerprint(self) -> str:
+        """The certificate's SHA-256 as ``openssl x509 -fingerprint -sha256`` prints it."""
+        digest = self.cert_sha256.upper()
+        return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
-def _validation_context(trust: Path | None) -> Any:
-    from pyhanko.keys import load_cert_from_pemder
+
+SYSTEM_TRUST = "system"
+_CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
+
+
+def trust_roots(trust: Path | str | None) -> list[Any]:
+    """Certificates a signer must chain to: those of a file (PEM, possibly several, or
+    DER), of every certificate file in a directory, or of the system's store
+    (``system``: the OpenSSL default CA file and directory)."""
+    if trust is None:
+        return []
+    if str(trust) == SYSTEM_TRUST:
+        import ssl
+
+        paths = ssl.get_default_verify_paths()
+        sources = [Path(p) for p in (paths.cafile, paths.openssl_cafile) if p]
+        sources += [Path(p) for p in (paths.capath, paths.openssl_capath) if p]
+        roots = [c for src in sources if src.exists() for c in _certs_in(src, quiet=True)]
+        if not roots:
+            raise SigningError("the system trust store is empty or missing "
+                               "(install ca-certificates, or give --trust CERT|DIR)")
+        return roots
+    path = Path(trust)
+    if not path.exists():
+        raise SigningError(f"trust anchor {path} does not exist")
+    roots = _certs_in(path, quiet=False)
+    if not roots:
+        raise SigningError(f"{path} holds no certificate")
+    return roots
+
+
+def _certs_in(path: Path, *, quiet: bool) -> list[Any]:
+    from asn1crypto import pem, x509
+
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _CERT_SUFFIXES) \
+        if path.is_dir() else [path]
+    found = []
+    for file in files:
+        try:
+            data = file.read_bytes()
+            if pem.detect(data):
+                found += [x509.Certificate.load(der) for kind, _, der in pem.unarmor(data, True)
+                          if kind == "CERTIFICATE"]
+            else:
+                found.append(x509.Certificate.load(data))
+                found[-1].native  # parse now: a file that is not DER fails here
+        except Exception as exc:  # asn1crypto raises many types for a bad file
+            if quiet or path.is_dir():
+                continue
+            raise SigningError(f"cannot read trusted certificate {file}: {exc}") from exc
+    return found
+
+
+def _validation_context(trust: Path | str | None) -> Any:
     from pyhanko_certvalidator import ValidationContext
 
-    if trust is None:
-        return ValidationContext(trust_roots=[], allow_fetching=False)
-    try:
-        root = load_cert_from_pemder(str(trust))
-    except Exception as exc:  # bad file format: say which file
-        raise SigningError(f"cannot read trusted certificate {trust}: {exc}") from exc
-    return ValidationContext(trust_roots=[root], allow_fetching=False)
+    return ValidationContext(trust_roots=trust_roots(trust), allow_fetching=False)
+
+
+def _describe_cert(report: Verification, cert: Any) -> None:
+    report.signer = _subject(cert)
+    report.subject = cert.subject.human_friendly
+    report.issuer = cert.issuer.human_friendly
+    report.cert_sha256 = hashlib.sha256(cert.dump()).hexdigest()
+
+
+def _judge_trust(report: Verification, status: Any, trust: Path | str | None) -> None:
+    """Trust is judged only with an anchor, and only for an intact, valid signature: a
+    changed document is reported as changed, not also as untrusted."""
+    if trust is None or not (status.intact and status.valid):
+        report.trusted = None if trust is None else report.trusted
+        return
+    report.trusted = bool(status.trusted)
+    if not status.trusted:
+        report.problems.append(
+            f"the signer's certificate does not chain to the trust anchor ({trust}): "
+            "whoever signed is not the signer you trust"
+        )
 
 
 def _embedded_files(reader: Any) -> dict[str, bytes]:
@@ -324,7 +399,7 @@ def _check_attachments(files: dict[str, bytes], report: Verification) -> None:
             report.problems.extend(evidence_problems(data, name))
 
 
-def verify_pdf(path: Path, *, trust: Path | None = None) -> Verification:
+def verify_pdf(path: Path, *, trust: Path | str | None = None) -> Verification:
     """Check the PDF's signature, that it covers the whole file, and its attachments."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
@@ -347,8 +422,7 @@ def verify_pdf(path: Path, *, trust: Path | None = None) -> Verification:
             report.problems.append(f"signature {sig.field_name} cannot be checked ({exc}): "
                                    "tampered or damaged")
             continue
-        report.signer = _subject(status.signing_cert)
-        report.cert_sha256 = hashlib.sha256(status.signing_cert.dump()).hexdigest()
+        _describe_cert(report, status.signing_cert)
         if status.signer_reported_dt:
             report.signed_at = status.signer_reported_dt.isoformat()
         stamp = status.timestamp_validity
@@ -358,7 +432,6 @@ def verify_pdf(path: Path, *, trust: Path | None = None) -> Verification:
                 report.problems.append("the signature's timestamp token is damaged or invalid")
         report.intact, report.valid = status.intact, status.valid
         report.whole_file = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
-        report.trusted = status.trusted if trust else None
         if not status.intact:
             report.problems.append("the document was changed after it was signed (digest "
                                    "does not match)")
@@ -367,8 +440,7 @@ def verify_pdf(path: Path, *, trust: Path | None = None) -> Verification:
         if status.intact and not report.whole_file:
             report.problems.append("content was added after the signature: the signature "
                                    "does not cover the whole file")
-        if trust and not status.trusted:
-            report.problems.append(f"the signer's certificate does not chain to {trust}")
+        _judge_trust(report, status, trust)
     try:
         files = _embedded_files(reader)
     except Exception as exc:  # same reason as above: damaged structure
@@ -396,7 +468,7 @@ def sign_file(path: Path, config: SignConfig, *, signer: Any = None) -> Path:
 
 
 def verify_file(path: Path, *, signature: Path | None = None,
-                trust: Path | None = None) -> Verification:
+                trust: Path | str | None = None) -> Verification:
     """Check ``path`` against its detached signature (``path.sig`` unless given)."""
     from asn1crypto import cms
     from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
@@ -414,26 +486,24 @@ def verify_file(path: Path, *, signature: Path | None = None,
     except Exception as exc:  # malformed DER or CMS structure
         report.problems.append(f"signature {signature} cannot be read ({exc})")
         return report
-    report.signer = _subject(status.signing_cert)
-    report.cert_sha256 = hashlib.sha256(status.signing_cert.dump()).hexdigest()
+    _describe_cert(report, status.signing_cert)
     if status.signer_reported_dt:
         report.signed_at = status.signer_reported_dt.isoformat()
     if status.timestamp_validity is not None:
         report.timestamp = status.timestamp_validity.timestamp.isoformat()
     report.intact, report.valid, report.whole_file = status.intact, status.valid, status.intact
-    report.trusted = status.trusted if trust else None
     if not status.intact:
         report.problems.append(f"{path} was changed after it was signed")
     elif not status.valid:
         report.problems.append("the signature does not match the signer's certificate")
-    if trust and not status.trusted:
-        report.problems.append(f"the signer's certificate does not chain to {trust}")
+    _judge_trust(report, status, trust)
     if report.intact:
         report.problems.extend(evidence_problems(data, path.name, strict=False))
     return report
 
 
-def verify(path: Path, *, trust: Path | None = None, signature: Path | None = None) -> Verification:
+def verify(path: Path, *, trust: Path | str | None = None,
+           signature: Path | None = None) -> Verification:
     """Verify a signed PDF report, or any file with a detached signature."""
     if not path.is_file():
         raise SigningError(f"{path} does not exist")

@@ -163,50 +163,69 @@ def keys_init(outdir: Path, common_name: str, org: str, days: int, pass_env: str
 
 
 def _print_verification(v: Verification) -> None:
+    def line(label: str, value: object) -> None:
+        click.echo(f"  {label:<20} {printable(value, one_line=True)}")
+
     what = "PDF signature" if v.kind == "pdf" else "detached signature"
-    click.echo(f"{v.path}: {what}")
+    click.echo(f"{printable(v.path)}: {what}")
     if v.signer:
-        click.echo(f"  signed by:        {v.signer}")
-        click.echo(f"  certificate:      SHA-256 {v.cert_sha256}")
+        line("signed by:", v.signer)
+        line("subject:", v.subject)
+        line("issuer:", v.issuer)
+        line("SHA-256 fingerprint:", v.fingerprint)
     if v.signed_at:
-        click.echo(f"  signed at:        {v.signed_at}")
+        line("signed at:", v.signed_at)
     if v.timestamp:
-        click.echo(f"  timestamp (TSA):  {v.timestamp}")
-    click.echo(f"  intact:           {'yes' if v.intact else 'NO'}")
-    click.echo(f"  signature valid:  {'yes' if v.valid else 'NO'}")
+        line("timestamp (TSA):", v.timestamp)
+    line("intact:", "yes" if v.intact else "NO")
+    line("signature valid:", "yes" if v.valid else "NO")
     if v.kind == "pdf":
-        click.echo(f"  covers whole file: {'yes' if v.whole_file else 'NO'}")
-    trusted = {None: "not checked (use --trust CERT)", True: "yes", False: "NO"}[v.trusted]
-    click.echo(f"  trusted signer:   {trusted}")
+        line("covers whole file:", "yes" if v.whole_file else "NO")
+    trusted = {None: "NOT VERIFIED (no trust anchor given)", True: "yes", False: "NO"}[v.trusted]
+    line("trusted signer:", trusted)
     for name, ok, digest in v.attachments:
-        click.echo(f"  attachment {name}: {'hash matches' if ok else 'HASH MISMATCH'} ({digest})")
-    if v.ok:
-        click.echo("OK: signature valid, document intact" +
-                   (", attachments match" if v.attachments else ""))
-    else:
+        line(f"attachment {name}:", f"{'hash matches' if ok else 'HASH MISMATCH'} ({digest})")
+    if not v.ok:
         for problem in v.problems:
-            click.echo(f"TAMPERED OR INVALID: {problem}", err=True)
+            click.echo(f"TAMPERED OR INVALID: {printable(problem, one_line=True)}", err=True)
+    elif v.trusted is None:
+        click.echo(
+            "SIGNER NOT VERIFIED: the signature is valid and the document intact, but no trust "
+            "anchor was given, so anyone could have made a certificate with this name. Compare "
+            "the SHA-256 fingerprint above with the one the signer gave you, or verify with "
+            "--trust CERT|DIR|system.", err=True)
+    else:
+        click.echo("OK: signature valid, document intact, signer trusted" +
+                   (", attachments match" if v.attachments else ""))
+
+
+EXIT_SIGNER_UNVERIFIED = 3
 
 
 @click.command("verify")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--trust", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Certificate (PEM or DER) the signer must chain to.")
+@click.option("--trust", metavar="CERT|DIR|system",
+              help="Trust anchors the signer must chain to: a certificate file (PEM, may hold "
+                   "several, or DER), a directory of them, or 'system' for the system store.")
 @click.option("--signature", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Detached signature file (default: PATH.sig).")
-def verify_command(path: Path, trust: Path | None, signature: Path | None) -> None:
+def verify_command(path: Path, trust: str | None, signature: Path | None) -> None:
     """Verify a signed report PDF or a file with a detached signature (e.g. the evidence).
 
-    Exit 0 only when the signature is valid, the file is intact and whole, and every
-    embedded attachment matches its recorded SHA-256; 1 otherwise; 2 on usage errors.
+    Exit 0 when the signature is valid, the file intact and whole, every embedded
+    attachment matches its recorded SHA-256, and the signer chains to --trust; 3 when all
+    that holds but no trust anchor was given (the signer is not verified); 1 when anything
+    is tampered, invalid or untrusted; 2 on usage errors.
     """
     try:
         result = verify(path, trust=trust, signature=signature)
     except SigningError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {printable(exc)}", err=True)
         sys.exit(EXIT_USAGE)
     _print_verification(result)
-    sys.exit(0 if result.ok else EXIT_VERIFY_FAILED)
+    if not result.ok:
+        sys.exit(EXIT_VERIFY_FAILED)
+    sys.exit(0 if result.trusted else EXIT_SIGNER_UNVERIFIED)
 
 
 def register(group: click.Group) -> None:
