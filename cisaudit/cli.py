@@ -436,7 +436,7 @@ def _finish(
     if outcome.run.evidence_modified:
         err.print(literal(t("evidence_modified").format(
             n=len(outcome.run.evidence_modified),
-            sections=", ".join(outcome.run.evidence_modified[:5])), "bold red"))
+            sections=", ".join(outcome.run.evidence_modified[:5])), "bold red"), soft_wrap=True)
     wanted = [f for f in _split((formats,)) if f != "json"]
     if wanted:
         from cisaudit.report import render
@@ -444,8 +444,11 @@ def _finish(
         for path in render(
             outcome.run, outdir, formats=wanted, lang=report_lang, evidence_path=evidence
         ):
-            err.print(literal(f"{t('wrote')} {path}"))
-    err.print(literal(f"{t('wrote')} {results}" + (f", {evidence}" if write_evidence else "")))
+            err.print(literal(f"{t('wrote')} {path}"), soft_wrap=True)
+    err.print(
+        literal(f"{t('wrote')} {results}" + (f", {evidence}" if write_evidence else "")),
+        soft_wrap=True,
+    )
     if outcome.run.interrupted:
         err.print(literal(t("interrupted"), "yellow"))
     code = outcome.exit_code
@@ -483,7 +486,7 @@ def _input_error(exc: BaseException) -> None:
     from cisaudit.i18n import t
 
     message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    err.print(Text.assemble((f"{t('input_error')}: ", "red"), literal(message)))
+    err.print(Text.assemble((f"{t('input_error')}: ", "red"), literal(message)), soft_wrap=True)
     sys.exit(EXIT_USAGE)
 
 

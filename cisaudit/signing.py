@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cisaudit.digest import text_sha256
+
 MANIFEST_NAME = "cisaudit-manifest.json"
 SIGNATURE_FIELD = "cisaudit-signature"
 SIG_SUFFIX = ".sig"
@@ -286,8 +288,9 @@ def _certs_in(path: Path, *, quiet: bool) -> list[Any]:
                 found += [x509.Certificate.load(der) for kind, _, der in pem.unarmor(data, True)
                           if kind == "CERTIFICATE"]
             else:
-                found.append(x509.Certificate.load(data))
-                found[-1].native  # parse now: a file that is not DER fails here
+                cert = x509.Certificate.load(data)
+                _ = cert.native  # parse now: a file that is not DER fails here
+                found.append(cert)
         except Exception as exc:  # asn1crypto raises many types for a bad file
             if quiet or path.is_dir():
                 continue
@@ -363,8 +366,7 @@ def evidence_problems(data: bytes, name: str, *, strict: bool = True) -> list[st
     for target, entry in sorted((doc.get("targets") or {}).items()):
         for key, item in sorted((entry.get("evidence") or {}).items()):
             recorded = item.get("sha256")
-            actual = hashlib.sha256(
-                str(item.get("output", "")).encode("utf-8", "surrogateescape")).hexdigest()
+            actual = text_sha256(str(item.get("output", "")))
             if recorded and recorded != actual:
                 problems.append(f"{name}: evidence {target}/{key}: output does not match its "
                                 f"SHA-256 (recorded {recorded[:16]}…, actual {actual[:16]}…)")

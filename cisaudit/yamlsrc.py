@@ -52,7 +52,7 @@ class LimitExceeded(yaml.YAMLError):
 def check_limits(text: str, limits: Limits = DEFAULT_LIMITS) -> None:
     """Raise :class:`LimitExceeded` when ``text`` is over a limit (syntax errors are left
     to the loader, which reports them with their line)."""
-    size = len(text.encode("utf-8", "surrogateescape")) if len(text) * 4 > limits.max_bytes \
+    size = len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > limits.max_bytes \
         else len(text)
     if size > limits.max_bytes:
         raise LimitExceeded(

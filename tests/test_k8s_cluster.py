@@ -49,7 +49,17 @@ from cisaudit.targets import Target
 
 FIXTURES = Path(__file__).parent / "data" / "k8s"
 DOC = Path(__file__).parents[1] / "docs" / "kubernetes.md"
-SECRET_VALUES = ("NOT-A-REAL-PASSWORD", "Tk9ULUEtUkVBTC1QQVNTV09SRC1kYjc3")
+SECRET_VALUES = (
+    "NOT-A-REAL-PASSWORD",
+    "Tk9ULUEtUkVBTC1QQVNTV09SRC1kYjc3",
+    # literal values in workloads.yaml: an annotation, last-applied-configuration, an
+    # argument, credentials in a URL, a token in an env variable with a neutral name
+    "annotok-Rt55vq",
+    "lastapplied-Wq81xz",
+    "argpw-Zz19kd",
+    "urlpw-Lp44mc",
+    "ghp_Q2w3E4r5T6y7U8i9O0p1A2s3D4f5G6h7J8k9",
+)
 
 # -- expectations ------------------------------------------------------------------------
 
@@ -272,6 +282,17 @@ def test_read_only_and_never_a_secret(standin: StandIn, tmp_path: Path) -> None:
     assert not [r.path for r in standin.requests if r.path.count("/") > 5]  # no single-object GETs
     text = json.dumps(evidence.to_dict())
     assert not [v for v in SECRET_VALUES if v in text]
+    # names, and the structure of what was masked, stay for the auditor
+    deployments = json.loads(evidence.sections["k8s.api.deployments"].output)["items"]
+    web = next(d for d in deployments if d["metadata"]["name"] == "web")
+    annotations = web["metadata"]["annotations"]
+    assert annotations["vault.example/token"] == "<redacted>"
+    applied = json.loads(annotations["kubectl.kubernetes.io/last-applied-configuration"])
+    assert applied["spec"]["template"]["spec"]["containers"][0]["env"][0] == {
+        "name": "SMTP_PASS", "value": "<redacted>"}
+    container = web["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["--password=<redacted>", "--log-level", "info"]
+    assert {"name": "LOG_LEVEL", "value": "info"} in container["env"]
 
 
 @pytest.mark.parametrize("standin", [{"forbidden": ["pods"]}], indirect=True)

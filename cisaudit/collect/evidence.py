@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cisaudit.digest import text_sha256
 from cisaudit.yamlsrc import SourceError
 
 BUNDLE_VERSION = "1.0"
@@ -30,7 +31,7 @@ class Section:
 
     def __post_init__(self) -> None:
         if not self.sha256:
-            self.sha256 = hashlib.sha256(self.output.encode("utf-8", "surrogateescape")).hexdigest()
+            self.sha256 = text_sha256(self.output)
 
 
 @dataclass
@@ -185,7 +186,7 @@ def read_bundle(path: Path, *, allow_modified: bool = False) -> tuple[dict[str, 
 
 
 def _digest(output: str) -> str:
-    return hashlib.sha256(output.encode("utf-8", "surrogateescape")).hexdigest()
+    return text_sha256(output)
 
 
 def _target(path: Path, key: str, entry: Any) -> TargetEvidence:

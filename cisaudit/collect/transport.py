@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import random
+import re
 import socket
 import subprocess
 import time
@@ -290,6 +291,7 @@ class SSHTransport:
 
 
 _BANNER_LIMIT = 8192
+_THROTTLE_WORDS = re.compile(rb"MaxStartups|too many|try again later", re.IGNORECASE)
 _GRACE = 1.0  # seconds to wait for an SSH banner after lines that are not one
 
 
@@ -307,7 +309,7 @@ def _read_banner(sock: Any, deadline: float, label: str, timeout: float) -> byte
         sock.settimeout(remaining)
         try:
             chunk = sock.recv(4096)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             break
         except ConnectionResetError:
             if not data:
@@ -318,6 +320,9 @@ def _read_banner(sock: Any, deadline: float, label: str, timeout: float) -> byte
         if not chunk:
             if not data:
                 raise _Throttled("the server closed the connection before its SSH banner")
+            if _THROTTLE_WORDS.search(data):  # OpenSSH says "Exceeded MaxStartups", then hangs up
+                said = data[:120].decode("utf-8", "replace").strip()
+                raise _Throttled(f"the server is throttling new connections ({said!r})")
             break
         data += chunk
         lines = data.split(b"\n")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cisaudit.digest import text_sha256
 from cisaudit.model import Run
 from cisaudit.report.context import Attachment, ReportMeta, SignatureInfo, build_context
 from cisaudit.report.csv import render_csv
@@ -95,7 +96,7 @@ def _modified_sections(doc: dict[str, Any]) -> list[str]:
     for target, entry in (doc.get("targets") or {}).items():
         for name, item in ((entry or {}).get("evidence") or {}).items():
             output = str((item or {}).get("output", ""))
-            digest = hashlib.sha256(output.encode("utf-8", "surrogateescape")).hexdigest()
+            digest = text_sha256(output)
             if (item or {}).get("sha256") != digest:
                 found.append(f"{target}/{name}")
     return found

@@ -73,11 +73,17 @@ def _limit(run: Run, patterns: list[str]) -> Run:
 
 
 def _load_run(path: Path) -> tuple[Run, bytes]:
+    """results.json, or exit 2 naming the file (never a traceback on a malformed one)."""
     raw = path.read_bytes()
     try:
-        return Run.from_dict(json.loads(raw)), raw
-    except (ValueError, KeyError, TypeError) as exc:
-        raise click.ClickException(f"{path}: not a cisaudit results file: {exc}") from exc
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        return Run.from_dict(data), raw
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        click.echo(f"error: {printable(path)}: not a cisaudit results file: "
+                   f"{printable(exc, one_line=True)}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @click.command("report")

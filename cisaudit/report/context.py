@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cisaudit.digest import text_sha256
 from cisaudit.model import ControlInfo, Result, Run, Status, TargetResult
 from cisaudit.report import charts
 from cisaudit.report.i18n import LANG_CHOICES, labels_for, localise
@@ -380,7 +381,7 @@ def _evidence(ctx: _Ctx) -> list[dict[str, Any]]:
                 continue
             output = str(item.get("output", ""))
             text, truncated = excerpt(output) if key in shown else ("", False)
-            actual = hashlib.sha256(output.encode("utf-8", "surrogateescape")).hexdigest()
+            actual = text_sha256(output)
             rows.append({
                 "key": key,
                 "missing": False,

@@ -16,9 +16,10 @@ COLUMNS = [
     "evidence", "remediation", "waiver",
 ]
 
-# A cell starting like a formula would run in a spreadsheet; host and container names are
-# user data, so such cells get a leading apostrophe. Negative numbers stay as they are.
-_FORMULA = re.compile(r"^(?:[=+@\t\r]|-(?![\d.]))")
+# A cell starting like a formula would run in a spreadsheet (`-1+cmd|calc!A0` is one, for
+# all it starts like a number); host, container and label text is foreign data, so every
+# cell starting with = + - @ tab or carriage return gets a leading apostrophe (OWASP).
+_FORMULA = re.compile(r"^[=+\-@\t\r]")
 
 
 def _cell(value: object) -> str:

@@ -393,3 +393,27 @@ def test_every_automated_node_control_passes_and_fails_on_some_node(outcome: Out
     missing = sorted(cid for cid in automated
                      if not ("PASS" in seen.get(cid, set()) and {"FAIL", "MANUAL"} & seen.get(cid, set())))
     assert not missing, f"automated node controls that never both pass and fail in the lab: {missing}"
+
+
+# Secrets the node profiles plant: etcd's cluster token in its environment, on its command
+# line and in its config file; the API server's encryption keys (flow style on one node).
+NODE_SECRETS = ("envtoken-Kx81wq", "argtoken-Jm27fz", "conftoken-Qp39vn",
+                "c2VjcmV0IGlzIHNlY3VyZSwgb3IgaXMgaXQ/Cg==")
+
+
+def test_no_secret_leaves_a_node(outcome: Outcome) -> None:
+    import json
+
+    text = json.dumps([e.to_dict() for e in outcome.evidence]) + json.dumps(outcome.run.to_dict())
+    assert not [s for s in NODE_SECRETS if s in text]
+    weak = next(e for e in outcome.evidence if e.name == "lab-k8s-cp-weak")
+    assert "ETCD_INITIAL_CLUSTER_TOKEN=<redacted>" in weak.sections["k8s.processes"].output
+    assert "--initial-cluster-token=<redacted>" in weak.sections["k8s.processes"].output
+
+
+def test_a_flow_style_encryption_config_is_judged_after_masking(outcome: Outcome) -> None:
+    hardened = next(t for t in outcome.run.targets if t.name == "lab-k8s-cp-hardened")
+    verdict = next(r for r in hardened.results if r.control_id == "1.2.28")
+    assert verdict.status.value == "PASS", verdict.reason
+    evidence = next(e for e in outcome.evidence if e.name == "lab-k8s-cp-hardened")
+    assert "{keys: [{name: key1, secret: \"<redacted>\"}]}" in evidence.sections["k8s.configs"].output

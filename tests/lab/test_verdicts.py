@@ -161,6 +161,47 @@ def test_jump_host_reaches_a_host_without_a_published_port(lab, tmp_path: Path) 
     assert outcome.run.targets[0].facts_summary["containers"] == 0
 
 
+def _ip(lab, name: str) -> str:  # type: ignore[no-untyped-def]
+    from cisaudit.lab.engine import docker
+
+    return docker(lab.engine, ["inspect", "-f",
+                               "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                               lab.host(name).container_id]).stdout.decode().strip()
+
+
+def test_two_real_jump_hosts_and_a_refused_channel(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """jump: [a, b] as OpenSSH's ProxyJump: hardened, then traps (by its inner address),
+    then bare. A hop that cannot reach the next address (nothing listens on port 1 of
+    bare) is that target's ERROR, and the run goes on."""
+    from cisaudit.targets import JumpHost
+
+    hosts = {t.name: t for t in load_inventory(lab.inventory_path).select(None)}
+    first = hosts["lab-hardened"]
+    known_lines = Path(lab.known_hosts_path).read_text().splitlines()
+
+    def key_of(name: str) -> str:
+        host = lab.host(name)
+        return next(line.split(None, 1)[1] for line in known_lines
+                    if line.startswith(f"[{host.address}]:{host.port} "))
+
+    traps_ip, bare_ip = _ip(lab, "lab-traps"), _ip(lab, "lab-bare")
+    known = tmp_path / "known_hosts"
+    known.write_text("\n".join(known_lines) + f"\n{traps_ip} {key_of('lab-traps')}\n"
+                     f"{bare_ip} {key_of('lab-bare')}\n")
+    hops = (JumpHost(first.address, first.port, "root", first.key),
+            JumpHost(traps_ip, 22, "root", first.key))
+    far = dataclasses.replace(hosts["lab-bare"], name="two-hops", address=bare_ip, port=22,
+                              known_hosts=str(known), jump=hops)
+    nowhere = dataclasses.replace(far, name="refused", port=1)
+    outcome = audit([far, nowhere, hosts["lab-hardened"]])
+    reached, refused, direct = outcome.run.targets
+    assert reached.reachable, reached.error
+    assert reached.remote_calls == 2
+    assert not refused.reachable
+    assert f"could not open a connection to {bare_ip}:1" in (refused.error or "")
+    assert direct.reachable, direct.error
+
+
 def test_throttled_sshd_is_retried_with_backoff(lab) -> None:  # type: ignore[no-untyped-def]
     # MaxStartups 1: sshd drops every concurrent unauthenticated connection beyond the first.
     rc, out = lab.exec("bare", "echo 'MaxStartups 1:100:1' >> /etc/ssh/sshd_config && "

@@ -22,10 +22,8 @@ kind: EncryptionConfiguration
 resources:
   - resources: [secrets, configmaps]
     providers:
-      - aescbc:
-          keys:
-            - name: key1
-              secret: c2VjcmV0IGlzIHNlY3VyZSwgb3IgaXMgaXQ/Cg==
+      # flow style, as many write it: masking the key must leave the file valid
+      - aescbc: {keys: [{name: key1, secret: c2VjcmV0IGlzIHNlY3VyZSwgb3IgaXMgaXQ/Cg==}]}
       - identity: {}
 YAML
 cat > "$K8S/authz/authorization-config.yaml" <<'YAML'

@@ -71,9 +71,11 @@ k8s_manifest kube-scheduler kube-scheduler:v1.33.2 kube-scheduler \
 mkdir -p /var/lib/etcd/member
 chown -R root:root /var/lib/etcd
 chmod 0755 /var/lib/etcd
-K8S_ENV="ETCD_CLIENT_CERT_AUTH=true ETCD_AUTO_TLS=true"
+# Its cluster tokens are secrets that must not reach the evidence (redacted when collected).
+K8S_ENV="ETCD_CLIENT_CERT_AUTH=true ETCD_AUTO_TLS=true ETCD_INITIAL_CLUSTER_TOKEN=envtoken-Kx81wq"
 static_pod etcd etcd:3.5.21-0 etcd \
     --name=lab-k8s-cp-weak \
+    --initial-cluster-token=argtoken-Jm27fz \
     --data-dir /var/lib/etcd \
     --listen-client-urls=http://0.0.0.0:2379 \
     --advertise-client-urls=http://10.0.8.20:2379 \

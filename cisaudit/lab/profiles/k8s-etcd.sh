@@ -20,6 +20,7 @@ chmod 0700 /var/lib/etcd/data.etcd
 cat > /etc/etcd/etcd.conf.yml <<YAML
 name: lab-k8s-etcd
 data-dir: data.etcd
+initial-cluster-token: conftoken-Qp39vn
 listen-client-urls: https://127.0.0.1:2379
 advertise-client-urls: https://127.0.0.1:2379
 listen-peer-urls: https://127.0.0.1:2380
