@@ -73,7 +73,8 @@ def test_usage_errors(tmp_path: Path) -> None:
     not_results = tmp_path / "x.json"
     not_results.write_text("{}")
     broken = runner.invoke(_main(), ["report", str(not_results), "-o", str(tmp_path)])
-    assert broken.exit_code == 1 and "not a cisaudit results file" in broken.output
+    # an input error (exit 2, naming the file), like every other malformed input
+    assert broken.exit_code == 2 and "not a cisaudit results file" in broken.output
 
 
 def test_limit_renders_a_group_and_scores_it_again(tmp_path: Path) -> None:
