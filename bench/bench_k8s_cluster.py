@@ -31,8 +31,8 @@ from k8s_standin.contract_catalog import contract_catalog  # noqa: E402
 
 from cisaudit.api import Selection, audit, build_run  # noqa: E402
 from cisaudit.catalog import load_catalog  # noqa: E402
-from cisaudit.collect.k8s_cluster import collect_k8s_cluster  # noqa: E402
-from cisaudit.derive_k8s_cluster import RESOURCES  # noqa: E402
+from cisaudit.kinds.k8s_cluster.collect import collect_k8s_cluster  # noqa: E402
+from cisaudit.kinds.k8s_cluster.derive import RESOURCES  # noqa: E402
 from cisaudit.targets import Target  # noqa: E402
 
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cisaudit.report import ReportMeta, render  # noqa: E402
-from cisaudit.signing import SignConfig, init_keys  # noqa: E402
+from cisaudit.report.signing import SignConfig, init_keys  # noqa: E402
 
 TARGET_SECONDS = 60.0
 TARGET_RSS_MB = 1536.0

@@ -8,14 +8,17 @@ probe's share. Not a test: figures go into the closing notes and docs/performanc
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from cisaudit.api import audit
 from cisaudit.inventory import load_inventory
-from cisaudit.lab import build_host_image, ensure_engine, start_lab
+from cisaudit_lab import build_host_image, ensure_engine, start_lab
 
 
 def timed_audit(targets, repeat: int) -> tuple[float, list[int]]:  # type: ignore[no-untyped-def]
@@ -27,6 +30,27 @@ def timed_audit(targets, repeat: int) -> tuple[float, list[int]]:  # type: ignor
         calls = [t.remote_calls or 0 for t in outcome.run.targets]
         assert all(t.reachable for t in outcome.run.targets), [t.error for t in outcome.run.targets]
     return statistics.median(times), calls
+
+
+def process_audit(inventory: Path, repeat: int) -> tuple[float, float]:
+    """A whole ``cisaudit scan`` process (start-up, catalog, SSH, evaluation, writing), and
+    the floor: the same two remote commands over one SSH connection, nothing else."""
+    from cisaudit.api import collect_target
+
+    cli = Path(sys.executable).with_name("cisaudit")
+    walls, floors = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            subprocess.run([str(cli), "scan", "-i", str(inventory), "-o", out, "--no-progress"],
+                           check=False, capture_output=True, env={**os.environ, "CISAUDIT_LANG": "en"})
+            walls.append(time.perf_counter() - started)
+        target = load_inventory(inventory).select(None)[0]
+        started = time.perf_counter()
+        evidence = collect_target(target)
+        floors.append(time.perf_counter() - started)
+        assert evidence.error is None, evidence.error
+    return statistics.median(walls), statistics.median(floors)
 
 
 def main() -> None:
@@ -56,6 +80,9 @@ def main() -> None:
                 running = wanted
                 seconds, calls = timed_audit(targets, args.repeat)
                 print(f"{wanted:>10}  {seconds:8.3f}  {calls}")
+            wall, floor = process_audit(lab.inventory_path, args.repeat)
+            print(f"one 40-container host as a process: {wall:.3f} s; SSH collection floor "
+                  f"{floor:.3f} s; ratio {wall / floor:.2f}")
         finally:
             lab.stop()
     profiles = (["bare", "hardened", "weak"] * args.hosts)[: args.hosts]

@@ -18,7 +18,7 @@ from typing import Any
 
 from cisaudit import __version__
 from cisaudit.catalog import Benchmark, Catalog, Control, load_catalog
-from cisaudit.collect.evidence import EvidenceError, TargetEvidence, load_bundle, write_bundle
+from cisaudit.evidence import EvidenceError, TargetEvidence, load_bundle, write_bundle
 from cisaudit.evaluate import FactSet, evaluate
 from cisaudit.model import Result, Run, Status, TargetResult
 from cisaudit.score import Report
@@ -153,16 +153,16 @@ MANAGED_ROLES = ("control-plane", "etcd")
 # How each kind of target is reached and how its facts are derived. Entries are
 # "module:function" so that optional dependencies (kubernetes) load only when used.
 COLLECTORS: dict[str, tuple[str, str | None]] = {
-    "docker-host": ("cisaudit.collect.docker_host:collect_docker_host", "ssh"),
-    "local": ("cisaudit.collect.docker_host:collect_docker_host", "local"),
-    "k8s-node": ("cisaudit.collect.k8s_node:collect_k8s_node", "ssh"),
-    "k8s-cluster": ("cisaudit.collect.k8s_cluster:collect_k8s_cluster", None),
+    "docker-host": ("cisaudit.kinds.docker.collect:collect_docker_host", "ssh"),
+    "local": ("cisaudit.kinds.docker.collect:collect_docker_host", "local"),
+    "k8s-node": ("cisaudit.kinds.k8s_node.collect:collect_k8s_node", "ssh"),
+    "k8s-cluster": ("cisaudit.kinds.k8s_cluster.collect:collect_k8s_cluster", None),
 }
 DERIVERS: dict[str, str] = {
-    "docker-host": "cisaudit.derive_docker:derive",
-    "local": "cisaudit.derive_docker:derive",
-    "k8s-node": "cisaudit.derive_k8s_node:derive",
-    "k8s-cluster": "cisaudit.derive_k8s_cluster:derive",
+    "docker-host": "cisaudit.kinds.docker.derive:derive",
+    "local": "cisaudit.kinds.docker.derive:derive",
+    "k8s-node": "cisaudit.kinds.k8s_node.derive:derive",
+    "k8s-cluster": "cisaudit.kinds.k8s_cluster.derive:derive",
 }
 
 
@@ -198,7 +198,9 @@ def _describe(exc: BaseException) -> str:
 
 
 def _collect_target(target: Target, accept_new_host_keys: bool) -> TargetEvidence:
-    from cisaudit.collect.transport import LocalTransport, SSHTransport, TransportError
+    from cisaudit.transport import TransportError
+    from cisaudit.transport.local import LocalTransport
+    from cisaudit.transport.ssh import SSHTransport
 
     if target.kind == "bundle":
         return _from_bundle(target)

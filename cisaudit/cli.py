@@ -363,7 +363,13 @@ def demo(outdir: str, profiles: str, keep: bool, formats: str) -> None:
     """Start the built-in lab of real Docker hosts (needs root and docker.io) and audit it."""
     from cisaudit.api import audit
     from cisaudit.inventory import load_inventory
-    from cisaudit.lab import LabUnavailable, build_host_image, ensure_engine, start_lab
+
+    try:
+        from cisaudit_lab import LabUnavailable, build_host_image, ensure_engine, start_lab
+    except ImportError:
+        err.print(literal("the demo needs the lab package: pip install ./lab (from a source "
+                          "checkout), or run scripts/demo.sh, which installs everything"))
+        sys.exit(EXIT_USAGE)
 
     workdir = Path(outdir).resolve() / "lab"
     workdir.mkdir(parents=True, exist_ok=True)

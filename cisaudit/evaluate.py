@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cisaudit.catalog import Control
-from cisaudit.facts_registry import FACTS
+from cisaudit.kinds.facts_registry import FACTS
 from cisaudit.model import Offender, Result, Status
-from cisaudit.operators import OPERATORS, describe
+from cisaudit.catalog.operators import OPERATORS, describe
 
 
 @dataclass

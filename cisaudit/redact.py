@@ -761,7 +761,7 @@ def redact_sections(sections: dict[str, Any], rules: dict[str, Redactor]) -> Non
     """Apply a kind's redactor to each of its sections (by name, or by ``prefix.*``), and
     scrub every other output and every stderr as free text. In place: the Section's hash
     is recomputed, so the evidence vouches for what is stored."""
-    from cisaudit.collect.evidence import Section
+    from cisaudit.evidence import Section
 
     for name, section in list(sections.items()):
         rule = rules.get(name) or next(

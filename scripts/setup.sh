@@ -55,9 +55,11 @@ if [ -z "${PYTHON_GIVEN:-}" ]; then
 fi
 PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --upgrade pip > /dev/null
 PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q -e '.[all]'
+# The lab (demo and tests) is its own package, kept out of cisaudit's runtime wheel.
+PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q -e ./lab
 
 if [ "${1:-}" = --lab ]; then
-    "$PYTHON" -c 'from cisaudit.lab import build_host_image, ensure_engine
+    "$PYTHON" -c 'from cisaudit_lab import build_host_image, ensure_engine
 print("setup.sh: lab image", build_host_image(ensure_engine()))'
 fi
 echo "setup.sh: done"

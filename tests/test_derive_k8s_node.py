@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from cisaudit.api import evaluate_bundle
-from cisaudit.collect.evidence import Section, read_bundle
-from cisaudit.collect.k8s_node import PROBE, collect_k8s_node, phase2_script
-from cisaudit.collect.transport import LocalTransport
-from cisaudit.derive_k8s_node import (
+from cisaudit.evidence import Section, read_bundle
+from cisaudit.kinds.k8s_node.collect import collect_k8s_node, phase2_script, probe
+from cisaudit.transport.local import LocalTransport
+from cisaudit.kinds.k8s_node.derive import (
     derive,
     node_version,
     parse_manifests,
@@ -26,7 +26,7 @@ from cisaudit.derive_k8s_node import (
     split_records,
 )
 from cisaudit.evaluate import FactSet, MissingFact, dig
-from cisaudit.k8s_settings import go_bool, go_duration, parse_feature_gates, parse_flags
+from cisaudit.kinds.k8s_node.settings import go_bool, go_duration, parse_feature_gates, parse_flags
 from cisaudit.targets import Target
 
 BUNDLE = Path(__file__).parent / "data" / "bundles" / "lab-k8s-nodes.json"
@@ -465,7 +465,7 @@ def test_the_probe_runs_on_a_machine_without_kubernetes() -> None:
     assert {"k8s.processes", "k8s.configs", "k8s.version", "host.stat", "k8s.target"} <= set(
         evidence.sections
     )
-    assert PROBE.count("sec ") >= 6
+    assert probe().count("sec ") >= 6
     values, errors = derive(evidence.sections)
     assert "k8s.components.kubelet" in errors or values["k8s"]["components"]["kubelet"]["running"]
     assert values["files"]["pki_dir"]["path"] == "/etc/kubernetes/pki"

@@ -14,7 +14,7 @@ import pytest
 
 from cisaudit.api import Selection, build_run
 from cisaudit.catalog import load_catalog
-from cisaudit.collect.evidence import Section, TargetEvidence, load_bundle
+from cisaudit.evidence import Section, TargetEvidence, load_bundle
 from cisaudit.model import Run
 
 DATA = Path(__file__).parent / "data" / "bundles"

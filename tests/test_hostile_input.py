@@ -17,8 +17,9 @@ from click.testing import CliRunner
 from cisaudit.api import audit, evaluate_bundle
 from cisaudit.catalog import load_catalog
 from cisaudit.cli import main
-from cisaudit.collect.evidence import EvidenceError, load_bundle
-from cisaudit.collect.transport import SSHTransport, TransportError
+from cisaudit.evidence import EvidenceError, load_bundle
+from cisaudit.transport import TransportError
+from cisaudit.transport.ssh import SSHTransport
 from cisaudit.model import Status
 from cisaudit.targets import JumpHost, Target
 from tests.fake_servers import (
@@ -365,7 +366,7 @@ def test_regexes_are_checked_at_load_and_linear_at_run(tmp_path: Path) -> None:
     with pytest.raises(Exception) as info:
         load_catalog(checks)
     assert "2.2.yaml:" in str(info.value) and "RE2" in str(info.value)
-    from cisaudit.operators import OPERATORS
+    from cisaudit.catalog.operators import OPERATORS
 
     started = time.monotonic()
     assert OPERATORS["matches"]("a" * 100_000 + "!", r"^(a+)+$") is False

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cisaudit import inventory
+from cisaudit.inventory import ansible as ansible_vars
+from cisaudit.inventory import values as inventory_values
 from cisaudit.inventory import Inventory, InventoryError, load_inventory
 from cisaudit.targets import KINDS, NODE_ROLES, JumpHost, Target
 from cisaudit.yamlsrc import SourceError
@@ -433,8 +434,9 @@ def test_example_native_has_a_cluster_and_groups() -> None:
 
 def test_every_setting_is_documented() -> None:
     doc = (ROOT / "docs" / "inventory.md").read_text()
-    names = {*inventory._HOST_KEYS, *inventory._CLUSTER_KEYS, *inventory._ANSIBLE_SETTINGS,
-             *inventory._ANSIBLE_SECRETS, *inventory._ANSIBLE_SSH_ARGS,
+    names = {*inventory_values._HOST_KEYS, *inventory_values._CLUSTER_KEYS,
+             *ansible_vars._ANSIBLE_SETTINGS, *ansible_vars._ANSIBLE_SECRETS,
+             *ansible_vars._ANSIBLE_SSH_ARGS,
              "cisaudit_kind", "cisaudit_roles", "cisaudit_<setting>", "ansible_connection",
              "ansible_group_priority", *KINDS, *NODE_ROLES}  # fmt: skip
     missing = sorted(n for n in names if f"`{n}" not in doc)
@@ -504,8 +506,8 @@ def test_cluster_settings_from_ansible_files(tmp_path: Path) -> None:
 def test_the_collector_reads_the_settings_before_vars(tmp_path: Path) -> None:
     import json
 
-    from cisaudit.collect.k8s_cluster import collect_k8s_cluster
-    from cisaudit.derive_k8s_cluster import INVENTORY_SECTION, derive
+    from cisaudit.kinds.k8s_cluster.collect import collect_k8s_cluster
+    from cisaudit.kinds.k8s_cluster.derive import INVENTORY_SECTION, derive
 
     folder = str(ROOT / "tests" / "data" / "k8s" / "cluster-weak")
     keys = Target(name="a", kind="k8s-cluster", path=folder, managed=True, dump_complete=True)

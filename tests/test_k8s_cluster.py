@@ -34,10 +34,10 @@ from k8s_standin.pki import make_pki
 
 from cisaudit.api import Outcome, audit, evaluate_bundle
 from cisaudit.catalog import Catalog, load_catalog
-from cisaudit.collect import k8s_cluster
-from cisaudit.collect.evidence import Section, write_bundle
-from cisaudit.collect.k8s_cluster import collect_k8s_cluster
-from cisaudit.derive_k8s_cluster import (
+from cisaudit.kinds.k8s_cluster import collect as k8s_cluster
+from cisaudit.evidence import Section, write_bundle
+from cisaudit.kinds.k8s_cluster.collect import collect_k8s_cluster
+from cisaudit.kinds.k8s_cluster.derive import (
     RESOURCES,
     derive,
     is_component,

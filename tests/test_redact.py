@@ -11,10 +11,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cisaudit.collect.docker_host import REDACTION as DOCKER_REDACTION
-from cisaudit.collect.docker_host import _redact
-from cisaudit.collect.evidence import Section
-from cisaudit.collect.k8s_node import redact_records
+from cisaudit.kinds.docker.collect import REDACTION as DOCKER_REDACTION
+from cisaudit.kinds.docker.collect import _redact
+from cisaudit.evidence import Section
+from cisaudit.kinds.k8s_node.collect import redact_records
 from cisaudit.redact import (
     MASK,
     looks_random,

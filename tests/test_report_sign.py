@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from cisaudit.report import ReportMeta, render
 from cisaudit.report.cli import register
-from cisaudit.signing import (
+from cisaudit.report.signing import (
     KeyPaths,
     SignConfig,
     evidence_problems,

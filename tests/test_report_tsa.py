@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cisaudit.report import render
-from cisaudit.signing import SignConfig, init_keys, verify
+from cisaudit.report.signing import SignConfig, init_keys, verify
 
 DATA = Path(__file__).resolve().parent / "data" / "report"
 

@@ -27,7 +27,7 @@ from cisaudit.report.sarif import render_sarif
 from cisaudit.report.theme import load_theme
 
 if TYPE_CHECKING:
-    from cisaudit.signing import SignConfig
+    from cisaudit.report.signing import SignConfig
 
 __all__ = ["FORMATS", "OUTPUT_NAMES", "ReportMeta", "render", "load_evidence"]
 
@@ -113,7 +113,7 @@ def _attachments(run: Run, results_bytes: bytes | None,
     The manifest is what ``cisaudit verify`` checks the attachments against; the
     signature covers it like every other byte of the file.
     """
-    from cisaudit.signing import MANIFEST_NAME
+    from cisaudit.report.signing import MANIFEST_NAME
 
     if results_bytes is None:
         results_bytes = json.dumps(run.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
@@ -197,7 +197,7 @@ def render(
 def _signature_info(sign: SignConfig | None, signer: Any) -> SignatureInfo | None:
     if sign is None:
         return None
-    from cisaudit.signing import describe_signer
+    from cisaudit.report.signing import describe_signer
 
     subject, fingerprint = describe_signer(signer)
     return SignatureInfo(signer=subject, cert_sha256=fingerprint, tsa_url=sign.tsa_url or "")
@@ -219,7 +219,7 @@ def _render_documents(context: dict[str, Any], outdir: Path, documents: list[str
         if sign is None:
             written.append(render_pdf(context, out, env=env, attachments=attachments))
         else:
-            from cisaudit.signing import sign_pdf
+            from cisaudit.report.signing import sign_pdf
             unsigned = outdir / (out.name + ".unsigned")
             try:
                 render_pdf(context, unsigned, env=env, attachments=attachments)
@@ -232,7 +232,7 @@ def _render_documents(context: dict[str, Any], outdir: Path, documents: list[str
 def _sign_evidence(evidence_path: Path, outdir: Path, sign: SignConfig, signer: Any
                    ) -> list[Path]:
     """Copy the evidence file beside the reports and sign the copy (detached ``.sig``)."""
-    from cisaudit.signing import sign_file
+    from cisaudit.report.signing import sign_file
 
     copy = outdir / evidence_path.name
     if copy.resolve() != evidence_path.resolve():

@@ -1,5 +1,5 @@
 """``cisaudit report``, ``cisaudit keys`` and ``cisaudit verify``: thin shells over
-``cisaudit.report.render`` and ``cisaudit.signing``. ``register`` adds them to a group."""
+``cisaudit.report.render`` and ``cisaudit.report.signing``. ``register`` adds them to a group."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import click
 from cisaudit.model import Run
 from cisaudit.report import FORMATS, ReportMeta, render
 from cisaudit.report.i18n import LANG_CHOICES
-from cisaudit.signing import SignConfig, SigningError, Verification, init_keys, verify
+from cisaudit.report.signing import SignConfig, SigningError, Verification, init_keys, verify
 from cisaudit.termtext import printable
 
 EXIT_VERIFY_FAILED = 1

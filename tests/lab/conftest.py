@@ -1,6 +1,6 @@
 """The lab of real Docker hosts, started once per test session.
 
-``lab`` starts one host per profile in ``cisaudit/lab/profiles`` (see PROFILES.md). When
+``lab`` starts one host per profile in ``lab/cisaudit_lab/profiles`` (see PROFILES.md). When
 the lab cannot be built (no docker.io, no root), lab tests are skipped with the reason,
 except in CI as root (``CI=true``), where a missing lab is a failure: CI must not go green
 by skipping the tests that audit real hosts.
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cisaudit.lab import Lab, LabUnavailable, available_profiles, start_lab
+from cisaudit_lab import Lab, LabUnavailable, available_profiles, start_lab
 
 
 def _must_have_lab() -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cisaudit.api import audit
 from cisaudit.inventory import load_inventory
-from cisaudit.lab import available_profiles, start_lab
+from cisaudit_lab import available_profiles, start_lab
 
 with tempfile.TemporaryDirectory() as tmp, start_lab(available_profiles(), workdir=Path(tmp)) as lab:
     outcome = audit(load_inventory(lab.inventory_path).select(None))

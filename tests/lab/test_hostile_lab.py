@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from cisaudit.cli import main
-from cisaudit.lab.hosts import PROFILE_DIR
+from cisaudit_lab.hosts import PROFILE_DIR
 
 pytestmark = pytest.mark.lab
 PROFILE = PROFILE_DIR / "hostile.sh"

@@ -21,11 +21,11 @@ import yaml
 
 from cisaudit.api import Outcome, audit, collect_target
 from cisaudit.catalog import Catalog, load_catalog
-from cisaudit.derive_k8s_node import derive
+from cisaudit.kinds.k8s_node.derive import derive
 from cisaudit.evaluate import dig
 from cisaudit.inventory import load_inventory
-from cisaudit.lab import Lab, LabUnavailable, available_profiles, start_lab
-from cisaudit.lab.hosts import profile_target
+from cisaudit_lab import Lab, LabUnavailable, available_profiles, start_lab
+from cisaudit_lab.hosts import profile_target
 from cisaudit.targets import Target
 
 pytestmark = pytest.mark.lab

@@ -12,8 +12,8 @@ import paramiko
 import pytest
 import yaml
 
-from cisaudit.lab import Lab, LabHost, LabUnavailable, available_profiles, ensure_engine
-from cisaudit.lab.image import debian_mirror, image_tag
+from cisaudit_lab import Lab, LabHost, LabUnavailable, available_profiles, ensure_engine
+from cisaudit_lab.image import debian_mirror, image_tag
 
 
 def test_mirror_is_read_from_apt_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

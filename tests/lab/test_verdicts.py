@@ -142,7 +142,7 @@ def test_secrets_in_container_env_never_reach_evidence(lab, tmp_path: Path) -> N
 
 
 def test_jump_host_reaches_a_host_without_a_published_port(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from cisaudit.lab.engine import docker
+    from cisaudit_lab.engine import docker
     from cisaudit.targets import JumpHost
 
     hosts = {t.name: t for t in load_inventory(lab.inventory_path).select(None)}
@@ -162,7 +162,7 @@ def test_jump_host_reaches_a_host_without_a_published_port(lab, tmp_path: Path) 
 
 
 def _ip(lab, name: str) -> str:  # type: ignore[no-untyped-def]
-    from cisaudit.lab.engine import docker
+    from cisaudit_lab.engine import docker
 
     return docker(lab.engine, ["inspect", "-f",
                                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",

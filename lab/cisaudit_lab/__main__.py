@@ -1,9 +1,9 @@
-"""Run the lab by hand: ``python -m cisaudit.lab {build,start,clean,profiles}``.
+"""Run the lab by hand: ``python -m cisaudit_lab {build,start,clean,profiles}``.
 
-python -m cisaudit.lab build                    # engine + host image, with timings
-python -m cisaudit.lab start hardened weak -w /tmp/lab   # runs until Ctrl-C
-python -m cisaudit.lab start k8s-cp-hardened k8s-worker-weak   # Kubernetes nodes
-python -m cisaudit.lab clean                    # hosts left by dead processes
+python -m cisaudit_lab build                    # engine + host image, with timings
+python -m cisaudit_lab start hardened weak -w /tmp/lab   # runs until Ctrl-C
+python -m cisaudit_lab start k8s-cp-hardened k8s-worker-weak   # Kubernetes nodes
+python -m cisaudit_lab clean                    # hosts left by dead processes
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from cisaudit.lab.engine import LabError, LabUnavailable, ensure_engine
-from cisaudit.lab.hosts import available_profiles, profile_target, remove_lab_hosts, start_lab
-from cisaudit.lab.image import build_host_image
+from cisaudit_lab.engine import LabError, LabUnavailable, ensure_engine
+from cisaudit_lab.hosts import available_profiles, profile_target, remove_lab_hosts, start_lab
+from cisaudit_lab.image import build_host_image
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cisaudit.lab", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cisaudit_lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="start or find the engine and build the host image")
     start = sub.add_parser("start", help="start hosts and keep them until interrupted")

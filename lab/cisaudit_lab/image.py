@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from cisaudit.lab.engine import (
+from cisaudit_lab.engine import (
     INSTALL_HINT,
     LabError,
     LabUnavailable,

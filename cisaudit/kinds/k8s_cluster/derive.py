@@ -1,6 +1,6 @@
 """From a cluster's raw API lists to the ``cluster`` facts controls read (``docs/facts-k8s.md``).
 
-Pure functions only: the sections written by ``cisaudit.collect.k8s_cluster`` (live over
+Pure functions only: the sections written by ``cisaudit.kinds.k8s_cluster.collect`` (live over
 the API or from an offline dump, the same shape either way) in, a nested dict of facts and
 a dict of per-fact errors out. A kind the API refused or a dump lacks becomes an entry in
 ``errors`` keyed by its fact (``cluster.pods``), never an empty list.
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from cisaudit.collect.evidence import Section
+from cisaudit.evidence import Section
 
 
 @dataclass(frozen=True)

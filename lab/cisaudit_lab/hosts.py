@@ -16,8 +16,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cisaudit.lab.engine import LabError, docker, docker_cli, docker_env, ensure_engine
-from cisaudit.lab.image import build_host_image
+from cisaudit_lab.engine import LabError, docker, docker_cli, docker_env, ensure_engine
+from cisaudit_lab.image import build_host_image
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 MOUNT_POINT = "/opt/cisaudit-lab"
@@ -70,7 +70,7 @@ def profile_target(profile: str) -> tuple[str, tuple[str, ...]]:
 
 
 def available_profiles(kind: str | None = "docker-host") -> list[str]:
-    """Names of the profiles shipped in ``cisaudit/lab/profiles`` (files not starting with _)
+    """Names of the profiles shipped in ``lab/cisaudit_lab/profiles`` (files not starting with _)
     that make targets of ``kind``: Docker hosts by default, every profile for None."""
     names = sorted(p.stem for p in PROFILE_DIR.glob("*.sh") if not p.name.startswith("_"))
     return [n for n in names if kind is None or profile_target(n)[0] == kind]

@@ -3,7 +3,7 @@
 Phase 1 (``probe_k8s.sh``) reads the component processes, the configuration files their
 command lines name, the static pod manifests and the versions. Phase 2 (the same script
 with ``CISAUDIT_PHASE=2``) reads what only a manifest names and stats every path the node
-controls look at, as planned from phase 1 by ``cisaudit.derive_k8s_node.plan_phase2`` (the
+controls look at, as planned from phase 1 by ``cisaudit.kinds.k8s_node.derive.plan_phase2`` (the
 deriver uses the same plan, so both agree on every path). The target's roles are recorded
 as a section of their own, so that a bundle re-derives the same facts offline.
 """
@@ -16,10 +16,10 @@ import secrets
 import shlex
 import time
 
-from cisaudit.collect.evidence import Section, TargetEvidence
-from cisaudit.collect.sections import load_probe, new_evidence, parse_sections
-from cisaudit.collect.transport import Transport, TransportError
-from cisaudit.derive_k8s_node import StatPlan, node_version, plan_phase2, record_prefix
+from cisaudit.evidence import Section, TargetEvidence
+from cisaudit.transport.sections import load_probe, new_evidence, parse_sections
+from cisaudit.transport import Transport, TransportError
+from cisaudit.kinds.k8s_node.derive import StatPlan, node_version, plan_phase2, record_prefix
 from cisaudit.redact import (
     Redactor,
     redact_argv,
@@ -30,7 +30,10 @@ from cisaudit.redact import (
 )
 from cisaudit.targets import Target
 
-PROBE = load_probe("probe_k8s.sh")
+
+def probe() -> str:
+    return load_probe("cisaudit.kinds.k8s_node")
+
 
 
 def phase2_script(nonce: str, plan: StatPlan) -> str:
@@ -46,7 +49,7 @@ def phase2_script(nonce: str, plan: StatPlan) -> str:
         f"CISAUDIT_NONCE={nonce}\nCISAUDIT_PHASE=2\n"
         f"plan_reads() {{\n{reads}  true\n}}\n"
         f"plan_stats() {{\n{stats}  true\n}}\n"
-        f"{PROBE}"
+        f"{probe()}"
     )
 
 
@@ -106,8 +109,8 @@ def collect_k8s_node(target: Target, transport: Transport) -> TargetEvidence:
     evidence = new_evidence(target)
     nonce = "==CISAUDIT:" + secrets.token_hex(8)
     try:
-        done = transport.run(f"CISAUDIT_NONCE={nonce}\n{PROBE}", timeout=target.command_timeout)
-        sections = parse_sections(done.stdout, nonce, PROBE)
+        done = transport.run(f"CISAUDIT_NONCE={nonce}\n{probe()}", timeout=target.command_timeout)
+        sections = parse_sections(done.stdout, nonce, probe())
         if not sections:
             reason = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.rc}")[:500]
             raise TransportError(f"the probe produced no output: {scrub_text(reason)}")
@@ -117,7 +120,7 @@ def collect_k8s_node(target: Target, transport: Transport) -> TargetEvidence:
         evidence.platform_version = node_version(sections)
         plan = plan_phase2(sections)
         done = transport.run(phase2_script(nonce, plan), timeout=target.command_timeout)
-        second = parse_sections(done.stdout, nonce, PROBE)
+        second = parse_sections(done.stdout, nonce, probe())
         if "host.stat" in second:  # else the deriver reports the file facts as errors
             second["host.stat"].command = (
                 "stat -L "

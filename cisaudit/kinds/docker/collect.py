@@ -12,10 +12,10 @@ import secrets
 import shlex
 import time
 
-from cisaudit.collect.evidence import Section, TargetEvidence
-from cisaudit.collect.sections import load_probe, new_evidence, parse_sections
-from cisaudit.collect.transport import Transport, TransportError
-from cisaudit.derive_docker import paths_to_stat
+from cisaudit.evidence import Section, TargetEvidence
+from cisaudit.transport.sections import load_probe, new_evidence, parse_sections
+from cisaudit.transport import Transport, TransportError
+from cisaudit.kinds.docker.derive import paths_to_stat
 from cisaudit.redact import (
     Redactor,
     redact_argv,
@@ -29,7 +29,10 @@ from cisaudit.redact import (
 )
 from cisaudit.targets import Target
 
-PROBE = load_probe("probe.sh")
+
+def probe() -> str:
+    return load_probe("cisaudit.kinds.docker")
+
 
 
 def stat_script(nonce: str, paths: dict[str, str]) -> str:
@@ -52,10 +55,10 @@ def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
     started = time.monotonic()
     evidence = new_evidence(target)
     nonce = "==CISAUDIT:" + secrets.token_hex(8)
-    script = f"CISAUDIT_NONCE={nonce}\n{PROBE}"
+    script = f"CISAUDIT_NONCE={nonce}\n{probe()}"
     try:
         done = transport.run(script, timeout=target.command_timeout)
-        sections = parse_sections(done.stdout, nonce, PROBE)
+        sections = parse_sections(done.stdout, nonce, probe())
         if not sections:
             reason = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.rc}")[:500]
             raise TransportError(f"the probe produced no output: {scrub_text(reason)}")

@@ -11,8 +11,8 @@ import posixpath
 import re
 from typing import Any
 
-from cisaudit.collect.evidence import Section
-from cisaudit.stat_record import stat_record
+from cisaudit.evidence import Section
+from cisaudit.kinds.common.stat_record import stat_record
 
 SENSITIVE_DIRS = ("/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr")
 DEFAULT_SOCK = "/var/run/docker.sock"

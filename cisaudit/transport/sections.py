@@ -4,20 +4,20 @@ them between nonce-tagged boundaries (``sections.sh``), and the parser for that 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from importlib import resources
 
-from cisaudit.collect.evidence import Section, TargetEvidence
+from cisaudit.evidence import Section, TargetEvidence
 from cisaudit.targets import Target
 
-SECTIONS_SH = (
-    resources.files("cisaudit.collect").joinpath("sections.sh").read_text(encoding="utf-8")
-)
 
-
-def load_probe(name: str) -> str:
-    """A probe script with the shared framing in front of it (the nonce line goes first)."""
-    body = resources.files("cisaudit.collect").joinpath(name).read_text(encoding="utf-8")
-    return f"{SECTIONS_SH}\n{body}"
+@functools.cache
+def load_probe(package: str, name: str = "probe.sh") -> str:
+    """A kind's probe script (``name`` in ``package``) with the shared framing in front of
+    it; the nonce line goes first. Read on first use, not when the module is imported."""
+    framing = resources.files(__package__).joinpath("sections.sh").read_text(encoding="utf-8")
+    body = resources.files(package).joinpath(name).read_text(encoding="utf-8")
+    return f"{framing}\n{body}"
 
 
 def new_evidence(target: Target) -> TargetEvidence:

@@ -1,8 +1,5 @@
-"""Transports run one shell script on a target and return its output.
-
-The script goes over stdin to ``sh -s`` (through ``sudo -n`` when the target asks for
-become), so no inventory value is ever spliced into a command line.
-"""
+"""SSH transport (paramiko): one connection per target, jump hosts chained as OpenSSH's
+ProxyJump, strict host-key checking by default."""
 
 from __future__ import annotations
 
@@ -12,74 +9,15 @@ import os
 import random
 import re
 import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import paramiko
 
 from cisaudit.targets import Target
-
-
-class TransportError(Exception):
-    """The target could not be reached or the command could not run; message says why."""
-
-
-@dataclass
-class Completed:
-    stdout: str
-    stderr: str
-    rc: int
-
-
-class Transport(Protocol):
-    calls: int
-
-    def run(self, script: str, *, timeout: float) -> Completed: ...
-
-    def close(self) -> None: ...
-
-
-def shell_command(target: Target) -> str:
-    if target.become and target.user not in (None, "root"):
-        if target.become_method != "sudo":
-            raise TransportError(
-                f"become method {target.become_method!r} is not supported (use sudo)"
-            )
-        # -n: never prompt; a missing sudo right must fail fast, not hang.
-        return "sudo -n -- sh -s" if not target.become_password_env else "sudo -S -p '' -- sh -s"
-    return "sh -s"
-
-
-class LocalTransport:
-    """Runs the probe on this machine (kind ``local`` and tests)."""
-
-    def __init__(self, target: Target) -> None:
-        self.target = target
-        self.calls = 0
-
-    def run(self, script: str, *, timeout: float) -> Completed:
-        self.calls += 1
-        try:
-            proc = subprocess.run(
-                ["sh", "-s"],
-                input=script.encode(),
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise TransportError(f"command timed out after {timeout:.0f}s") from None
-        return Completed(
-            proc.stdout.decode("utf-8", "replace"),
-            proc.stderr.decode("utf-8", "replace"),
-            proc.returncode,
-        )
-
-    def close(self) -> None:
-        pass
+from cisaudit.transport.base import Completed, TransportError, shell_command
 
 
 @dataclass(frozen=True)

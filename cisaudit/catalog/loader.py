@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cisaudit.facts_registry import FACTS, SUBJECT_PREFIXES, SUBJECTS
+from cisaudit.kinds.facts_registry import FACTS, SUBJECT_PREFIXES, SUBJECTS
 from cisaudit.model import ControlInfo
-from cisaudit.operators import OPERATORS, UNARY
+from cisaudit.catalog.operators import OPERATORS, UNARY
 from cisaudit.yamlsrc import LineDict, SourceError, load_file
 
 CONTROL_KEYS = {
@@ -79,11 +79,11 @@ def default_checks_dir() -> Path:
     env = os.environ.get("CISAUDIT_CHECKS")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "checks", here / "_checks"):
+    package = Path(__file__).resolve().parents[1]  # cisaudit/
+    for candidate in (package.parent / "checks", package / "_checks"):
         if candidate.is_dir():
             return candidate
-    return here.parent / "checks"
+    return package.parent / "checks"
 
 
 @dataclass
@@ -433,14 +433,14 @@ def _validate_cond(cond: Any, path: Path, *, scoped: bool) -> None:
     if op not in UNARY and "value" not in cond:
         raise SourceError(path, cond.line_of("op"), f"operator {op!r} needs a 'value'")
     if op == "mode_at_most":
-        from cisaudit.operators import parse_mode
+        from cisaudit.catalog.operators import parse_mode
 
         try:
             parse_mode(cond["value"])
         except ValueError as exc:
             raise SourceError(path, cond.line_of("value"), str(exc)) from None
     if op in ("matches", "not_matches"):
-        from cisaudit.operators import PatternError, compile_pattern
+        from cisaudit.catalog.operators import PatternError, compile_pattern
 
         try:
             compile_pattern(str(cond["value"]))

@@ -4,7 +4,7 @@ The contract is ``docs/facts-k8s.md`` (node part: ``k8s``, ``files``, ``pki_file
 ``cni_files``). Pure functions only: raw sections in, a nested dict of facts and a dict of
 per-fact errors out. The same code runs live and in ``cisaudit evaluate`` on a bundle.
 Each component's real defaults and precedence (flag, configuration file, environment) are
-in ``cisaudit.k8s_settings``, documented there entry by entry.
+in ``cisaudit.kinds.k8s_node.settings``, documented there entry by entry.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from cisaudit import k8s_settings as ks
-from cisaudit.collect.evidence import Section
-from cisaudit.k8s_settings import deep_merge, dig, parse_flags, split_list
-from cisaudit.stat_record import stat_record
+from cisaudit.kinds.k8s_node import settings as ks
+from cisaudit.evidence import Section
+from cisaudit.kinds.k8s_node.settings import deep_merge, dig, parse_flags, split_list
+from cisaudit.kinds.common.stat_record import stat_record
 from cisaudit.yamlsrc import safe_load_all
 
 # fact name -> executable name

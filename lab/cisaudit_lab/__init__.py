@@ -6,9 +6,9 @@ own dockerd (Docker in Docker), reached over SSH on 127.0.0.1, and set up by a *
 See ``tests/lab/PROFILES.md`` for what each profile does to each control.
 """
 
-from cisaudit.lab.engine import LabError, LabUnavailable, ensure_engine
-from cisaudit.lab.hosts import Lab, LabHost, available_profiles, remove_lab_hosts, start_lab
-from cisaudit.lab.image import build_host_image
+from cisaudit_lab.engine import LabError, LabUnavailable, ensure_engine
+from cisaudit_lab.hosts import Lab, LabHost, available_profiles, remove_lab_hosts, start_lab
+from cisaudit_lab.image import build_host_image
 
 __all__ = [
     "Lab",

@@ -32,8 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from cisaudit.collect.evidence import Section, TargetEvidence
-from cisaudit.derive_k8s_cluster import (
+from cisaudit.evidence import Section, TargetEvidence
+from cisaudit.kinds.k8s_cluster.derive import (
     INVENTORY_SECTION,
     RESOURCES,
     VERSION_SECTION,

@@ -1,1 +1,0 @@
-"""Collection: transports that run the batched probe and return raw evidence."""

@@ -1,0 +1,1 @@
+"""kinds/k8s_cluster"""
