@@ -1,33 +1,49 @@
 """The library API: ``audit`` an inventory, ``evaluate`` recorded evidence.
 
-The CLI is a thin shell over these two functions; tests and other programs call them
-directly. Collection runs in a bounded thread pool (one SSH connection per target);
-evaluation and scoring are pure.
+The CLI is a thin shell over these functions; tests and other programs call them
+directly. The pipeline: plan (which packs run on which target), collect (a bounded
+thread pool, one SSH connection per target), derive (facts, per kind), evaluate (pure),
+score. Faults are contained where they happen: a target that cannot be collected or
+derived is that target's ERROR, a control that cannot be evaluated is that control's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
+import hashlib
+import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from cisaudit import __version__
-from cisaudit.catalog import Benchmark, Catalog, Control, load_catalog
-from cisaudit.evidence import EvidenceError, TargetEvidence, load_bundle, write_bundle
+from cisaudit.catalog import Catalog, Control, Pack
+from cisaudit.catalog import load_catalog as _load_catalog
 from cisaudit.evaluate import FactSet, evaluate
+from cisaudit.evidence import EvidenceError, TargetEvidence, load_bundle, write_bundle
+from cisaudit.kinds import CONTRACT, KINDS
 from cisaudit.model import Result, Run, Status, TargetResult
 from cisaudit.score import Report
 from cisaudit.targets import Target
 
 
+def load_catalog(
+    root: Path | None = None,
+    *,
+    extra: Sequence[Path] = (),
+    tailoring: dict[str, dict[str, Any]] | None = None,
+) -> Catalog:
+    """The catalog (built-in, plus the user packs in ``extra``), checked against the facts
+    every kind of target offers."""
+    return _load_catalog(root, extra=extra, contract=CONTRACT, tailoring=tailoring)
+
+
 @dataclass
 class Selection:
-    """Which controls to run: by benchmark, level and id/section filters."""
+    """Which controls to run: benchmark, level, and control ids, sections or check slugs."""
 
     benchmark: str | None = None
     level: int | None = None
@@ -45,7 +61,10 @@ class Selection:
 def _id_matches(control: Control, pattern: str) -> bool:
     pattern = pattern.strip()
     return (
-        control.id == pattern or control.id.startswith(pattern + ".") or control.section == pattern
+        control.id == pattern
+        or control.id.startswith(pattern + ".")
+        or control.section == pattern
+        or control.check_slug == pattern
     )
 
 
@@ -60,8 +79,6 @@ class Outcome:
 
     def write(self, outdir: Path, *, gzip_evidence: bool = False) -> tuple[Path, Path]:
         """Write the evidence, then results.json bound to it (its name and SHA-256)."""
-        import hashlib
-
         outdir.mkdir(parents=True, exist_ok=True)
         evidence = outdir / ("evidence.json.gz" if gzip_evidence else "evidence.json")
         write_bundle(
@@ -78,8 +95,6 @@ class Outcome:
         return self.write_results(outdir), evidence
 
     def write_results(self, outdir: Path) -> Path:
-        import json
-
         outdir.mkdir(parents=True, exist_ok=True)
         results = outdir / "results.json"
         results.write_text(
@@ -148,29 +163,6 @@ def audit(
     return Outcome(run, ordered)
 
 
-MANAGED_ROLES = ("control-plane", "etcd")
-
-# How each kind of target is reached and how its facts are derived. Entries are
-# "module:function" so that optional dependencies (kubernetes) load only when used.
-COLLECTORS: dict[str, tuple[str, str | None]] = {
-    "docker-host": ("cisaudit.kinds.docker.collect:collect_docker_host", "ssh"),
-    "local": ("cisaudit.kinds.docker.collect:collect_docker_host", "local"),
-    "k8s-node": ("cisaudit.kinds.k8s_node.collect:collect_k8s_node", "ssh"),
-    "k8s-cluster": ("cisaudit.kinds.k8s_cluster.collect:collect_k8s_cluster", None),
-}
-DERIVERS: dict[str, str] = {
-    "docker-host": "cisaudit.kinds.docker.derive:derive",
-    "local": "cisaudit.kinds.docker.derive:derive",
-    "k8s-node": "cisaudit.kinds.k8s_node.derive:derive",
-    "k8s-cluster": "cisaudit.kinds.k8s_cluster.derive:derive",
-}
-
-
-def _load(ref: str) -> Any:
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def collect_target(target: Target, accept_new_host_keys: bool = False) -> TargetEvidence:
     """Reach one target and collect its evidence; failures are recorded, not raised.
 
@@ -180,15 +172,7 @@ def collect_target(target: Target, accept_new_host_keys: bool = False) -> Target
     try:
         return _collect_target(target, accept_new_host_keys)
     except Exception as exc:  # the boundary: recorded as this target's error, never lost
-        return TargetEvidence(
-            name=target.name,
-            kind=target.kind,
-            address=target.address,
-            groups=list(target.groups),
-            roles=list(target.roles),
-            collected_at=_now(),
-            error=f"collection failed: {_describe(exc)}",
-        )
+        return _failed(target, f"collection failed: {_describe(exc)}")
 
 
 def _describe(exc: BaseException) -> str:
@@ -197,53 +181,45 @@ def _describe(exc: BaseException) -> str:
     return scrub_text(f"{type(exc).__name__}: {exc}")[:1000]
 
 
+def _failed(target: Target, error: str, kind: str | None = None) -> TargetEvidence:
+    return TargetEvidence(
+        name=target.name,
+        kind=kind or target.kind,
+        address=target.address,
+        groups=list(target.groups),
+        roles=list(target.roles),
+        collected_at=_now(),
+        error=error,
+    )
+
+
 def _collect_target(target: Target, accept_new_host_keys: bool) -> TargetEvidence:
     from cisaudit.transport import TransportError
-    from cisaudit.transport.local import LocalTransport
-    from cisaudit.transport.ssh import SSHTransport
 
     if target.kind == "bundle":
         return _from_bundle(target)
-    if target.kind not in COLLECTORS:
-        return TargetEvidence(
-            name=target.name,
-            kind=target.kind,
-            address=target.address,
-            groups=list(target.groups),
-            error=f"targets of kind {target.kind!r} are not supported",
-        )
-    collector_ref, transport_kind = COLLECTORS[target.kind]
+    kind = KINDS.get(target.kind)
+    if kind is None:
+        return _failed(target, f"targets of kind {target.kind!r} are not supported")
     try:
-        collector = _load(collector_ref)
+        collector = kind.load(kind.collect)
     except ImportError as exc:
-        return TargetEvidence(
-            name=target.name,
-            kind=target.kind,
-            address=target.address,
-            groups=list(target.groups),
-            collected_at=_now(),
-            error=f"collector for {target.kind} unavailable: {exc}",
-        )
-    if transport_kind is None:
-        return collector(target)
+        return _failed(target, f"collector for {target.kind} unavailable: {exc}")
+    if kind.transport is None:
+        return collector(target)  # type: ignore[no-any-return]
     try:
-        transport = (
-            LocalTransport(target)
-            if transport_kind == "local"
-            else SSHTransport(target, accept_new_host_keys=accept_new_host_keys)
-        )
+        if kind.transport == "local":
+            from cisaudit.transport.local import LocalTransport
+
+            transport: Any = LocalTransport(target)
+        else:
+            from cisaudit.transport.ssh import SSHTransport
+
+            transport = SSHTransport(target, accept_new_host_keys=accept_new_host_keys)
     except TransportError as exc:
-        return TargetEvidence(
-            name=target.name,
-            kind=target.kind,
-            address=target.address,
-            groups=list(target.groups),
-            roles=list(target.roles),
-            collected_at=_now(),
-            error=str(exc),
-        )
+        return _failed(target, str(exc))
     try:
-        return collector(target, transport)
+        return collector(target, transport)  # type: ignore[no-any-return]
     finally:
         transport.close()
 
@@ -288,6 +264,27 @@ def evaluate_bundle(
     return Outcome(run, bundle.targets)
 
 
+# -- plan and evaluate ----------------------------------------------------------------------
+
+
+@dataclass
+class _Planned:
+    """The packs one target runs: its benchmark (chosen by version or name, with the
+    reason) and every other pack that applies to its kind."""
+
+    benchmark: Pack | None
+    reason: str
+    packs: list[Pack]
+
+
+def plan(item: TargetEvidence, catalog: Catalog, selection: Selection) -> _Planned:
+    chosen = catalog.select(item.kind, item.platform_version, selection.benchmark)
+    extra = catalog.extra_packs(item.kind)
+    if chosen is None:
+        return _Planned(None, f"no benchmark for targets of kind {item.kind!r}", extra)
+    return _Planned(chosen.pack, chosen.reason, [chosen.pack, *extra])
+
+
 def build_run(
     evidence: list[TargetEvidence],
     *,
@@ -298,31 +295,15 @@ def build_run(
     interrupted: bool = False,
 ) -> Run:
     targets: list[TargetResult] = []
-    controls = {}
+    controls: dict[str, Any] = {}
     sections: dict[str, dict[str, dict[str, str]]] = {}
     for item in evidence:
-        bench = _benchmark_for(item, catalog, selection)
-        chosen = (
-            [c for c in catalog.applicable(bench, item.kind, item.roles) if selection.matches(c)]
-            if bench
-            else []
-        )
-        if bench and item.kind == "k8s-cluster":
-            # Node-side control-plane controls, reported NOT_APPLICABLE when the provider
-            # runs the control plane (a managed cluster): nobody can SSH to those nodes.
-            chosen += [
-                c
-                for c in catalog.applicable(bench, "k8s-node", MANAGED_ROLES)
-                if c.roles
-                and set(c.roles) <= set(MANAGED_ROLES)
-                and selection.matches(c)
-                and c not in chosen
-            ]
-        for control in chosen:
+        planned = plan(item, catalog, selection)
+        result, judged = evaluate_target(item, planned, catalog, selection)
+        for control in judged:
             controls[control.key] = control.info()
-        if bench:
-            sections[bench.id] = bench.sections
-        targets.append(evaluate_target(item, bench, chosen))
+            sections[control.benchmark] = catalog.packs[control.benchmark].sections
+        targets.append(result)
     run = Run(
         run_id=str(uuid.uuid4()),
         tool_version=__version__,
@@ -339,90 +320,94 @@ def build_run(
     return run
 
 
-def _benchmark_for(
-    item: TargetEvidence, catalog: Catalog, selection: Selection
-) -> Benchmark | None:
-    if selection.benchmark:
-        bench = catalog.benchmarks.get(selection.benchmark)
-        return (
-            bench
-            if bench and item.kind in bench.target_kinds
-            else catalog.pick(item.kind, item.platform_version)
-        )
-    return catalog.pick(item.kind, item.platform_version)
-
-
 def evaluate_target(
-    item: TargetEvidence, bench: Benchmark | None, controls: list[Control]
-) -> TargetResult:
+    item: TargetEvidence, planned: _Planned, catalog: Catalog, selection: Selection
+) -> tuple[TargetResult, list[Control]]:
+    """Every control of every planned pack on one target, and the controls judged (the
+    run lists only those, so its counts are of controls somebody judged)."""
     result = TargetResult(
         name=item.name,
         kind=item.kind,
         address=item.address,
         groups=item.groups,
-        benchmark=bench.id if bench else "",
+        benchmark=planned.benchmark.id if planned.benchmark else "",
         reachable=item.error is None,
         error=item.error,
         started_at=item.collected_at,
         duration_s=item.duration_s,
         remote_calls=item.remote_calls,
+        packs=[p.id for p in planned.packs],
+        selection=planned.reason,
     )
-    if bench is None:
+    kind = KINDS.get(item.kind)
+    chosen = [
+        c
+        for pack in planned.packs
+        for c in catalog.applicable(pack, item.kind, item.roles)
+        if selection.matches(c)
+    ]
+    if not planned.packs or kind is None:
         result.reachable = False
-        result.error = item.error or f"no benchmark for targets of kind {item.kind!r}"
-        return result
+        result.error = item.error or planned.reason
+        return result, []
     if item.error is not None:
         result.results = [
-            Result(c.id, Status.ERROR, reason=f"target not audited: {item.error}") for c in controls
+            _result(c, Status.ERROR, f"target not audited: {item.error}") for c in chosen
         ]
-        return result
+        return result, chosen
     try:
-        values, errors = _load(DERIVERS[item.kind])(item.sections)
-        result.facts_summary = {**_facts_summary(values), "fact_errors": errors}
+        values, errors = kind.load(kind.derive)(item.sections)
+        result.facts_summary = {**dict(values.get("summary") or {}), "fact_errors": errors}
+        stand_ins = (
+            [
+                pair
+                for pack in planned.packs
+                for pair in kind.load(kind.stand_ins)(catalog, pack, values, selection.matches)
+            ]
+            if kind.stand_ins
+            else []
+        )
     except Exception as exc:  # one target's unreadable evidence: that target's ERROR
         reason = f"its evidence could not be read into facts: {_describe(exc)}"
         result.reachable = False
         result.error = reason
-        result.results = [Result(c.id, Status.ERROR, reason=reason) for c in controls]
-        return result
+        result.results = [_result(c, Status.ERROR, reason) for c in chosen]
+        return result, chosen
     facts = FactSet(values, errors)
-    node_side = [
-        c for c in controls if item.kind == "k8s-cluster" and "k8s-cluster" not in c.targets
+    overrides = _target_params(item)
+    result.results = [_evaluate_safely(c, facts, overrides) for c in chosen] + [
+        _result(c, Status.NOT_APPLICABLE, reason) for c, reason in stand_ins
     ]
-    if node_side and not (values.get("cluster") or {}).get("managed"):
-        controls = [c for c in controls if c not in node_side]  # the nodes' own targets judge them
-        node_side = []
-    result.results = [_evaluate_safely(c, facts) for c in controls if c not in node_side] + [
-        Result(
-            c.id,
-            Status.NOT_APPLICABLE,
-            reason="managed control plane: the provider operates these nodes and gives no SSH "
-            "access to them; ask the provider for its attestation",
-        )
-        for c in node_side
-    ]
-    return result
+    return result, chosen + [c for c, _ in stand_ins]
 
 
-def _evaluate_safely(control: Control, facts: FactSet) -> Result:
+def _result(control: Control, status: Status, reason: str) -> Result:
+    return Result(control.id, status, reason=reason, pack=control.benchmark)
+
+
+def _target_params(item: TargetEvidence) -> Mapping[str, Mapping[str, Any]]:
+    """Parameter values set for this target in the inventory (``vars.cisaudit_params``),
+    recorded with its evidence so that offline evaluation judges alike."""
+    return item.params or {}
+
+
+def _evaluate_safely(
+    control: Control, facts: FactSet, overrides: Mapping[str, Mapping[str, Any]]
+) -> Result:
     """One control's verdict; a failure while evaluating it is that control's ERROR."""
-    try:
-        return evaluate(control, facts)
-    except Exception as exc:  # the boundary: this control could not be judged
-        return Result(control.id, Status.ERROR, reason=f"evaluation failed: {_describe(exc)}")
-
-
-def _facts_summary(values: dict[str, Any]) -> dict[str, Any]:
-    """A few headline facts for reports (engine/platform version, object counts, OS)."""
-    if "summary" in values:  # derivers for other kinds provide their own
-        return dict(values["summary"])
-    return {
-        "engine_version": (values.get("engine") or {}).get("server_version"),
-        "containers": len(values.get("containers") or []),
-        "images": len(values.get("images") or []),
-        "os": ((values.get("host") or {}).get("os") or {}).get("PRETTY_NAME"),
-        "audit_uid": (values.get("host") or {}).get("uid"),
+    params = {
+        **control.params,
+        **overrides.get(control.check_slug, {}),
+        **overrides.get(control.key, {}),
     }
+    try:
+        result = evaluate(control, facts, params)
+    except Exception as exc:  # the boundary: this control could not be judged
+        result = Result(control.id, Status.ERROR, reason=f"evaluation failed: {_describe(exc)}")
+    result.pack = control.benchmark
+    if params:
+        result.params = params
+    return result
 
 
 def _not_collected(target: Target, interrupted: bool) -> TargetEvidence:

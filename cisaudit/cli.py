@@ -156,7 +156,7 @@ def scan(
 ) -> None:
     """Audit every host of INVENTORY; write results.json and evidence.json to OUTDIR."""
     from cisaudit.api import audit
-    from cisaudit.catalog import load_catalog
+    from cisaudit.api import load_catalog
     from cisaudit.inventory import load_inventory
 
     try:
@@ -217,7 +217,7 @@ def evaluate(
     Every section's SHA-256 is checked first; evidence changed after it was recorded is
     refused (exit 2) unless --allow-modified-evidence is given."""
     from cisaudit.api import evaluate_bundle
-    from cisaudit.catalog import load_catalog
+    from cisaudit.api import load_catalog
 
     try:
         catalog = load_catalog()
@@ -248,7 +248,7 @@ def checks() -> None:
 @_lang_option
 def checks_list(benchmark: str | None, section: str | None, as_json: bool) -> None:
     """List controls: id, level, automated or manual, title."""
-    from cisaudit.catalog import load_catalog
+    from cisaudit.api import load_catalog
     from cisaudit.i18n import lang
 
     try:
@@ -304,7 +304,7 @@ def checks_list(benchmark: str | None, section: str | None, as_json: bool) -> No
 @_lang_option
 def checks_show(control_id: str, benchmark: str | None) -> None:
     """Show one control: what, why, how it is checked, how to fix it."""
-    from cisaudit.catalog import load_catalog
+    from cisaudit.api import load_catalog
     from cisaudit.i18n import lang
 
     catalog = load_catalog()

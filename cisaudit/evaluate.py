@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cisaudit.catalog import Control
-from cisaudit.kinds.facts_registry import FACTS
-from cisaudit.model import Offender, Result, Status
 from cisaudit.catalog.operators import OPERATORS, describe
+from cisaudit.model import Offender, Result, Status
 
 
 @dataclass
@@ -26,6 +25,7 @@ class FactSet:
     values: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
     scope: str | None = None  # the collection an ``each`` check iterates
+    params: dict[str, Any] = field(default_factory=dict)  # the control's parameter values
 
     def get(self, name: str) -> Any:
         parts = name.split(".")
@@ -49,7 +49,13 @@ class FactSet:
                     raise MissingFact(key, reason)
 
     def scoped(self, collection: str | None) -> FactSet:
-        return FactSet(self.values, self.errors, collection)
+        return FactSet(self.values, self.errors, collection, self.params)
+
+    def with_params(self, params: dict[str, Any]) -> FactSet:
+        return FactSet(self.values, self.errors, self.scope, params)
+
+    def param(self, name: str) -> Any:
+        return self.params[name]
 
 
 class MissingFact(Exception):
@@ -119,17 +125,26 @@ def check_condition(cond: dict[str, Any], facts: FactSet, item: Any, trace: Trac
             if quantifier == "every_item":
                 return len(hits) == len(items)
             return not hits
-    expected = cond.get("value")
-    if isinstance(expected, dict) and "fact" in expected:
-        expected = facts.get(expected["fact"])
+    expected = _value(cond.get("value"), facts)
     op = cond["op"]
     ok = OPERATORS[op](subject, expected)
     trace.add(str(where), subject, describe(op, expected))
     return ok
 
 
-def evaluate(control: Control, facts: FactSet) -> Result:
-    """Decide one control on one target's facts."""
+def _value(value: Any, facts: FactSet) -> Any:
+    """A condition's expected value: a literal, ``{fact: NAME}`` or ``{param: NAME}``."""
+    if isinstance(value, dict) and "fact" in value:
+        return facts.get(value["fact"])
+    if isinstance(value, dict) and "param" in value:
+        return facts.param(value["param"])
+    return value
+
+
+def evaluate(control: Control, facts: FactSet, params: dict[str, Any] | None = None) -> Result:
+    """Decide one control on one target's facts, with its parameters (the control's own
+    values unless ``params`` gives others)."""
+    facts = facts.with_params(dict(control.params if params is None else params))
     if control.applies_if is not None:
         try:
             if not check_condition(control.applies_if, facts, None, Trace()):
@@ -256,7 +271,9 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
             evidence=evidence,
             observed={"checked": 0, "failing": 0} if status is Status.PASS else None,
         )
-    name_path = check.get("name", "cis.name")
+    subject = control.subject
+    name_path = check.get("name", subject.name if subject else "cis.name")
+    id_paths = subject.id if subject else ("cis.id",)
     kind = check.get("kind", collection.rstrip("s"))
     offenders, reviews = [], []
     for item in items:
@@ -267,7 +284,7 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
                 Offender(
                     kind=kind,
                     name=str(dig(item, name_path)),
-                    id=dig(item, "Id") or dig(item, "cis.id"),
+                    id=_identity(item, id_paths),
                     observed=observed,
                 )
             )
@@ -276,7 +293,7 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
                 Offender(
                     kind=kind,
                     name=str(dig(item, name_path)),
-                    id=dig(item, "Id") or dig(item, "cis.id"),
+                    id=_identity(item, id_paths),
                 )
             )
     expected = _expected_of(check["test"], facts)
@@ -296,6 +313,14 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
     if reviews:
         return _review(control, check, observed, expected, evidence, reviews)
     return Result(control.id, Status.PASS, observed=observed, expected=expected, evidence=evidence)
+
+
+def _identity(item: Any, paths: tuple[str, ...]) -> Any:
+    for path in paths:
+        found = dig(item, path)
+        if found:
+            return found
+    return None
 
 
 def _needs_review(check: dict[str, Any], facts: FactSet, item: Any) -> bool:
@@ -368,11 +393,10 @@ def _expected_of(cond: dict[str, Any], facts: FactSet) -> Any:
     """The expectation in words, for per-item checks (independent of any one item)."""
     if "op" in cond:
         value = cond.get("value")
-        if isinstance(value, dict) and "fact" in value:
-            try:
-                value = facts.get(value["fact"])
-            except MissingFact:
-                value = value["fact"]
+        try:
+            value = _value(value, facts)
+        except MissingFact:
+            value = value["fact"]
         return f"{cond.get('label') or cond.get('path') or cond.get('fact')}: {describe(cond['op'], value)}"
     for key in ("all", "any"):
         if key in cond:
@@ -400,31 +424,13 @@ def _snippet(
 
 
 def _evidence(control: Control, facts: FactSet) -> list[str]:
-    tops: list[str] = []
-    _collect_tops(control.check or {}, tops)
-    for name in control.evidence_facts:
-        tops.append(name.split(".")[0])
-    if control.check and "each" in control.check:
-        tops.append(control.check["each"].split(".")[0])
-    if control.check and "file" in control.check:
-        tops.append("files")
-    keys: list[str] = []
+    """The raw evidence sections behind this control that this target has (a section
+    ``x.*`` of the facts contract stands for every section named ``x....``)."""
     available = facts.values.get("_evidence_keys")
-    for top in dict.fromkeys(tops):
-        for key in FACTS.get(top, ("", ()))[1]:
-            if key.endswith(".*"):
-                keys.extend(k for k in available or [] if k.startswith(key[:-1]))
-            elif available is None or key in available:
-                keys.append(key)
+    keys: list[str] = []
+    for key in control.evidence_sections:
+        if key.endswith(".*"):
+            keys.extend(k for k in available or [] if k.startswith(key[:-1]))
+        elif available is None or key in available:
+            keys.append(key)
     return list(dict.fromkeys(keys))
-
-
-def _collect_tops(node: Any, out: list[str]) -> None:
-    if isinstance(node, dict):
-        if "fact" in node and isinstance(node["fact"], str):
-            out.append(node["fact"].split(".")[0])
-        for value in node.values():
-            _collect_tops(value, out)
-    elif isinstance(node, list):
-        for value in node:
-            _collect_tops(value, out)

@@ -48,6 +48,9 @@ class TargetEvidence:
     remote_calls: int = 0
     error: str | None = None
     platform_version: str | None = None  # e.g. the Kubernetes version, to pick the benchmark
+    # Parameter values the inventory sets for this target (vars.cisaudit_params), kept with
+    # the evidence so that offline evaluation judges against the same values.
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
     sections: dict[str, Section] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +108,7 @@ _TARGET_TYPES: dict[str, tuple[type, ...]] = {
     "remote_calls": (int,),
     "error": (str, type(None)),
     "platform_version": (str, type(None)),
+    "params": (dict,),
     "evidence": (dict,),
 }
 _REQUIRED_TARGET_KEYS = ("name", "kind")

@@ -51,6 +51,8 @@ class Result:
     evidence: list[str] = field(default_factory=list)  # keys into the target's evidence
     remediation: str = ""  # snippet specialised for this target, when there is one
     waiver: dict[str, Any] | None = None
+    pack: str = ""  # the pack (benchmark) of this control; "" in results before schema 1.1
+    params: dict[str, Any] | None = None  # parameter values the verdict was judged against
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -81,6 +83,15 @@ class TargetResult:
     remote_calls: int | None = None
     facts_summary: dict[str, Any] = field(default_factory=dict)
     results: list[Result] = field(default_factory=list)
+    packs: list[str] = field(default_factory=list)  # every pack run on this target
+    selection: str = ""  # why this benchmark was chosen (named, by version, or newest)
+
+    def pack_of(self, result: Result) -> str:
+        return result.pack or self.benchmark
+
+    def control_key(self, result: Result) -> str:
+        """The key of ``result``'s control in ``Run.controls``: ``pack/control-id``."""
+        return f"{self.pack_of(result)}/{result.control_id}"
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in asdict(self).items() if k != "results"}
@@ -114,6 +125,7 @@ class ControlInfo:
     audit: dict[str, str] = field(default_factory=dict)
     references: list[str] = field(default_factory=list)
     mappings: dict[str, list[str]] = field(default_factory=dict)
+    check: str = ""  # the slug of the check (checks/library) that decides it
 
 
 @dataclass

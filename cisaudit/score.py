@@ -66,9 +66,9 @@ class Report:
                 "benchmark": target.benchmark,
             }
             for result in target.results:
-                info = self.run.controls.get(f"{target.benchmark}/{result.control_id}")
+                info = self.run.controls.get(target.control_key(result))
                 section = info.section.split(".")[0] if info else result.control_id.split(".")[0]
-                sections.setdefault(target.benchmark, {}).setdefault(section, Counter())[
+                sections.setdefault(target.pack_of(result), {}).setdefault(section, Counter())[
                     result.status.value
                 ] += 1
                 if info:

@@ -52,6 +52,14 @@ class Target:
     vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     source: str = ""  # "file:line" where the target was defined
 
+    def params(self) -> dict[str, dict[str, Any]]:
+        """Parameter values for this target's checks (``vars.cisaudit_params`` in the
+        inventory): {check slug or pack/control: {parameter: value}}."""
+        value = self.vars.get("cisaudit_params") or {}
+        if not isinstance(value, dict):
+            return {}
+        return {str(k): dict(v) for k, v in value.items() if isinstance(v, dict)}
+
     def describe(self) -> str:
         if self.kind in ("docker-host", "k8s-node"):
             who = f"{self.user}@" if self.user else ""

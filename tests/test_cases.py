@@ -1,9 +1,11 @@
 """Recorded facts in, expected verdicts out: one parametrised test runs every case.
 
-A case is ``tests/data/cases/<benchmark>/<control-id>/<status>-<what>.yaml``; the expected
+A case is ``tests/data/cases/<check-slug>/<status>-<what>.yaml``: cases belong to the
+check, so every benchmark version that maps a control onto it reuses them. The expected
 status is the file name's prefix (pass, fail, na, error, manual). The file holds
-``facts`` (only those the control needs), optionally ``errors`` (fact -> reason) and
-``offenders`` (names that must be reported, in any order).
+``facts`` (only those the check needs), optionally ``errors`` (fact -> reason),
+``offenders`` (names that must be reported, in any order) and ``params`` (parameter
+values other than the check's defaults).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cisaudit.catalog import load_catalog
+from cisaudit.api import load_catalog
+from cisaudit.catalog import Control
 from cisaudit.evaluate import FactSet, evaluate
 from cisaudit.model import Status
 from cisaudit.yamlsrc import load_file
@@ -29,16 +32,21 @@ CATALOG = load_catalog()
 
 
 def _cases() -> list[Path]:
-    return sorted(CASES.glob("*/*/*.yaml"))
+    return sorted(CASES.glob("*/*.yaml"))
+
+
+def control_for(slug: str) -> Control:
+    """A pack control decided by this check (any one: cases are about the check)."""
+    return next(c for p in CATALOG.packs.values() for c in p.ordered() if c.check_slug == slug)
 
 
 @pytest.mark.parametrize("case", _cases(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_case(case: Path) -> None:
-    benchmark = CATALOG.get(case.parent.parent.name)
-    control = benchmark.controls[case.parent.name]
+    control = control_for(case.parent.name)
     data = load_file(case)
     expected = PREFIX[case.stem.split("-")[0]]
-    result = evaluate(control, FactSet(data.get("facts", {}), data.get("errors", {})))
+    params = {**control.params, **data.get("params", {})}
+    result = evaluate(control, FactSet(data.get("facts", {}), data.get("errors", {})), params)
     assert result.status is expected, f"{result.status}: {result.reason} observed={result.observed}"
     if "offenders" in data:
         assert sorted(o.name for o in result.offenders) == sorted(data["offenders"])
@@ -48,15 +56,14 @@ def test_case(case: Path) -> None:
         assert result.remediation or control.snippet.get("text") == "", "a failure carries its fix"
 
 
-@pytest.mark.parametrize("bench_id", sorted(CATALOG.benchmarks))
-def test_every_automated_control_has_pass_and_fail_cases(bench_id: str) -> None:
+def test_every_automated_check_has_pass_and_fail_cases() -> None:
     missing = []
-    for control in CATALOG.get(bench_id).ordered():
+    for control in (control_for(slug) for slug in sorted(CATALOG.checks)):
         if not control.automated:
             continue
-        folder = CASES / bench_id / control.id
+        folder = CASES / control.check_slug
         kinds = {p.stem.split("-")[0] for p in folder.glob("*.yaml")}
         outcomes = {"fail", "manual"} & kinds  # review-only controls end in MANUAL, not FAIL
         if "pass" not in kinds or not outcomes:
-            missing.append(f"{control.id} has {sorted(kinds) or 'no cases'}")
-    assert not missing, "controls without pass and fail cases:\n" + "\n".join(missing)
+            missing.append(f"{control.check_slug} has {sorted(kinds) or 'no cases'}")
+    assert not missing, "checks without pass and fail cases:\n" + "\n".join(missing)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cisaudit.api import Selection, build_run
-from cisaudit.catalog import load_catalog
+from cisaudit.api import load_catalog
 from cisaudit.evidence import Section, TargetEvidence, load_bundle
 from cisaudit.model import Run
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cisaudit.api import audit, evaluate_bundle
-from cisaudit.catalog import load_catalog
+from cisaudit.api import load_catalog
 from cisaudit.cli import main
 from cisaudit.evidence import EvidenceError, load_bundle
 from cisaudit.transport import TransportError
@@ -328,9 +328,9 @@ def test_alias_bombs_are_refused_quickly(tmp_path: Path) -> None:
     assert "alias" in result.output
     checks = tmp_path / "checks"
     shutil.copytree(ROOT / "checks", checks)
-    (checks / "cis-docker-1.6.0" / "1.1.1.yaml").write_text(BOMB)
+    (checks / "library" / "docker" / "container-privileged.yaml").write_text(BOMB)
     result = runner.invoke(main, ["checks", "list"], env={"CISAUDIT_CHECKS": str(checks)})
-    assert result.exit_code == 2 and "1.1.1.yaml:" in result.output
+    assert result.exit_code == 2 and "container-privileged.yaml:" in result.output
     theme = tmp_path / "theme.yml"
     theme.write_text(BOMB)
     sample = ROOT / "tests" / "data" / "report" / "sample-results.json"
@@ -358,14 +358,14 @@ def test_an_alias_bomb_in_an_offline_dump_is_that_clusters_error(tmp_path: Path)
 def test_regexes_are_checked_at_load_and_linear_at_run(tmp_path: Path) -> None:
     checks = tmp_path / "checks"
     shutil.copytree(ROOT / "checks", checks)
-    control = checks / "cis-docker-1.6.0" / "2.2.yaml"
+    control = checks / "library" / "docker" / "daemon-icc-disabled.yaml"
     text = control.read_text()
     lookaround = text.replace("check:", "check:\n  when: {fact: engine.storage_driver, op: "
                               "matches, value: 'a(?=b)'}\n  otherwise: x\n", 1)
     control.write_text(lookaround)
     with pytest.raises(Exception) as info:
         load_catalog(checks)
-    assert "2.2.yaml:" in str(info.value) and "RE2" in str(info.value)
+    assert "daemon-icc-disabled.yaml:" in str(info.value) and "RE2" in str(info.value)
     from cisaudit.catalog.operators import OPERATORS
 
     started = time.monotonic()

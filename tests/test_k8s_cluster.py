@@ -33,7 +33,8 @@ from k8s_standin.contract_catalog import contract_catalog
 from k8s_standin.pki import make_pki
 
 from cisaudit.api import Outcome, audit, evaluate_bundle
-from cisaudit.catalog import Catalog, load_catalog
+from cisaudit.api import load_catalog
+from cisaudit.catalog import Catalog
 from cisaudit.kinds.k8s_cluster import collect as k8s_cluster
 from cisaudit.evidence import Section, write_bundle
 from cisaudit.kinds.k8s_cluster.collect import collect_k8s_cluster

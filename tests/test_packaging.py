@@ -23,4 +23,4 @@ def test_catalog_is_found_without_the_source_tree(monkeypatch, tmp_path: Path) -
     from cisaudit.catalog import default_checks_dir
 
     monkeypatch.delenv("CISAUDIT_CHECKS", raising=False)
-    assert (default_checks_dir() / "cis-docker-1.6.0" / "benchmark.yaml").is_file()
+    assert (default_checks_dir() / "packs" / "cis-docker-1.6.0.yaml").is_file()

@@ -1,9 +1,23 @@
-"""The control catalog: benchmarks and their controls, loaded from ``checks/``.
+"""The catalog: a library of checks and the packs that map control ids onto them.
 
-Controls are data. Each benchmark is a folder (``checks/cis-docker-1.6.0/``) holding a
-``benchmark.yaml`` (name, version, sections) and one ``<id>.yaml`` per control. Every file
-is validated when loaded: unknown keys, unknown operators, unknown facts and ids that
-disagree with their file name are errors naming the file and line.
+Layout of a catalog folder (the built-in ``checks/``, or a user's ``--checks DIR``):
+
+* ``library/**/<slug>.yaml``: one **check** per file, named by its stable slug
+  (``container-privileged``): what it looks at (``check:``, a condition tree over facts
+  with the closed operator set), its parameters with defaults, its texts in English and
+  Chinese (audit steps, remediation), its remediation snippet and evidence.
+* ``packs/<id>.yaml``: one **pack** per file: a benchmark version (``cis-docker-1.6.0``)
+  or an organisation's own pack. It lists its sections and, for each control id, the
+  check that decides it with this version's section, level, profiles and, when it words
+  things differently, its own title and parameter values. A new benchmark version is a
+  new pack file plus only the checks that really changed.
+* ``mappings/*.yaml``: framework clauses mapped onto pack controls.
+
+Everything is validated when loaded: unknown keys, operators, facts, parameters, check
+slugs or sections, a bad regular expression, or a slug that disagrees with its file name
+is a SourceError naming the file and line. Facts are checked against the contract the
+caller passes (``cisaudit.api.load_catalog`` passes the kinds'), so this module imports
+no kind.
 """
 
 from __future__ import annotations
@@ -15,18 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cisaudit.kinds.facts_registry import FACTS, SUBJECT_PREFIXES, SUBJECTS
+from cisaudit.catalog.facts import FactsContract, Subject
+from cisaudit.catalog.operators import OPERATORS, UNARY, PatternError, compile_pattern, parse_mode
 from cisaudit.model import ControlInfo
-from cisaudit.catalog.operators import OPERATORS, UNARY
 from cisaudit.yamlsrc import LineDict, SourceError, load_file
 
-CONTROL_KEYS = {
+CHECK_KEYS = {
     "id": True,
     "title": True,
-    "section": True,
-    "level": True,
-    "profiles": True,
-    "cis_assessment": True,
     "automated": True,
     "targets": False,
     "roles": False,
@@ -43,8 +53,22 @@ CONTROL_KEYS = {
     "notes": False,
     "applies_if": False,
     "otherwise": False,
+    "params": False,
 }
-CHECK_KEYS = {
+PACK_KEYS = {
+    "id": True,
+    "name": True,
+    "version": True,
+    "target_kinds": True,
+    "sections": True,
+    "controls": True,
+    "platform_versions": False,
+    "type": False,
+    "description": False,
+}
+PACK_CONTROL_KEYS = {"check", "section", "level", "profiles", "cis_assessment", "title", "params"}
+PACK_TYPES = ("benchmark", "custom", "policy")
+LOGIC_KEYS = {
     "each",
     "file",
     "when",
@@ -86,11 +110,41 @@ def default_checks_dir() -> Path:
     return package.parent / "checks"
 
 
+@dataclass(frozen=True)
+class Param:
+    """A parameter of a check: its default and what it means."""
+
+    name: str
+    default: Any
+    description: str = ""
+
+
+@dataclass
+class Check:
+    """One test over facts, shared by every pack that maps a control onto it."""
+
+    slug: str
+    title: dict[str, str]
+    automated: bool
+    targets: list[str]
+    roles: list[str]
+    texts: dict[str, dict[str, str]]  # description, rationale, impact, audit, remediation
+    snippet: dict[str, str]
+    references: list[str]
+    logic: dict[str, Any] | None  # the ``check:`` block
+    evidence_facts: list[str]
+    evidence_fields: dict[str, list[str]]
+    params: dict[str, Param]
+    source: str
+    applies_if: dict[str, Any] | None = None
+    otherwise: str = ""
+
+
 @dataclass
 class Control:
-    """One control as loaded: catalog metadata plus the check that decides it."""
+    """A pack's control as evaluated: the pack's id, section and level over its check."""
 
-    benchmark: str
+    benchmark: str  # the pack id
     id: str
     section: str
     title: dict[str, str]
@@ -100,7 +154,7 @@ class Control:
     automated: bool
     targets: list[str]
     roles: list[str]
-    texts: dict[str, dict[str, str]]  # description, rationale, impact, audit, remediation
+    texts: dict[str, dict[str, str]]
     snippet: dict[str, str]
     references: list[str]
     check: dict[str, Any] | None
@@ -111,6 +165,14 @@ class Control:
     mappings: dict[str, list[str]] = field(default_factory=dict)
     # Fields shown for an evidence fact that is a collection (never whole raw objects).
     evidence_fields: dict[str, list[str]] = field(default_factory=dict)
+    check_slug: str = ""
+    params: dict[str, Any] = field(default_factory=dict)  # values, defaults < pack < tailoring
+    evidence_sections: list[str] = field(default_factory=list)  # raw sections behind it
+    subject: Subject | None = None  # how items of an ``each`` check are named in results
+
+    @property
+    def pack(self) -> str:
+        return self.benchmark
 
     @property
     def key(self) -> str:
@@ -134,11 +196,14 @@ class Control:
             snippet_kind=self.snippet.get("kind", ""),
             references=self.references,
             mappings=self.mappings,
+            check=self.check_slug,
         )
 
 
 @dataclass
-class Benchmark:
+class Pack:
+    """A benchmark version or an organisation's own pack: sections and controls."""
+
     id: str
     name: str
     version: str
@@ -146,50 +211,95 @@ class Benchmark:
     sections: dict[str, dict[str, str]]
     controls: dict[str, Control]
     platform_versions: list[str] = field(default_factory=list)  # e.g. Kubernetes "1.32"
+    type: str = "benchmark"  # benchmark (one per target, chosen by version) | custom | policy
+    source: str = ""
 
     def ordered(self) -> list[Control]:
         return sorted(self.controls.values(), key=lambda c: control_sort_key(c.id))
+
+
+Benchmark = Pack  # the name results and reports use for a pack of type "benchmark"
 
 
 def control_sort_key(control_id: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in control_id.split("."))
 
 
+@dataclass(frozen=True)
+class Selected:
+    """The benchmark a target gets, and why (recorded in its results)."""
+
+    pack: Pack
+    reason: str
+
+
 class Catalog:
-    """All loaded benchmarks, by id."""
+    """All loaded packs (by id) and the checks they map onto (by slug)."""
 
-    def __init__(self, benchmarks: dict[str, Benchmark]) -> None:
-        self.benchmarks = benchmarks
+    def __init__(self, packs: dict[str, Pack], checks: dict[str, Check] | None = None) -> None:
+        self.packs = packs
+        self.checks = checks or {}
 
-    def get(self, benchmark_id: str) -> Benchmark:
+    @property
+    def benchmarks(self) -> dict[str, Pack]:
+        return self.packs
+
+    def get(self, pack_id: str) -> Pack:
         try:
-            return self.benchmarks[benchmark_id]
+            return self.packs[pack_id]
         except KeyError:
-            known = ", ".join(sorted(self.benchmarks)) or "none"
-            raise KeyError(f"unknown benchmark {benchmark_id!r} (known: {known})") from None
+            known = ", ".join(sorted(self.packs)) or "none"
+            raise KeyError(f"unknown benchmark or pack {pack_id!r} (known: {known})") from None
 
-    def for_kind(self, kind: str) -> list[Benchmark]:
-        return [b for b in self.benchmarks.values() if kind in b.target_kinds]
+    def for_kind(self, kind: str, pack_type: str = "benchmark") -> list[Pack]:
+        return [p for p in self.packs.values() if kind in p.target_kinds and p.type == pack_type]
 
-    def pick(self, kind: str, platform_version: str | None = None) -> Benchmark | None:
-        """The benchmark for a target kind: the one covering its platform version (e.g. the
-        Kubernetes minor version), else the newest benchmark for that kind."""
-        candidates = sorted(self.for_kind(kind), key=lambda b: control_sort_key(b.version))
+    def extra_packs(self, kind: str) -> list[Pack]:
+        """Packs that run beside the benchmark on every target of ``kind`` (an
+        organisation's own packs, policy packs)."""
+        return [p for p in self.packs.values() if p.type != "benchmark" and kind in p.target_kinds]
+
+    def select(
+        self, kind: str, platform_version: str | None = None, named: str | None = None
+    ) -> Selected | None:
+        """The benchmark for a target: the one named (when it applies to the kind), else
+        the one covering the target's platform version, else the newest for the kind. The
+        reason always says which rule chose it; none is ever chosen silently."""
+        candidates = sorted(self.for_kind(kind), key=lambda p: control_sort_key(p.version))
+        if named:
+            pack = self.packs.get(named)
+            if pack is not None and kind in pack.target_kinds:
+                return Selected(pack, f"{named} was named (--benchmark)")
         if not candidates:
             return None
-        if platform_version:
-            minor = ".".join(platform_version.lstrip("v").split(".")[:2])
-            for bench in candidates:
-                if minor in bench.platform_versions:
-                    return bench
-        return candidates[-1]
+        minor = ".".join(platform_version.lstrip("v").split(".")[:2]) if platform_version else ""
+        if minor:
+            for pack in reversed(candidates):
+                if minor in pack.platform_versions:
+                    return Selected(pack, f"{pack.id} covers version {minor} of this {kind}")
+        newest = candidates[-1]
+        if minor and newest.platform_versions:
+            return Selected(
+                newest,
+                f"no benchmark lists version {minor} of this {kind}; {newest.id} is the newest "
+                f"for {kind} (it covers {', '.join(newest.platform_versions)})",
+            )
+        why = f"{newest.id} is the newest benchmark for {kind}"
+        if named:
+            why = f"{named} does not apply to {kind}; " + why
+        return Selected(newest, why + ("" if len(candidates) == 1 else
+                                       f" (of {', '.join(p.id for p in candidates)})"))
 
-    def applicable(self, bench: Benchmark, kind: str, roles: Sequence[str] = ()) -> list[Control]:
-        """Controls of ``bench`` that apply to a target of this kind and these node roles."""
+    def pick(self, kind: str, platform_version: str | None = None) -> Pack | None:
+        selected = self.select(kind, platform_version)
+        return selected.pack if selected else None
+
+    def applicable(self, pack: Pack, kind: str, roles: Sequence[str] = ()) -> list[Control]:
+        """Controls of ``pack`` that apply to a target of this kind and these node roles."""
         chosen = []
-        for control in bench.ordered():
-            kinds = control.targets or bench.target_kinds
-            if kind not in kinds and not (kind == "bundle"):
+        for control in pack.ordered():
+            kinds = control.targets or pack.target_kinds
+            if kind not in kinds:
                 continue
             if control.roles and kind == "k8s-node" and not set(control.roles) & set(roles):
                 continue
@@ -197,298 +307,466 @@ class Catalog:
         return chosen
 
 
-def load_catalog(root: Path | None = None) -> Catalog:
-    """Load every benchmark folder under ``root`` and the mapping files beside them."""
+def load_catalog(
+    root: Path | None = None,
+    *,
+    extra: Sequence[Path] = (),
+    contract: FactsContract | None = None,
+    tailoring: dict[str, dict[str, Any]] | None = None,
+) -> Catalog:
+    """Load the built-in catalog at ``root`` and the user packs in ``extra`` folders.
+
+    ``contract``: the facts checks may name (without it, fact names are not checked and
+    results name no evidence sections). ``tailoring``: parameter values by check slug or
+    ``pack/control``, over the checks' defaults and the packs' own values. User packs may
+    give their texts in English alone."""
     root = root or default_checks_dir()
     if not root.is_dir():
         raise SourceError(root, None, "control catalog folder not found")
-    benchmarks = {}
-    for folder in sorted(p for p in root.iterdir() if (p / "benchmark.yaml").is_file()):
-        bench = load_benchmark(folder)
-        benchmarks[bench.id] = bench
-    mappings_dir = root / "mappings"
-    if mappings_dir.is_dir():
-        for path in sorted(mappings_dir.glob("*.y*ml")):
-            _apply_mapping(path, benchmarks)
-    return Catalog(benchmarks)
+    loader = _Loader(contract)
+    loader.load_folder(root, bilingual=True)
+    for folder in extra:
+        if not Path(folder).is_dir():
+            raise SourceError(folder, None, "checks folder not found")
+        loader.load_folder(Path(folder), bilingual=False)
+    catalog = Catalog(loader.packs, loader.checks)
+    for folder in (root, *extra):
+        mappings_dir = Path(folder) / "mappings"
+        if mappings_dir.is_dir():
+            for path in sorted(mappings_dir.glob("*.y*ml")):
+                _apply_mapping(path, catalog.packs)
+    if tailoring:
+        apply_tailoring(catalog, tailoring, "tailoring")
+    return catalog
 
 
-def load_benchmark(folder: Path) -> Benchmark:
-    meta_path = folder / "benchmark.yaml"
-    meta = _mapping(load_file(meta_path), meta_path, "benchmark file")
-    _known_keys(
-        meta, {"id", "name", "version", "target_kinds", "sections", "platform_versions"}, meta_path
-    )
-    bench_id = _required(meta, "id", str, meta_path)
-    if bench_id != folder.name:
-        raise SourceError(
-            meta_path,
-            meta.line_of("id"),
-            f"id {bench_id!r} must equal the folder name {folder.name!r}",
-        )
-    sections = {}
-    for sid, titles in _required(meta, "sections", dict, meta_path).items():
-        sections[str(sid)] = _bilingual(titles, meta_path, meta["sections"].line_of(sid))
-    controls = {}
-    for path in sorted(folder.glob("*.yaml")):
-        if path.name == "benchmark.yaml":
-            continue
-        control = load_control(path, bench_id, sections)
-        controls[control.id] = control
-    return Benchmark(
-        id=bench_id,
-        name=_required(meta, "name", str, meta_path),
-        version=str(_required(meta, "version", (str, int, float), meta_path)),
-        target_kinds=list(_required(meta, "target_kinds", list, meta_path)),
-        sections=sections,
-        controls=controls,
-        platform_versions=[str(v) for v in meta.get("platform_versions", [])],
-    )
-
-
-def load_control(path: Path, benchmark: str, sections: dict[str, Any]) -> Control:
-    data = _mapping(load_file(path), path, "control file")
-    _known_keys(data, set(CONTROL_KEYS), path)
-    for key, required in CONTROL_KEYS.items():
-        if required and key not in data:
-            raise SourceError(path, data.line, f"missing required key {key!r}")
-    control_id = str(data["id"])
-    if path.stem != control_id:
-        raise SourceError(
-            path, data.line_of("id"), f"id {control_id!r} must equal the file name {path.stem!r}"
-        )
-    section = str(data["section"])
-    if section not in sections:
-        raise SourceError(path, data.line_of("section"), f"unknown section {section!r}")
-    if not control_id.startswith(section.split(".")[0]):
-        raise SourceError(
-            path, data.line_of("section"), f"control {control_id} is not in section {section}"
-        )
-    automated = data["automated"]
-    if not isinstance(automated, bool):
-        raise SourceError(path, data.line_of("automated"), "automated must be true or false")
-    check = data.get("check")
-    if automated and check is None:
-        raise SourceError(path, data.line, "an automated control needs a 'check'")
-    if not automated and check is not None:
-        raise SourceError(path, data.line_of("check"), "a manual control must not have a 'check'")
-    if check is not None:
-        _validate_check(check, path)
-    if "applies_if" in data:
-        # Applicability of the whole control, manual ones included (e.g. swarm-only items).
-        _validate_cond(data["applies_if"], path, scoped=False)
-        if "otherwise" not in data:
-            raise SourceError(
-                path,
-                data.line_of("applies_if"),
-                "'applies_if' needs an 'otherwise' reason for NOT_APPLICABLE",
-            )
-    evidence, evidence_fields = _evidence_facts(data, path)
-    level = data["level"]
-    if level not in (1, 2):
-        raise SourceError(path, data.line_of("level"), "level must be 1 or 2")
-    texts = {}
-    for key in ("description", "rationale", "impact", "audit", "remediation"):
-        if key in data:
-            texts[key] = _bilingual(data[key], path, data.line_of(key))
-    snippet = data.get("snippet") or {}
-    if snippet:
-        snippet = _mapping(snippet, path, "snippet")
-        _known_keys(snippet, {"kind", "text"}, path)
-        if snippet.get("kind") not in SNIPPET_KINDS:
-            raise SourceError(
-                path,
-                snippet.line_of("kind"),
-                f"snippet kind must be one of {sorted(SNIPPET_KINDS)}",
-            )
-    if automated and not snippet:
-        raise SourceError(path, data.line, "an automated control needs a remediation 'snippet'")
-    return Control(
-        benchmark=benchmark,
-        id=control_id,
-        section=section,
-        title=_bilingual(data["title"], path, data.line_of("title")),
-        level=level,
-        profiles=[str(p) for p in data["profiles"]],
-        cis_assessment=str(data["cis_assessment"]),
-        automated=automated,
-        targets=[str(t) for t in data.get("targets", [])],
-        roles=[str(r) for r in data.get("roles", [])],
-        texts=texts,
-        snippet=dict(snippet),
-        references=[str(r) for r in data.get("references", [])],
-        check=check,
-        evidence_facts=evidence,
-        evidence_fields=evidence_fields,
-        source=str(path),
-        applies_if=data.get("applies_if"),
-        otherwise=str(data.get("otherwise", "")),
-    )
-
-
-def _is_collection(name: str) -> bool:
-    """Facts that are lists of whole objects (inspect data, API objects) or groups of them."""
-    parts = name.split(".")
-    return parts[0] in SUBJECTS or (parts[0] == "cluster" and len(parts) == 2) or name in (
-        "swarm.info", "engine.info", "engine.version", "daemon.config")
-
-
-def _evidence_facts(data: LineDict, path: Path) -> tuple[list[str], dict[str, list[str]]]:
-    """``evidence:``: fact names, or ``{fact: NAME, fields: [PATH, ...]}`` for a collection.
-
-    Results never carry whole raw objects (a container's inspect document holds its
-    labels, arguments and environment): a collection is shown by the fields named."""
-    names: list[str] = []
-    fields: dict[str, list[str]] = {}
-    entries = data.get("evidence", [])
-    if not isinstance(entries, list):
-        raise SourceError(path, data.line_of("evidence"), "evidence must be a list")
-    for entry in entries:
-        line = getattr(entry, "line", None) or data.line_of("evidence")
-        if isinstance(entry, dict):
-            _known_keys(_mapping(entry, path, "evidence entry"), {"fact", "fields"}, path)
-            name = str(entry.get("fact", ""))
-            wanted = entry.get("fields")
-            if not isinstance(wanted, list) or not wanted:
-                raise SourceError(path, line, f"evidence {name!r}: 'fields' needs a list of paths")
-            fields[name] = [str(f) for f in wanted]
+def apply_tailoring(catalog: Catalog, values: dict[str, dict[str, Any]], source: str) -> None:
+    """Set parameter values by check slug (every control on it) or by ``pack/control``."""
+    for key, params in values.items():
+        if "/" in str(key):
+            pack_id, _, control_id = str(key).rpartition("/")
+            pack = catalog.packs.get(pack_id)
+            if pack is None or control_id not in pack.controls:
+                raise SourceError(source, getattr(values, "line_of", lambda k: None)(key),
+                                  f"unknown control {key!r}")
+            targets = [pack.controls[control_id]]
         else:
-            name = str(entry)
-            if _is_collection(name):
+            if key not in catalog.checks:
+                raise SourceError(source, getattr(values, "line_of", lambda k: None)(key),
+                                  f"unknown check {key!r}{_suggest(str(key), catalog.checks)}")
+            targets = [c for p in catalog.packs.values() for c in p.controls.values()
+                       if c.check_slug == key]
+        for control in targets:
+            for name, value in (params or {}).items():
+                if name not in control.params:
+                    raise SourceError(
+                        source, getattr(params, "line_of", lambda k: None)(name),
+                        f"{key}: unknown parameter {name!r} (parameters: "
+                        f"{', '.join(sorted(control.params)) or 'none'})")
+                control.params[name] = value
+
+
+class _Loader:
+    def __init__(self, contract: FactsContract | None) -> None:
+        self.contract = contract
+        self.packs: dict[str, Pack] = {}
+        self.checks: dict[str, Check] = {}
+        self.check_sources: dict[str, Path] = {}
+
+    def load_folder(self, folder: Path, *, bilingual: bool) -> None:
+        library = folder / "library"
+        for path in sorted(library.rglob("*.yaml")) if library.is_dir() else []:
+            check = self.load_check(path, bilingual=bilingual)
+            if check.slug in self.checks:
+                raise SourceError(path, None, f"check {check.slug!r} is already defined in "
+                                              f"{self.check_sources[check.slug]}")
+            self.checks[check.slug] = check
+            self.check_sources[check.slug] = path
+        packs = folder / "packs"
+        if not packs.is_dir() and not library.is_dir():
+            raise SourceError(folder, None, "a checks folder holds packs/ and library/ folders")
+        for path in sorted(packs.glob("*.yaml")) if packs.is_dir() else []:
+            pack = self.load_pack(path, bilingual=bilingual)
+            if pack.id in self.packs:
+                raise SourceError(path, None, f"pack {pack.id!r} is already loaded from "
+                                              f"{self.packs[pack.id].source}")
+            self.packs[pack.id] = pack
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def load_check(self, path: Path, *, bilingual: bool) -> Check:
+        data = _mapping(load_file(path), path, "check file")
+        _known_keys(data, set(CHECK_KEYS), path)
+        for key, required in CHECK_KEYS.items():
+            if required and key not in data:
+                raise SourceError(path, data.line, f"missing required key {key!r}")
+        slug = str(data["id"])
+        if path.stem != slug:
+            raise SourceError(
+                path, data.line_of("id"), f"id {slug!r} must equal the file name {path.stem!r}"
+            )
+        automated = data["automated"]
+        if not isinstance(automated, bool):
+            raise SourceError(path, data.line_of("automated"), "automated must be true or false")
+        params = _params(data, path)
+        logic = data.get("check")
+        if automated and logic is None:
+            raise SourceError(path, data.line, "an automated check needs a 'check'")
+        if not automated and logic is not None:
+            raise SourceError(path, data.line_of("check"), "a manual check must not have a 'check'")
+        if logic is not None:
+            self._validate_logic(logic, path, params)
+        if "applies_if" in data:
+            # Applicability of the whole control, manual ones included (e.g. swarm-only items).
+            self._validate_cond(data["applies_if"], path, scoped=False, params=params)
+            if "otherwise" not in data:
                 raise SourceError(
                     path,
-                    line,
-                    f"evidence {name!r} is a collection of whole objects; name the fields to "
-                    f"show: {{fact: {name}, fields: [cis.name, ...]}}",
+                    data.line_of("applies_if"),
+                    "'applies_if' needs an 'otherwise' reason for NOT_APPLICABLE",
                 )
-        _validate_fact(name, path, line)
-        names.append(name)
-    return names, fields
-
-
-def _validate_check(check: Any, path: Path) -> None:
-    check = _mapping(check, path, "check")
-    _known_keys(check, CHECK_KEYS, path)
-    if "test" not in check:
-        raise SourceError(path, check.line, "check needs a 'test'")
-    if "each" in check and "file" in check:
-        raise SourceError(path, check.line, "a check takes 'each' or 'file', not both")
-    scoped = "each" in check or "file" in check
-    if (
-        "each" in check
-        and check["each"] not in SUBJECTS
-        and not str(check["each"]).startswith(SUBJECT_PREFIXES)
-    ):
-        raise SourceError(
-            path,
-            check.line_of("each"),
-            f"unknown collection {check['each']!r}{_suggest(check['each'], SUBJECTS)}",
-        )
-    if "file" in check:
-        _validate_fact(f"files.{check['file']}", path, check.line_of("file"))
-    for key in ("when",):
-        if key in check:
-            _validate_cond(check[key], path, scoped=False)
-    for key in ("test", "review", "where"):
-        if key in check:
-            _validate_cond(check[key], path, scoped=scoped)
-    if check.get("empty_status", "NOT_APPLICABLE") not in ("PASS", "NOT_APPLICABLE"):
-        raise SourceError(
-            path, check.line_of("empty_status"), "empty_status must be PASS or NOT_APPLICABLE"
-        )
-    if "when" in check and "otherwise" not in check:
-        raise SourceError(
-            path, check.line_of("when"), "'when' needs an 'otherwise' reason for NOT_APPLICABLE"
+        evidence, evidence_fields = self._evidence_facts(data, path)
+        texts = {}
+        for key in ("description", "rationale", "impact", "audit", "remediation"):
+            if key in data:
+                texts[key] = _texts(data[key], path, data.line_of(key), bilingual)
+        snippet = data.get("snippet") or {}
+        if snippet:
+            snippet = _mapping(snippet, path, "snippet")
+            _known_keys(snippet, {"kind", "text"}, path)
+            if snippet.get("kind") not in SNIPPET_KINDS:
+                raise SourceError(
+                    path,
+                    snippet.line_of("kind"),
+                    f"snippet kind must be one of {sorted(SNIPPET_KINDS)}",
+                )
+        if automated and not snippet:
+            raise SourceError(path, data.line, "an automated check needs a remediation 'snippet'")
+        return Check(
+            slug=slug,
+            title=_texts(data["title"], path, data.line_of("title"), bilingual),
+            automated=automated,
+            targets=[str(t) for t in data.get("targets", [])],
+            roles=[str(r) for r in data.get("roles", [])],
+            texts=texts,
+            snippet=dict(snippet),
+            references=[str(r) for r in data.get("references", [])],
+            logic=logic,
+            evidence_facts=evidence,
+            evidence_fields=evidence_fields,
+            params=params,
+            source=str(path),
+            applies_if=data.get("applies_if"),
+            otherwise=str(data.get("otherwise", "")),
         )
 
+    def _evidence_facts(self, data: LineDict, path: Path) -> tuple[list[str], dict[str, list[str]]]:
+        """``evidence:``: fact names, or ``{fact: NAME, fields: [PATH, ...]}`` for a collection.
 
-def _validate_cond(cond: Any, path: Path, *, scoped: bool) -> None:
-    cond = _mapping(cond, path, "condition")
-    for combinator in ("all", "any"):
-        if combinator in cond:
-            _known_keys(cond, {combinator, "label"}, path)
-            items = cond[combinator]
-            if not isinstance(items, list) or not items:
-                raise SourceError(path, cond.line, f"'{combinator}' needs a non-empty list")
-            for item in items:
-                _validate_cond(item, path, scoped=scoped)
+        Results never carry whole raw objects (a container's inspect document holds its
+        labels, arguments and environment): a collection is shown by the fields named."""
+        names: list[str] = []
+        fields: dict[str, list[str]] = {}
+        entries = data.get("evidence", [])
+        if not isinstance(entries, list):
+            raise SourceError(path, data.line_of("evidence"), "evidence must be a list")
+        for entry in entries:
+            line = getattr(entry, "line", None) or data.line_of("evidence")
+            if isinstance(entry, dict):
+                _known_keys(_mapping(entry, path, "evidence entry"), {"fact", "fields"}, path)
+                name = str(entry.get("fact", ""))
+                wanted = entry.get("fields")
+                if not isinstance(wanted, list) or not wanted:
+                    raise SourceError(
+                        path, line, f"evidence {name!r}: 'fields' needs a list of paths"
+                    )
+                fields[name] = [str(f) for f in wanted]
+            else:
+                name = str(entry)
+                if self._is_collection(name):
+                    raise SourceError(
+                        path,
+                        line,
+                        f"evidence {name!r} is a collection of whole objects; name the fields "
+                        f"to show: {{fact: {name}, fields: [cis.name, ...]}}",
+                    )
+            self._validate_fact(name, path, line)
+            names.append(name)
+        return names, fields
+
+    def _is_collection(self, name: str) -> bool:
+        """Facts that are lists of whole objects (inspect data, API objects) or groups of them."""
+        parts = name.split(".")
+        if name in ("swarm.info", "engine.info", "engine.version", "daemon.config"):
+            return True
+        if self.contract is None:
+            return parts[0] in ("containers", "images", "networks") or (
+                parts[0] == "cluster" and len(parts) == 2)
+        return (name in self.contract.subjects or any(
+            name.startswith(p) for p in self.contract.subject_prefixes)) and (
+            name in self.contract.subjects or len(parts) == 2)
+
+    def _validate_logic(self, logic: Any, path: Path, params: dict[str, Param]) -> None:
+        logic = _mapping(logic, path, "check")
+        _known_keys(logic, LOGIC_KEYS, path)
+        if "test" not in logic:
+            raise SourceError(path, logic.line, "check needs a 'test'")
+        if "each" in logic and "file" in logic:
+            raise SourceError(path, logic.line, "a check takes 'each' or 'file', not both")
+        scoped = "each" in logic or "file" in logic
+        if "each" in logic and self.contract is not None and \
+                self.contract.subject(str(logic["each"])) is None:
+            known = list(self.contract.subjects) + [f"{p}..." for p in self.contract.subject_prefixes]
+            raise SourceError(
+                path,
+                logic.line_of("each"),
+                f"unknown collection {logic['each']!r}{_suggest(str(logic['each']), known)}",
+            )
+        if "file" in logic:
+            self._validate_fact(f"files.{logic['file']}", path, logic.line_of("file"))
+        if "when" in logic:
+            self._validate_cond(logic["when"], path, scoped=False, params=params)
+        for key in ("test", "review", "where"):
+            if key in logic:
+                self._validate_cond(logic[key], path, scoped=scoped, params=params)
+        if logic.get("empty_status", "NOT_APPLICABLE") not in ("PASS", "NOT_APPLICABLE"):
+            raise SourceError(
+                path, logic.line_of("empty_status"), "empty_status must be PASS or NOT_APPLICABLE"
+            )
+        if "when" in logic and "otherwise" not in logic:
+            raise SourceError(
+                path, logic.line_of("when"), "'when' needs an 'otherwise' reason for NOT_APPLICABLE"
+            )
+
+    def _validate_cond(self, cond: Any, path: Path, *, scoped: bool,
+                       params: dict[str, Param]) -> None:
+        cond = _mapping(cond, path, "condition")
+        for combinator in ("all", "any"):
+            if combinator in cond:
+                _known_keys(cond, {combinator, "label"}, path)
+                items = cond[combinator]
+                if not isinstance(items, list) or not items:
+                    raise SourceError(path, cond.line, f"'{combinator}' needs a non-empty list")
+                for item in items:
+                    self._validate_cond(item, path, scoped=scoped, params=params)
+                return
+        if "not" in cond:
+            _known_keys(cond, {"not", "label"}, path)
+            self._validate_cond(cond["not"], path, scoped=scoped, params=params)
             return
-    if "not" in cond:
-        _known_keys(cond, {"not", "label"}, path)
-        _validate_cond(cond["not"], path, scoped=scoped)
-        return
-    quantifier = next((q for q in QUANTIFIERS if q in cond), None)
-    if quantifier:
-        _known_keys(cond, {quantifier, "path", "fact", "label"}, path)
-        _validate_subject_ref(cond, path, scoped)
-        _validate_cond(cond[quantifier], path, scoped=True)
-        return
-    _known_keys(cond, COND_LEAF_KEYS, path)
-    _validate_subject_ref(cond, path, scoped)
-    op = cond.get("op")
-    if op not in OPERATORS:
-        raise SourceError(
-            path, cond.line_of("op"), f"unknown operator {op!r}{_suggest(str(op), OPERATORS)}"
+        quantifier = next((q for q in QUANTIFIERS if q in cond), None)
+        if quantifier:
+            _known_keys(cond, {quantifier, "path", "fact", "label"}, path)
+            self._validate_subject_ref(cond, path, scoped)
+            self._validate_cond(cond[quantifier], path, scoped=True, params=params)
+            return
+        _known_keys(cond, COND_LEAF_KEYS, path)
+        self._validate_subject_ref(cond, path, scoped)
+        op = cond.get("op")
+        if op not in OPERATORS:
+            raise SourceError(
+                path, cond.line_of("op"), f"unknown operator {op!r}{_suggest(str(op), OPERATORS)}"
+            )
+        if op not in UNARY and "value" not in cond:
+            raise SourceError(path, cond.line_of("op"), f"operator {op!r} needs a 'value'")
+        value = cond.get("value")
+        if isinstance(value, dict):
+            if set(value) - {"fact", "param"} or len(value) != 1:
+                raise SourceError(path, cond.line_of("value"),
+                                  "a value is a literal, {fact: NAME} or {param: NAME}")
+            if "fact" in value:
+                self._validate_fact(str(value["fact"]), path, cond.line_of("value"))
+            elif str(value["param"]) not in params:
+                raise SourceError(
+                    path, cond.line_of("value"),
+                    f"unknown parameter {value['param']!r}{_suggest(str(value['param']), params)}"
+                    " (declare it under params:)")
+            else:
+                value = params[str(value["param"])].default
+        if op == "mode_at_most":
+            try:
+                parse_mode(value)
+            except ValueError as exc:
+                raise SourceError(path, cond.line_of("value"), str(exc)) from None
+        if op in ("matches", "not_matches"):
+            try:
+                compile_pattern(str(value))
+            except PatternError as exc:
+                raise SourceError(path, cond.line_of("value"), str(exc)) from None
+
+    def _validate_subject_ref(self, cond: LineDict, path: Path, scoped: bool) -> None:
+        if ("fact" in cond) == ("path" in cond):
+            raise SourceError(path, cond.line, "a condition names exactly one of 'fact' or 'path'")
+        if "path" in cond and not scoped:
+            raise SourceError(
+                path,
+                cond.line_of("path"),
+                "'path' is relative to an item: use it under 'each', 'file' or a quantifier",
+            )
+        if "fact" in cond:
+            self._validate_fact(str(cond["fact"]), path, cond.line_of("fact"))
+
+    def _validate_fact(self, name: str, path: Path, line: int | None) -> None:
+        if self.contract is None:
+            return
+        top = name.split(".")[0]
+        if top not in self.contract.facts:
+            raise SourceError(path, line, f"unknown fact {name!r}{_suggest(top, self.contract.facts)}")
+
+    # -- packs -------------------------------------------------------------------------------
+
+    def load_pack(self, path: Path, *, bilingual: bool) -> Pack:
+        meta = _mapping(load_file(path), path, "pack file")
+        _known_keys(meta, set(PACK_KEYS), path)
+        for key, required in PACK_KEYS.items():
+            if required and key not in meta:
+                raise SourceError(path, meta.line, f"missing required key {key!r}")
+        pack_id = _required(meta, "id", str, path)
+        if pack_id != path.stem:
+            raise SourceError(
+                path, meta.line_of("id"), f"id {pack_id!r} must equal the file name {path.stem!r}"
+            )
+        pack_type = str(meta.get("type", "benchmark" if bilingual else "custom"))
+        if pack_type not in PACK_TYPES:
+            raise SourceError(path, meta.line_of("type"), f"type must be one of {PACK_TYPES}")
+        sections = {}
+        for sid, titles in _required(meta, "sections", dict, path).items():
+            sections[str(sid)] = _texts(titles, path, meta["sections"].line_of(sid), bilingual)
+        controls: dict[str, Control] = {}
+        entries = _required(meta, "controls", dict, path)
+        for cid, entry in entries.items():
+            control = self._control(path, pack_id, str(cid), entry, entries.line_of(cid),
+                                    sections, bilingual)
+            controls[control.id] = control
+        return Pack(
+            id=pack_id,
+            name=_required(meta, "name", str, path),
+            version=str(_required(meta, "version", (str, int, float), path)),
+            target_kinds=[str(k) for k in _required(meta, "target_kinds", list, path)],
+            sections=sections,
+            controls=controls,
+            platform_versions=[str(v) for v in meta.get("platform_versions", [])],
+            type=pack_type,
+            source=str(path),
         )
-    if op not in UNARY and "value" not in cond:
-        raise SourceError(path, cond.line_of("op"), f"operator {op!r} needs a 'value'")
-    if op == "mode_at_most":
-        from cisaudit.catalog.operators import parse_mode
 
-        try:
-            parse_mode(cond["value"])
-        except ValueError as exc:
-            raise SourceError(path, cond.line_of("value"), str(exc)) from None
-    if op in ("matches", "not_matches"):
-        from cisaudit.catalog.operators import PatternError, compile_pattern
-
-        try:
-            compile_pattern(str(cond["value"]))
-        except PatternError as exc:
-            raise SourceError(path, cond.line_of("value"), str(exc)) from None
-    value = cond.get("value")
-    if isinstance(value, dict):
-        _known_keys(value, {"fact"}, path)
-        _validate_fact(str(value.get("fact")), path, cond.line_of("value"))
-
-
-def _validate_subject_ref(cond: LineDict, path: Path, scoped: bool) -> None:
-    if ("fact" in cond) == ("path" in cond):
-        raise SourceError(path, cond.line, "a condition names exactly one of 'fact' or 'path'")
-    if "path" in cond and not scoped:
-        raise SourceError(
-            path,
-            cond.line_of("path"),
-            "'path' is relative to an item: use it under 'each', 'file' or a quantifier",
+    def _control(self, path: Path, pack_id: str, cid: str, entry: Any, line: int,
+                 sections: dict[str, Any], bilingual: bool) -> Control:
+        entry = _mapping(entry, path, f"control {cid}")
+        _known_keys(entry, PACK_CONTROL_KEYS, path)
+        for key in ("check", "section", "level"):
+            if key not in entry:
+                raise SourceError(path, entry.line, f"control {cid}: missing {key!r}")
+        slug = str(entry["check"])
+        check = self.checks.get(slug)
+        if check is None:
+            raise SourceError(path, entry.line_of("check"),
+                              f"control {cid}: unknown check {slug!r}{_suggest(slug, self.checks)}")
+        section = str(entry["section"])
+        if section not in sections:
+            raise SourceError(path, entry.line_of("section"),
+                              f"control {cid}: unknown section {section!r}")
+        if not cid.startswith(section.split(".")[0]):
+            raise SourceError(path, entry.line_of("section"),
+                              f"control {cid} is not in section {section}")
+        level = entry["level"]
+        if level not in (1, 2):
+            raise SourceError(path, entry.line_of("level"), f"control {cid}: level must be 1 or 2")
+        values = {name: p.default for name, p in check.params.items()}
+        for name, value in (entry.get("params") or {}).items():
+            if name not in check.params:
+                raise SourceError(path, entry.line_of("params"),
+                                  f"control {cid}: check {slug} has no parameter {name!r}")
+            values[name] = value
+        title = (_texts(entry["title"], path, entry.line_of("title"), bilingual)
+                 if "title" in entry else check.title)
+        logic = check.logic
+        subject = None
+        if logic and "each" in logic and self.contract is not None:
+            subject = self.contract.subject(str(logic["each"]))
+        tops = _fact_tops(logic or {}) + [f.split(".")[0] for f in check.evidence_facts]
+        if logic and "each" in logic:
+            tops.append(str(logic["each"]).split(".")[0])
+        if logic and "file" in logic:
+            tops.append("files")
+        if check.applies_if:
+            tops.extend(_fact_tops(check.applies_if))
+        return Control(
+            benchmark=pack_id,
+            id=cid,
+            section=section,
+            title=title,
+            level=level,
+            profiles=[str(p) for p in entry.get("profiles", [])],
+            cis_assessment=str(entry.get("cis_assessment", "")),
+            automated=check.automated,
+            targets=list(check.targets),
+            roles=list(check.roles),
+            texts=check.texts,
+            snippet=check.snippet,
+            references=check.references,
+            check=logic,
+            evidence_facts=check.evidence_facts,
+            source=check.source,
+            applies_if=check.applies_if,
+            otherwise=check.otherwise,
+            evidence_fields=check.evidence_fields,
+            check_slug=slug,
+            params=values,
+            evidence_sections=self.contract.sections_of(dict.fromkeys(tops))
+            if self.contract else [],
+            subject=subject,
         )
-    if "fact" in cond:
-        _validate_fact(str(cond["fact"]), path, cond.line_of("fact"))
 
 
-def _validate_fact(name: str, path: Path, line: int | None) -> None:
-    top = name.split(".")[0]
-    if top not in FACTS:
-        raise SourceError(path, line, f"unknown fact {name!r}{_suggest(top, FACTS)}")
+def _fact_tops(node: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        if "fact" in node and isinstance(node["fact"], str):
+            found.append(node["fact"].split(".")[0])
+        for value in node.values():
+            found.extend(_fact_tops(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_fact_tops(value))
+    return found
 
 
-def _apply_mapping(path: Path, benchmarks: dict[str, Benchmark]) -> None:
+def _params(data: LineDict, path: Path) -> dict[str, Param]:
+    raw = data.get("params") or {}
+    if not isinstance(raw, dict):
+        raise SourceError(path, data.line_of("params"), "params must be a mapping")
+    params = {}
+    for name, spec in raw.items():
+        spec = _mapping(spec, path, f"parameter {name}")
+        _known_keys(spec, {"default", "description"}, path)
+        if "default" not in spec:
+            raise SourceError(path, spec.line, f"parameter {name!r} needs a default")
+        description = spec.get("description", "")
+        params[str(name)] = Param(str(name), spec["default"],
+                                  description if isinstance(description, str) else
+                                  str(description.get("en", "")))
+    return params
+
+
+def _apply_mapping(path: Path, packs: dict[str, Pack]) -> None:
     data = _mapping(load_file(path), path, "mapping file")
     _known_keys(data, {"framework", "title", "benchmark", "controls", "clauses"}, path)
     framework = _required(data, "framework", str, path)
-    bench_id = _required(data, "benchmark", str, path)
-    bench = benchmarks.get(bench_id)
-    if bench is None:
-        raise SourceError(path, data.line_of("benchmark"), f"unknown benchmark {bench_id!r}")
+    pack_id = _required(data, "benchmark", str, path)
+    pack = packs.get(pack_id)
+    if pack is None:
+        raise SourceError(path, data.line_of("benchmark"), f"unknown benchmark {pack_id!r}")
     controls = _required(data, "controls", dict, path)
     for cid, clauses in controls.items():
         cid = str(cid)
-        if cid not in bench.controls:
+        if cid not in pack.controls:
             raise SourceError(
                 path,
                 controls.line_of(cid) if isinstance(controls, LineDict) else None,
-                f"unknown control {cid!r} in {bench_id}",
+                f"unknown control {cid!r} in {pack_id}",
             )
-        bench.controls[cid].mappings.setdefault(framework, []).extend(str(c) for c in clauses)
+        pack.controls[cid].mappings.setdefault(framework, []).extend(str(c) for c in clauses)
 
 
 # -- small validation helpers -------------------------------------------------------------
@@ -518,10 +796,15 @@ def _required(data: LineDict, key: str, kind: Any, path: Path) -> Any:
     return data[key]
 
 
-def _bilingual(value: Any, path: Path, line: int | None) -> dict[str, str]:
+def _texts(value: Any, path: Path, line: int | None, bilingual: bool) -> dict[str, str]:
+    """A text in English and Chinese; a user's own pack may give English alone (reports
+    then show the English text in Chinese documents too)."""
+    if isinstance(value, str) and not bilingual:
+        value = {"en": value}
     if not isinstance(value, dict):
         raise SourceError(path, line, "expected a mapping with 'en' and 'zh' texts")
-    missing = [lang for lang in LANGS if not str(value.get(lang, "")).strip()]
+    required = LANGS if bilingual else ("en",)
+    missing = [lang for lang in required if not str(value.get(lang, "")).strip()]
     if missing:
         raise SourceError(
             path, getattr(value, "line", line), f"missing text in {', '.join(missing)}"
@@ -529,9 +812,13 @@ def _bilingual(value: Any, path: Path, line: int | None) -> dict[str, str]:
     extra = set(value) - set(LANGS)
     if extra:
         raise SourceError(path, getattr(value, "line", line), f"unknown language {sorted(extra)}")
-    return {lang: str(value[lang]).strip() for lang in LANGS}
+    return {lang: str(value[lang]).strip() for lang in LANGS if str(value.get(lang, "")).strip()}
 
 
 def _suggest(word: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(str(word), list(options), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+__all__ = ["Benchmark", "Catalog", "Check", "Control", "Pack", "Param", "Selected",
+           "apply_tailoring", "control_sort_key", "default_checks_dir", "load_catalog"]

@@ -82,11 +82,11 @@ class _Ctx:
         return {lang: localise(texts, lang) for lang in self.langs}
 
     def control(self, target: TargetResult, result: Result) -> ControlInfo:
-        key = f"{target.benchmark}/{result.control_id}"
+        key = target.control_key(result)
         info = self.run.controls.get(key)
         if info is None:  # a result for a control the run did not describe: show its id
             info = self.fallback_controls.setdefault(key, ControlInfo(
-                id=result.control_id, benchmark=target.benchmark,
+                id=result.control_id, benchmark=target.pack_of(result),
                 section=result.control_id.split(".")[0], title={"en": result.control_id},
                 level=1, profiles=[], automated=True, cis_assessment="",
             ))
@@ -167,13 +167,13 @@ def _summary(ctx: _Ctx) -> dict[str, Any]:
 def _charts(ctx: _Ctx) -> dict[str, Any]:
     by_section: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     by_level: dict[int, Counter[str]] = defaultdict(Counter)
-    multi = len({t.benchmark for t in ctx.run.targets}) > 1
+    multi = len({t.pack_of(r) for t in ctx.run.targets for r in t.results}) > 1
     for target in ctx.run.targets:
         if not target.reachable:
             continue
         for result in target.results:
             info = ctx.control(target, result)
-            by_section[(target.benchmark, info.section)][result.status.value] += 1
+            by_section[(info.benchmark, info.section)][result.status.value] += 1
             by_level[info.level][result.status.value] += 1
     lang = ctx.langs[0]
     section_rows = []
@@ -314,7 +314,7 @@ def _frameworks(ctx: _Ctx) -> list[dict[str, Any]]:
     for target in ctx.run.targets:
         for result in target.results:
             if result.status is Status.FAIL:
-                failing[f"{target.benchmark}/{result.control_id}"].add(target.name)
+                failing[target.control_key(result)].add(target.name)
     views = []
     for framework in sorted(clauses):
         rows = []

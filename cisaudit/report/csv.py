@@ -36,7 +36,7 @@ def render_csv(run: Run, out: Path, *, lang: str = "en") -> Path:
             t, r, c = row.target, row.result, row.control
             writer.writerow([_cell(v) for v in (
                 t.name, t.address or "", t.kind, ";".join(t.groups), str(t.reachable).lower(),
-                t.benchmark, r.control_id, row.section, row.title(lang),
+                t.pack_of(r), r.control_id, row.section, row.title(lang),
                 c.level if c else "", (str(c.automated).lower() if c else ""), r.status.value,
                 r.reason or (t.error or "" if not t.reachable else ""),
                 format_value(r.observed), format_value(r.expected), "; ".join(row.offenders),

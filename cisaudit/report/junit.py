@@ -55,7 +55,7 @@ def build_junit(run: Run, *, lang: str = "en") -> ET.ElementTree:
             ET.SubElement(props, "property", name=name, value=value)
         for row in items:
             case = ET.SubElement(
-                suite, "testcase", classname=f"{row.target.benchmark}.{row.section}",
+                suite, "testcase", classname=f"{row.target.pack_of(row.result)}.{row.section}",
                 name=f"{row.result.control_id} {row.title(lang)}", time="0")
             element = _ELEMENT.get(row.result.status)
             if element:

@@ -18,7 +18,7 @@ class Row:
 
     @property
     def key(self) -> str:
-        return f"{self.target.benchmark}/{self.result.control_id}"
+        return self.target.control_key(self.result)
 
     def title(self, lang: str) -> str:
         return localise(self.control.title, lang) if self.control else self.result.control_id
@@ -47,4 +47,4 @@ def rows(run: Run) -> Iterator[Row]:
     """Every verdict of the run in inventory order, with its catalog entry when known."""
     for target in run.targets:
         for result in target.results:
-            yield Row(target, result, run.controls.get(f"{target.benchmark}/{result.control_id}"))
+            yield Row(target, result, run.controls.get(target.control_key(result)))

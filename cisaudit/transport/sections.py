@@ -28,6 +28,7 @@ def new_evidence(target: Target) -> TargetEvidence:
         groups=list(target.groups),
         roles=list(target.roles),
         collected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        params=target.params(),
     )
 
 

@@ -1,6 +1,6 @@
 """A small catalog of cluster controls written against ``docs/facts-k8s.md``.
 
-The real section-5 controls (``checks/cis-kubernetes-1.12/5.*.yaml``) are written by
+The real section-5 controls (``checks/library/kubernetes/``) are written by
 another engineer against the same contract. These few exist so that the API collector,
 the offline reader and the deriver can be tested (and benchmarked) through the whole
 engine, ``cisaudit.api.audit`` included, before and independently of them.
@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from cisaudit.catalog import Catalog, load_catalog
+from cisaudit.api import load_catalog
+from cisaudit.catalog import Catalog
 
 _TEXT = {"en": "text", "zh": "文本"}
 NOT_SYSTEM = {"path": "cis.namespace", "op": "not_in", "value": ["kube-system"]}
@@ -61,42 +60,20 @@ CONTROLS: dict[str, dict[str, Any]] = {
 
 
 def contract_catalog(root: Path) -> Catalog:
-    """Write the benchmark ``test-k8s-cluster`` under ``root`` and load it."""
-    folder = root / "test-k8s-cluster"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "benchmark.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "id": "test-k8s-cluster",
-                "name": "contract test",
-                "version": "1.0",
-                "target_kinds": ["k8s-cluster"],
-                "platform_versions": ["1.31", "1.32"],
-                "sections": {"5": {"en": "Policies", "zh": "策略"}},
-            },
-            allow_unicode=True,
-        )
+    """Write the pack ``test-k8s-cluster`` under ``root`` and load it alone."""
+    from tests.catalog_builder import write_pack
+
+    write_pack(
+        root,
+        {
+            "id": "test-k8s-cluster",
+            "name": "contract test",
+            "version": "1.0",
+            "target_kinds": ["k8s-cluster"],
+            "platform_versions": ["1.31", "1.32"],
+            "sections": {"5": {"en": "Policies", "zh": "策略"}},
+        },
+        {cid: {"targets": ["k8s-cluster"], "check": check} for cid, check in CONTROLS.items()},
+        defaults={"snippet": {"kind": "yaml", "text": "# fix {names}"}},
     )
-    for control_id, check in CONTROLS.items():
-        (folder / f"{control_id}.yaml").write_text(
-            yaml.safe_dump(
-                {
-                    "id": control_id,
-                    "title": _TEXT,
-                    "section": "5",
-                    "level": 1,
-                    "profiles": ["Level 1 - Master Node"],
-                    "cis_assessment": "Automated",
-                    "automated": True,
-                    "targets": ["k8s-cluster"],
-                    "description": _TEXT,
-                    "rationale": _TEXT,
-                    "audit": _TEXT,
-                    "remediation": _TEXT,
-                    "snippet": {"kind": "yaml", "text": "# fix {names}"},
-                    "check": check,
-                },
-                allow_unicode=True,
-            )
-        )
     return load_catalog(root)

@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from cisaudit.api import Outcome, audit, collect_target
-from cisaudit.catalog import Catalog, load_catalog
+from cisaudit.api import load_catalog
+from cisaudit.catalog import Catalog
 from cisaudit.kinds.k8s_node.derive import derive
 from cisaudit.evaluate import dig
 from cisaudit.inventory import load_inventory
@@ -292,45 +293,22 @@ ENGINE_VERDICTS = {
 
 
 def node_catalog(root: Path) -> Catalog:
-    """Write the benchmark ``test-k8s-node`` (Kubernetes 1.33) under ``root`` and load it."""
-    folder = root / "test-k8s-node"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "benchmark.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "id": "test-k8s-node",
-                "name": "node contract test",
-                "version": "1.0",
-                "target_kinds": ["k8s-node"],
-                "platform_versions": ["1.33"],
-                "sections": {s: _TEXT for s in ("1", "2", "4")},
-            },
-            allow_unicode=True,
-        )
+    """Write the pack ``test-k8s-node`` (Kubernetes 1.33) under ``root`` and load it alone."""
+    from tests.catalog_builder import write_pack
+
+    write_pack(
+        root,
+        {
+            "id": "test-k8s-node",
+            "name": "node contract test",
+            "version": "1.0",
+            "target_kinds": ["k8s-node"],
+            "platform_versions": ["1.33"],
+            "sections": {s: _TEXT for s in ("1", "2", "4")},
+        },
+        {cid: {"targets": ["k8s-node"], "roles": roles, "check": check}
+         for cid, (roles, check) in NODE_CONTROLS.items()},
     )
-    for control_id, (roles, check) in NODE_CONTROLS.items():
-        (folder / f"{control_id}.yaml").write_text(
-            yaml.safe_dump(
-                {
-                    "id": control_id,
-                    "title": _TEXT,
-                    "section": control_id.split(".")[0],
-                    "level": 1,
-                    "profiles": ["Level 1"],
-                    "cis_assessment": "Automated",
-                    "automated": True,
-                    "targets": ["k8s-node"],
-                    "roles": roles,
-                    "description": _TEXT,
-                    "rationale": _TEXT,
-                    "audit": _TEXT,
-                    "remediation": _TEXT,
-                    "snippet": {"kind": "shell", "text": "true"},
-                    "check": check,
-                },
-                allow_unicode=True,
-            )
-        )
     return load_catalog(root)
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from cisaudit.api import audit, evaluate_bundle
-from cisaudit.catalog import load_catalog
+from cisaudit.api import load_catalog
 from cisaudit.inventory import load_inventory
 from cisaudit.model import Status
 

@@ -13,8 +13,6 @@ import shlex
 import time
 
 from cisaudit.evidence import Section, TargetEvidence
-from cisaudit.transport.sections import load_probe, new_evidence, parse_sections
-from cisaudit.transport import Transport, TransportError
 from cisaudit.kinds.docker.derive import paths_to_stat
 from cisaudit.redact import (
     Redactor,
@@ -28,6 +26,8 @@ from cisaudit.redact import (
     scrub_text,
 )
 from cisaudit.targets import Target
+from cisaudit.transport import Transport, TransportError
+from cisaudit.transport.sections import load_probe, new_evidence, parse_sections
 
 
 def probe() -> str:

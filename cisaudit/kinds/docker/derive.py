@@ -904,7 +904,19 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
     }
     if not _ok(sections, "host.mounts"):
         errors.setdefault("host", _why(sections, "host.mounts"))
+    values["summary"] = summary(values)
     return values, errors
+
+
+def summary(values: dict[str, Any]) -> dict[str, Any]:
+    """A few headline facts for reports: engine version, object counts, OS, audit user."""
+    return {
+        "engine_version": (values.get("engine") or {}).get("server_version"),
+        "containers": len(values.get("containers") or []),
+        "images": len(values.get("images") or []),
+        "os": ((values.get("host") or {}).get("os") or {}).get("PRETTY_NAME"),
+        "audit_uid": (values.get("host") or {}).get("uid"),
+    }
 
 
 def _os_release(section: Section | None) -> dict[str, str]:

@@ -38,7 +38,6 @@ from cisaudit.kinds.k8s_cluster.derive import (
     RESOURCES,
     VERSION_SECTION,
     Resource,
-    gc_paused,
 )
 from cisaudit.redact import Redactor, redact_json_text, redact_sections
 from cisaudit.targets import Target
@@ -112,18 +111,16 @@ def collect_k8s_cluster(target: Target, *, page_size: int | None = None) -> Targ
         groups=list(target.groups),
         roles=list(target.roles),
         collected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        params=target.params(),
     )
     inventory: dict[str, Any] = {"managed": _managed(target)}
     try:
-        with gc_paused():
-            if target.path:
-                complete = _setting(target, "dump_complete")
-                inventory.update(source="offline", path=str(target.path), dump_complete=complete)
-                evidence.sections.update(
-                    read_dump(Path(target.path).expanduser(), complete=complete)
-                )
-            else:
-                _read_api(target, page_size, evidence, inventory)
+        if target.path:
+            complete = _setting(target, "dump_complete")
+            inventory.update(source="offline", path=str(target.path), dump_complete=complete)
+            evidence.sections.update(read_dump(Path(target.path).expanduser(), complete=complete))
+        else:
+            _read_api(target, page_size, evidence, inventory)
     except ClusterUnreachable as exc:
         evidence.error = str(exc)
     # Secrets never reach the evidence: env values, arguments, annotations (the

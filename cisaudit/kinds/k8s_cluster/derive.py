@@ -14,11 +14,8 @@ what the inventory said about the cluster (``managed``) and where the data came 
 
 from __future__ import annotations
 
-import gc
 import json
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,33 +139,6 @@ MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 # -- reading sections ---------------------------------------------------------------------
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-_gc_was_enabled = True
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector off while a large cluster's JSON becomes objects.
-
-    Parsing 5,000 pods makes millions of dicts and lists; the collector would walk them
-    again and again as they accumulate, about halving the speed, and none of them form
-    cycles. Reentrant and shared between threads; the previous state is restored."""
-    global _gc_holders, _gc_was_enabled
-    with _gc_lock:
-        if _gc_holders == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_holders += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_holders -= 1
-            if _gc_holders == 0 and _gc_was_enabled:
-                gc.enable()
-
 
 def section_items(sections: dict[str, Section], resource: Resource) -> tuple[list[Any] | None, str]:
     """The items of one kind, or None and the reason it is unavailable."""
@@ -593,8 +563,7 @@ def derive_rbac(
 
 def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]]:
     """Raw sections in, ``({"cluster": ..., "summary": ...}, errors)`` out."""
-    with gc_paused():
-        return _derive(sections)
+    return _derive(sections)
 
 
 Raw = dict[str, list[dict[str, Any]] | None]  # resource -> items, None when unavailable

@@ -17,8 +17,6 @@ import shlex
 import time
 
 from cisaudit.evidence import Section, TargetEvidence
-from cisaudit.transport.sections import load_probe, new_evidence, parse_sections
-from cisaudit.transport import Transport, TransportError
 from cisaudit.kinds.k8s_node.derive import StatPlan, node_version, plan_phase2, record_prefix
 from cisaudit.redact import (
     Redactor,
@@ -29,6 +27,8 @@ from cisaudit.redact import (
     scrub_text,
 )
 from cisaudit.targets import Target
+from cisaudit.transport import Transport, TransportError
+from cisaudit.transport.sections import load_probe, new_evidence, parse_sections
 
 
 def probe() -> str:

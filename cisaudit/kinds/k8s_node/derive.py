@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from cisaudit.kinds.k8s_node import settings as ks
 from cisaudit.evidence import Section
-from cisaudit.kinds.k8s_node.settings import deep_merge, dig, parse_flags, split_list
 from cisaudit.kinds.common.stat_record import stat_record
+from cisaudit.kinds.k8s_node import settings as ks
+from cisaudit.kinds.k8s_node.settings import deep_merge, dig, parse_flags, split_list
 from cisaudit.yamlsrc import safe_load_all
 
 # fact name -> executable name
