@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cisaudit import __version__
-from cisaudit.catalog import Catalog, Control, Pack
+from cisaudit.catalog import Catalog, Control, Pack, apply_tailoring
 from cisaudit.catalog import load_catalog as _load_catalog
 from cisaudit.evaluate import FactSet, evaluate
 from cisaudit.evidence import EvidenceError, TargetEvidence, load_bundle, write_bundle
@@ -38,7 +38,27 @@ def load_catalog(
 ) -> Catalog:
     """The catalog (built-in, plus the user packs in ``extra``), checked against the facts
     every kind of target offers."""
-    return _load_catalog(root, extra=extra, contract=CONTRACT, tailoring=tailoring)
+    catalog = _load_catalog(root, extra=extra, contract=CONTRACT)
+    if tailoring:
+        apply_tailoring(catalog, tailoring, getattr(tailoring, "source", "tailoring"))
+    return catalog
+
+
+def load_tailoring(path: Path) -> dict[str, dict[str, Any]]:
+    """A tailoring file: ``params: {<check slug or pack/control>: {<parameter>: value}}``.
+    Unknown checks, controls and parameters are refused when the catalog applies it."""
+    from cisaudit.yamlsrc import LineDict, SourceError, load_file
+
+    data = load_file(path)
+    if not isinstance(data, LineDict) or set(data) - {"params"}:
+        raise SourceError(path, getattr(data, "line", None),
+                          "a tailoring file is a mapping with one key, params:")
+    params = data.get("params") or {}
+    if not isinstance(params, LineDict) or not all(isinstance(v, dict) for v in params.values()):
+        raise SourceError(path, data.line_of("params"),
+                          "params: maps a check slug or pack/control to {parameter: value}")
+    params.source = str(path)  # type: ignore[attr-defined]  # errors name the file
+    return params
 
 
 @dataclass

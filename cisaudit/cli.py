@@ -47,10 +47,10 @@ def _lang_option(f):  # type: ignore[no-untyped-def]
 
 def _selection_options(f):  # type: ignore[no-untyped-def]
     f = click.option(
-        "--skip", multiple=True, help="Skip control ids or sections (comma-separated)."
+        "--skip", multiple=True, help="Skip control ids, sections or check slugs (comma-separated)."
     )(f)
     f = click.option(
-        "--only", multiple=True, help="Only these control ids or sections, e.g. 2,5.5,1.1."
+        "--only", multiple=True, help="Only these control ids, sections or check slugs, e.g. 2,5.5,1.1."
     )(f)
     f = click.option(
         "--level",
@@ -60,6 +60,37 @@ def _selection_options(f):  # type: ignore[no-untyped-def]
     )(f)
     f = click.option("--benchmark", default=None, help="Benchmark id, e.g. cis-docker-1.6.0.")(f)
     return f
+
+
+def _catalog_options(f):  # type: ignore[no-untyped-def]
+    f = click.option(
+        "--tailoring",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="YAML file of parameter values by check slug or pack/control (docs/controls.md).",
+    )(f)
+    f = click.option(
+        "--checks",
+        "checks_dirs",
+        multiple=True,
+        type=click.Path(file_okay=False),
+        help="A folder of your own packs and checks (packs/, library/), run beside CIS; "
+        "repeatable.",
+    )(f)
+    return f
+
+
+def _catalog(checks_dirs: tuple[str, ...] = (), tailoring: str | None = None):  # type: ignore[no-untyped-def]
+    """The catalog with the user's packs and tailoring; input errors exit 2."""
+    from cisaudit.api import load_catalog, load_tailoring
+
+    try:
+        return load_catalog(
+            extra=[Path(d) for d in checks_dirs],
+            tailoring=load_tailoring(Path(tailoring)) if tailoring else None,
+        )
+    except (SourceError, KeyError) as exc:
+        _input_error(exc)
 
 
 class Group(click.Group):
@@ -137,6 +168,7 @@ def main() -> None:
 @click.option(
     "--no-progress", is_flag=True, help="No progress bar (implied when stderr is not a terminal)."
 )
+@_catalog_options
 @_lang_option
 def scan(
     inventory: str,
@@ -153,14 +185,15 @@ def scan(
     formats: str,
     report_lang: str,
     no_progress: bool,
+    checks_dirs: tuple[str, ...],
+    tailoring: str | None,
 ) -> None:
     """Audit every host of INVENTORY; write results.json and evidence.json to OUTDIR."""
     from cisaudit.api import audit
-    from cisaudit.api import load_catalog
     from cisaudit.inventory import load_inventory
 
+    catalog = _catalog(checks_dirs, tailoring)
     try:
-        catalog = load_catalog()
         targets = load_inventory(inventory).select(_split(limit) or None)
         selection = _selection(catalog, benchmark, level, only, skip)
     except (SourceError, KeyError) as exc:
@@ -200,6 +233,7 @@ def scan(
     help="Evaluate evidence whose sections no longer match their SHA-256; the results and "
     "reports then say so in a banner.",
 )
+@_catalog_options
 @_lang_option
 def evaluate(
     evidence: str,
@@ -211,16 +245,17 @@ def evaluate(
     formats: str,
     report_lang: str,
     allow_modified_evidence: bool,
+    checks_dirs: tuple[str, ...],
+    tailoring: str | None,
 ) -> None:
     """Re-evaluate a recorded EVIDENCE bundle offline (no network) into results.json.
 
     Every section's SHA-256 is checked first; evidence changed after it was recorded is
     refused (exit 2) unless --allow-modified-evidence is given."""
     from cisaudit.api import evaluate_bundle
-    from cisaudit.api import load_catalog
 
+    catalog = _catalog(checks_dirs, tailoring)
     try:
-        catalog = load_catalog()
         selection = _selection(catalog, benchmark, level, only, skip)
         outcome = evaluate_bundle(
             Path(evidence),
@@ -242,23 +277,29 @@ def checks() -> None:
 
 
 @checks.command("list")
-@click.option("--benchmark", default=None)
+@click.option("--benchmark", default=None, help="Only this pack, e.g. cis-docker-1.6.0.")
 @click.option("--section", default=None, help="Only this section, e.g. 5 or 1.1.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_catalog_options
 @_lang_option
-def checks_list(benchmark: str | None, section: str | None, as_json: bool) -> None:
-    """List controls: id, level, automated or manual, title."""
-    from cisaudit.api import load_catalog
+def checks_list(
+    benchmark: str | None,
+    section: str | None,
+    as_json: bool,
+    checks_dirs: tuple[str, ...],
+    tailoring: str | None,
+) -> None:
+    """List controls: pack, id, the check deciding it, level, automated or manual, title."""
     from cisaudit.i18n import lang
 
+    catalog = _catalog(checks_dirs, tailoring)
     try:
-        catalog = load_catalog()
-        benches = [catalog.get(benchmark)] if benchmark else list(catalog.benchmarks.values())
-    except (SourceError, KeyError) as exc:
+        packs = [catalog.get(benchmark)] if benchmark else list(catalog.packs.values())
+    except KeyError as exc:
         _input_error(exc)
     rows = [
         c
-        for b in benches
+        for b in packs
         for c in b.ordered()
         if not section
         or c.section == section
@@ -272,10 +313,12 @@ def checks_list(benchmark: str | None, section: str | None, as_json: bool) -> No
                     {
                         "benchmark": c.benchmark,
                         "id": c.id,
+                        "check": c.check_slug,
                         "level": c.level,
                         "automated": c.automated,
                         "cis_assessment": c.cis_assessment,
                         "title": c.title,
+                        "params": c.params,
                     }
                     for c in rows
                 ],
@@ -285,15 +328,16 @@ def checks_list(benchmark: str | None, section: str | None, as_json: bool) -> No
         )
         return
     table = Table(show_lines=False)
-    for col in ("benchmark", "id", "level", "mode", "title"):
+    for col in ("benchmark", "id", "check", "level", "mode", "title"):
         table.add_column(col)
     for c in rows:
         table.add_row(
-            c.benchmark,
-            c.id,
+            literal(c.benchmark),
+            literal(c.id),
+            literal(c.check_slug),
             f"L{c.level}",
             "automated" if c.automated else "manual",
-            literal(c.title[lang()]),
+            literal(c.title.get(lang()) or c.title["en"]),
         )
     out.print(table)
 
@@ -301,20 +345,24 @@ def checks_list(benchmark: str | None, section: str | None, as_json: bool) -> No
 @checks.command("show")
 @click.argument("control_id")
 @click.option("--benchmark", default=None)
+@_catalog_options
 @_lang_option
-def checks_show(control_id: str, benchmark: str | None) -> None:
-    """Show one control: what, why, how it is checked, how to fix it."""
-    from cisaudit.api import load_catalog
+def checks_show(
+    control_id: str, benchmark: str | None, checks_dirs: tuple[str, ...], tailoring: str | None
+) -> None:
+    """Show a control (by id, or by its check's slug): what, why, how it is checked, how
+    to fix it, and its parameters."""
     from cisaudit.i18n import lang
 
-    catalog = load_catalog()
+    catalog = _catalog(checks_dirs, tailoring)
     found = [
-        b.controls[control_id]
-        for b in catalog.benchmarks.values()
-        if control_id in b.controls and (not benchmark or b.id == benchmark)
+        c
+        for b in catalog.packs.values()
+        for c in b.ordered()
+        if control_id in (c.id, c.check_slug) and (not benchmark or b.id == benchmark)
     ]
     if not found:
-        _input_error(KeyError(f"no control {control_id!r}; see `cisaudit checks list`"))
+        _input_error(KeyError(f"no control or check {control_id!r}; see `cisaudit checks list`"))
     language = lang()
     for c in found:
         out.print(
@@ -322,18 +370,22 @@ def checks_show(control_id: str, benchmark: str | None) -> None:
                 literal(f"{c.benchmark} {c.id}", "bold"),
                 literal(
                     f"  L{c.level}  {'automated' if c.automated else 'manual'}"
-                    f" (CIS: {c.cis_assessment})"
+                    f" (CIS: {c.cis_assessment})  check: {c.check_slug}"
                 ),
             )
         )
-        out.print(literal(c.title[language], "bold"))
+        out.print(literal(c.title.get(language) or c.title["en"], "bold"))
         for key in ("description", "rationale", "impact", "audit", "remediation"):
             if key in c.texts:
                 out.print(Text("\n" + key, style="underline"))
-                out.print(literal(c.texts[key][language]))
+                out.print(literal(c.texts[key].get(language) or c.texts[key]["en"]))
         if c.snippet:
             out.print(literal(f"\nsnippet ({c.snippet.get('kind')})", "underline"))
             out.print(literal(c.snippet.get("text", "")))
+        if c.params:
+            out.print(Text("\nparameters", style="underline"))
+            for name, value in c.params.items():
+                out.print(literal(f"{name} = {value!r}"))
         if c.check:
             out.print(Text("\ncheck", style="underline"))
             out.print(literal(json.dumps(c.check, ensure_ascii=False, indent=1)))

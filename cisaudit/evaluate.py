@@ -197,7 +197,7 @@ def _evaluate_host(control: Control, check: dict[str, Any], facts: FactSet) -> R
         Status.PASS if ok else Status.FAIL,
         observed=observed,
         expected=expected,
-        remediation=_snippet(control, ok),
+        remediation=_snippet(control, ok, params=facts.params),
         evidence=_evidence(control, facts),
     )
 
@@ -248,7 +248,7 @@ def _evaluate_file(control: Control, check: dict[str, Any], facts: FactSet) -> R
         expected=expected,
         offenders=offenders,
         evidence=evidence,
-        remediation=_snippet(control, ok, path=path),
+        remediation=_snippet(control, ok, path=path, params=facts.params),
     )
 
 
@@ -308,7 +308,9 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
             expected=expected,
             offenders=offenders,
             evidence=evidence,
-            remediation=_snippet(control, False, names=[o.name for o in offenders]),
+            remediation=_snippet(
+                control, False, names=[o.name for o in offenders], params=facts.params
+            ),
         )
     if reviews:
         return _review(control, check, observed, expected, evidence, reviews)
@@ -410,12 +412,19 @@ def _expected_of(cond: dict[str, Any], facts: FactSet) -> Any:
 
 
 def _snippet(
-    control: Control, ok: bool, *, path: str | None = None, names: list[str] | None = None
+    control: Control,
+    ok: bool,
+    *,
+    path: str | None = None,
+    names: list[str] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> str:
     """The remediation snippet specialised for this target (only for failures)."""
     if ok:
         return ""
     text = control.snippet.get("text", "")
+    for name, value in (params or {}).items():
+        text = text.replace("{" + name + "}", str(value))
     if path:
         text = text.replace("{path}", path)
     if names is not None:

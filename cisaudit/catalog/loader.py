@@ -301,8 +301,8 @@ class Catalog:
             kinds = control.targets or pack.target_kinds
             if kind not in kinds:
                 continue
-            if control.roles and kind == "k8s-node" and not set(control.roles) & set(roles):
-                continue
+            if control.roles and not set(control.roles) & set(roles):
+                continue  # a node control for roles this node does not play
             chosen.append(control)
         return chosen
 
