@@ -32,7 +32,8 @@ TARGET_RSS_MB = 1536.0
 
 def _samples():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location(
-        "report_samples", ROOT / "tests" / "data" / "report" / "samples.py")
+        "report_samples", ROOT / "tests" / "data" / "report" / "samples.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -44,8 +45,9 @@ def _pages(pdf: Path) -> str:
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "?"
-    return next((line.split()[-1] for line in info.stdout.splitlines()
-                 if line.startswith("Pages:")), "?")
+    return next(
+        (line.split()[-1] for line in info.stdout.splitlines() if line.startswith("Pages:")), "?"
+    )
 
 
 def main() -> int:
@@ -71,10 +73,15 @@ def main() -> int:
             sign = SignConfig(key=keys.key, cert=keys.cert)
         prepared = time.perf_counter()
         cpu_before = time.process_time()
-        written = render(run, work / "out", formats=["pdf"], lang=args.lang,
-                         evidence_path=evidence_path, sign=sign,
-                         meta=ReportMeta(org="Bench Org", client="Bench Client",
-                                         assessor="Bench Assessor"))
+        written = render(
+            run,
+            work / "out",
+            formats=["pdf"],
+            lang=args.lang,
+            evidence_path=evidence_path,
+            sign=sign,
+            meta=ReportMeta(org="Bench Org", client="Bench Client", assessor="Bench Assessor"),
+        )
         done = time.perf_counter()
         cpu_s = time.process_time() - cpu_before
         pdf = next(p for p in written if p.suffix == ".pdf")
@@ -82,12 +89,16 @@ def main() -> int:
         pages = _pages(pdf)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     render_s = done - prepared
-    print(f"fleet: {args.hosts} hosts x {args.controls} controls = "
-          f"{sum(len(t.results) for t in run.targets)} verdicts, lang={args.lang}, "
-          f"signed={args.sign}")
+    print(
+        f"fleet: {args.hosts} hosts x {args.controls} controls = "
+        f"{sum(len(t.results) for t in run.targets)} verdicts, lang={args.lang}, "
+        f"signed={args.sign}"
+    )
     print(f"build sample run: {built - start:6.2f} s")
-    print(f"render PDF:       {render_s:6.2f} s wall, {cpu_s:6.2f} s CPU "
-          f"(target < {TARGET_SECONDS:.0f} s; wall time grows when other work shares the CPU)")
+    print(
+        f"render PDF:       {render_s:6.2f} s wall, {cpu_s:6.2f} s CPU "
+        f"(target < {TARGET_SECONDS:.0f} s; wall time grows when other work shares the CPU)"
+    )
     print(f"load average:     {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"pages: {pages}, size: {size_mb:.1f} MB")
     print(f"peak RSS:         {rss_mb:6.0f} MB (target < {TARGET_RSS_MB:.0f} MB)")

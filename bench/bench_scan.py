@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from cisaudit_lab import build_host_image, ensure_engine, start_lab
+
 from cisaudit.api import audit
 from cisaudit.inventory import load_inventory
-from cisaudit_lab import build_host_image, ensure_engine, start_lab
 
 
 def timed_audit(targets, repeat: int) -> tuple[float, list[int]]:  # type: ignore[no-untyped-def]
@@ -42,8 +43,12 @@ def process_audit(inventory: Path, repeat: int) -> tuple[float, float]:
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as out:
             started = time.perf_counter()
-            subprocess.run([str(cli), "scan", "-i", str(inventory), "-o", out, "--no-progress"],
-                           check=False, capture_output=True, env={**os.environ, "CISAUDIT_LANG": "en"})
+            subprocess.run(
+                [str(cli), "scan", "-i", str(inventory), "-o", out, "--no-progress"],
+                check=False,
+                capture_output=True,
+                env={**os.environ, "CISAUDIT_LANG": "en"},
+            )
             walls.append(time.perf_counter() - started)
         target = load_inventory(inventory).select(None)[0]
         started = time.perf_counter()
@@ -81,8 +86,10 @@ def main() -> None:
                 seconds, calls = timed_audit(targets, args.repeat)
                 print(f"{wanted:>10}  {seconds:8.3f}  {calls}")
             wall, floor = process_audit(lab.inventory_path, args.repeat)
-            print(f"one 40-container host as a process: {wall:.3f} s; SSH collection floor "
-                  f"{floor:.3f} s; ratio {wall / floor:.2f}")
+            print(
+                f"one 40-container host as a process: {wall:.3f} s; SSH collection floor "
+                f"{floor:.3f} s; ratio {wall / floor:.2f}"
+            )
         finally:
             lab.stop()
     profiles = (["bare", "hardened", "weak"] * args.hosts)[: args.hosts]

@@ -40,7 +40,7 @@ def load_catalog(
     every kind of target offers."""
     catalog = _load_catalog(root, extra=extra, contract=CONTRACT)
     if tailoring:
-        apply_tailoring(catalog, tailoring, getattr(tailoring, "source", "tailoring"))
+        apply_tailoring(catalog, tailoring, getattr(tailoring, "source", "") or "tailoring")
     return catalog
 
 
@@ -51,13 +51,17 @@ def load_tailoring(path: Path) -> dict[str, dict[str, Any]]:
 
     data = load_file(path)
     if not isinstance(data, LineDict) or set(data) - {"params"}:
-        raise SourceError(path, getattr(data, "line", None),
-                          "a tailoring file is a mapping with one key, params:")
+        raise SourceError(
+            path, getattr(data, "line", None), "a tailoring file is a mapping with one key, params:"
+        )
     params = data.get("params") or {}
     if not isinstance(params, LineDict) or not all(isinstance(v, dict) for v in params.values()):
-        raise SourceError(path, data.line_of("params"),
-                          "params: maps a check slug or pack/control to {parameter: value}")
-    params.source = str(path)  # type: ignore[attr-defined]  # errors name the file
+        raise SourceError(
+            path,
+            data.line_of("params"),
+            "params: maps a check slug or pack/control to {parameter: value}",
+        )
+    params.source = str(path)  # errors about its entries name the file
     return params
 
 
@@ -226,7 +230,8 @@ def _collect_target(target: Target, accept_new_host_keys: bool) -> TargetEvidenc
     except ImportError as exc:
         return _failed(target, f"collector for {target.kind} unavailable: {exc}")
     if kind.transport is None:
-        return collector(target)  # type: ignore[no-any-return]
+        evidence: TargetEvidence = collector(target)
+        return evidence
     try:
         if kind.transport == "local":
             from cisaudit.transport.local import LocalTransport
@@ -239,7 +244,8 @@ def _collect_target(target: Target, accept_new_host_keys: bool) -> TargetEvidenc
     except TransportError as exc:
         return _failed(target, str(exc))
     try:
-        return collector(target, transport)  # type: ignore[no-any-return]
+        collected: TargetEvidence = collector(target, transport)
+        return collected
     finally:
         transport.close()
 

@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,9 +16,18 @@ from rich.table import Table
 from rich.text import Text
 
 from cisaudit import __version__
+from cisaudit.report.cli import keys_group, report_command, verify_command
 from cisaudit.score import EXIT_CODES_HELP, EXIT_USAGE
 from cisaudit.termtext import console, literal, printable
 from cisaudit.yamlsrc import SourceError
+
+if TYPE_CHECKING:
+    from cisaudit.api import Outcome, ProgressFn, Selection
+    from cisaudit.catalog import Catalog
+    from cisaudit.evidence import TargetEvidence
+    from cisaudit.model import Run
+
+Command = Callable[..., Any]
 
 # Plain strings printed on these consoles are never markup: every styled piece is a Text
 # built here, and every foreign string (host names, errors, titles) is printed literally.
@@ -28,7 +39,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [p for v in values for p in v.split(",") if p.strip()]
 
 
-def _lang_option(f):  # type: ignore[no-untyped-def]
+def _lang_option(f: Command) -> Command:
     def apply(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
         if value:
             os.environ["CISAUDIT_LANG"] = value
@@ -45,12 +56,14 @@ def _lang_option(f):  # type: ignore[no-untyped-def]
     )(f)
 
 
-def _selection_options(f):  # type: ignore[no-untyped-def]
+def _selection_options(f: Command) -> Command:
     f = click.option(
         "--skip", multiple=True, help="Skip control ids, sections or check slugs (comma-separated)."
     )(f)
     f = click.option(
-        "--only", multiple=True, help="Only these control ids, sections or check slugs, e.g. 2,5.5,1.1."
+        "--only",
+        multiple=True,
+        help="Only these control ids, sections or check slugs, e.g. 2,5.5,1.1.",
     )(f)
     f = click.option(
         "--level",
@@ -62,7 +75,7 @@ def _selection_options(f):  # type: ignore[no-untyped-def]
     return f
 
 
-def _catalog_options(f):  # type: ignore[no-untyped-def]
+def _catalog_options(f: Command) -> Command:
     f = click.option(
         "--tailoring",
         type=click.Path(dir_okay=False),
@@ -80,7 +93,7 @@ def _catalog_options(f):  # type: ignore[no-untyped-def]
     return f
 
 
-def _catalog(checks_dirs: tuple[str, ...] = (), tailoring: str | None = None):  # type: ignore[no-untyped-def]
+def _catalog(checks_dirs: tuple[str, ...] = (), tailoring: str | None = None) -> Catalog:
     """The catalog with the user's packs and tailoring; input errors exit 2."""
     from cisaudit.api import load_catalog, load_tailoring
 
@@ -266,7 +279,12 @@ def evaluate(
     except (SourceError, KeyError) as exc:
         _input_error(exc)
     _finish(
-        outcome, Path(outdir), False, formats, report_lang, write_evidence=False,
+        outcome,
+        Path(outdir),
+        False,
+        formats,
+        report_lang,
+        write_evidence=False,
         evidence_path=Path(evidence),
     )
 
@@ -419,8 +437,12 @@ def demo(outdir: str, profiles: str, keep: bool, formats: str) -> None:
     try:
         from cisaudit_lab import LabUnavailable, build_host_image, ensure_engine, start_lab
     except ImportError:
-        err.print(literal("the demo needs the lab package: pip install ./lab (from a source "
-                          "checkout), or run scripts/demo.sh, which installs everything"))
+        err.print(
+            literal(
+                "the demo needs the lab package: pip install ./lab (from a source "
+                "checkout), or run scripts/demo.sh, which installs everything"
+            )
+        )
         sys.exit(EXIT_USAGE)
 
     workdir = Path(outdir).resolve() / "lab"
@@ -445,7 +467,13 @@ def demo(outdir: str, profiles: str, keep: bool, formats: str) -> None:
     _finish(outcome, Path(outdir), False, formats, "both")
 
 
-def _selection(catalog, benchmark, level, only, skip):  # type: ignore[no-untyped-def]
+def _selection(
+    catalog: Catalog,
+    benchmark: str | None,
+    level: int | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+) -> Selection:
     from cisaudit.api import Selection
 
     if benchmark:
@@ -453,7 +481,9 @@ def _selection(catalog, benchmark, level, only, skip):  # type: ignore[no-untype
     return Selection(benchmark=benchmark, level=level, only=_split(only), skip=_split(skip))
 
 
-def _with_progress(fn, total: int, *, quiet: bool):  # type: ignore[no-untyped-def]
+def _with_progress(
+    fn: Callable[[ProgressFn | None], Outcome], total: int, *, quiet: bool
+) -> Outcome:
     from cisaudit.i18n import t
 
     if quiet or not err.is_terminal:
@@ -468,7 +498,7 @@ def _with_progress(fn, total: int, *, quiet: bool):  # type: ignore[no-untyped-d
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("scan", total=total, last="")
 
-        def tick(name: str, evidence) -> None:  # type: ignore[no-untyped-def]
+        def tick(name: str, evidence: TargetEvidence | None) -> None:
             mark = "✗" if evidence is not None and evidence.error else "✓"
             progress.update(task, advance=1, last=printable(f"{mark} {name}", one_line=True))
 
@@ -476,25 +506,33 @@ def _with_progress(fn, total: int, *, quiet: bool):  # type: ignore[no-untyped-d
 
 
 def _finish(
-    outcome,
+    outcome: Outcome,
     outdir: Path,
     gzip_evidence: bool,
     formats: str,
-    report_lang: str,  # type: ignore[no-untyped-def]
+    report_lang: str,
     write_evidence: bool = True,
     evidence_path: Path | None = None,
 ) -> None:
     from cisaudit.i18n import t
 
+    evidence: Path | None
     if write_evidence:
         results, evidence = outcome.write(outdir, gzip_evidence=gzip_evidence)
     else:
         results, evidence = outcome.write_results(outdir), evidence_path
     _summary_table(outcome.run)
     if outcome.run.evidence_modified:
-        err.print(literal(t("evidence_modified").format(
-            n=len(outcome.run.evidence_modified),
-            sections=", ".join(outcome.run.evidence_modified[:5])), "bold red"), soft_wrap=True)
+        err.print(
+            literal(
+                t("evidence_modified").format(
+                    n=len(outcome.run.evidence_modified),
+                    sections=", ".join(outcome.run.evidence_modified[:5]),
+                ),
+                "bold red",
+            ),
+            soft_wrap=True,
+        )
     wanted = [f for f in _split((formats,)) if f != "json"]
     if wanted:
         from cisaudit.report import render
@@ -514,7 +552,7 @@ def _finish(
     sys.exit(code)
 
 
-def _summary_table(run) -> None:  # type: ignore[no-untyped-def]
+def _summary_table(run: Run) -> None:
     from cisaudit.i18n import t
     from cisaudit.model import Status
 
@@ -540,7 +578,7 @@ def _summary_table(run) -> None:  # type: ignore[no-untyped-def]
     err.print(table)
 
 
-def _input_error(exc: BaseException) -> None:
+def _input_error(exc: BaseException) -> NoReturn:
     from cisaudit.i18n import t
 
     message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -548,13 +586,8 @@ def _input_error(exc: BaseException) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def _register_plugins() -> None:
-    """Report, keys and verify commands live with the report package (optional extra)."""
-    try:
-        from cisaudit.report.cli import register
-    except ImportError:
-        return
-    register(main)
-
-
-_register_plugins()
+# The commands of the report package, listed here like every other command: an error in
+# report/ fails loudly instead of silently removing report, keys and verify.
+main.add_command(report_command)
+main.add_command(keys_group)
+main.add_command(verify_command)

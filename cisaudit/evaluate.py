@@ -109,7 +109,7 @@ def check_condition(cond: dict[str, Any], facts: FactSet, item: Any, trace: Trac
     else:
         facts.check_item_path(cond["path"])
         subject = dig(item, cond["path"])
-    where = cond.get("label") or cond.get("fact") or cond.get("path")
+    where = str(cond.get("label") or cond.get("fact") or cond.get("path"))
     for quantifier in ("any_item", "every_item", "no_item"):
         if quantifier in cond:
             items = subject or []
@@ -386,19 +386,20 @@ def _summarise(trace: Trace) -> tuple[Any, Any]:
     if len(trace.seen) == 1:
         _, observed, expected = trace.seen[0]
         return observed, expected
-    observed = {where: obs for where, obs, _ in trace.seen}
-    expected = {where: exp for where, _, exp in trace.seen}
-    return observed, expected
+    return (
+        {where: obs for where, obs, _ in trace.seen},
+        {where: exp for where, _, exp in trace.seen},
+    )
 
 
 def _expected_of(cond: dict[str, Any], facts: FactSet) -> Any:
     """The expectation in words, for per-item checks (independent of any one item)."""
     if "op" in cond:
-        value = cond.get("value")
+        given = cond.get("value")
         try:
-            value = _value(value, facts)
+            value = _value(given, facts)
         except MissingFact:
-            value = value["fact"]
+            value = given["fact"] if isinstance(given, dict) else given
         return f"{cond.get('label') or cond.get('path') or cond.get('fact')}: {describe(cond['op'], value)}"
     for key in ("all", "any"):
         if key in cond:

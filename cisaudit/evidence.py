@@ -151,14 +151,13 @@ def load_bundle(path: Path, *, allow_modified: bool = False) -> Bundle:
     except RecursionError:
         raise EvidenceError(path, "refused: JSON nested too deeply") from None
     if not isinstance(data, dict):
-        raise EvidenceError(
-            path, f"an evidence file is a JSON object, not a {type(data).__name__}"
-        )
+        raise EvidenceError(path, f"an evidence file is a JSON object, not a {type(data).__name__}")
     version = str(data.get("schema_version", ""))
     if version.split(".")[0] != BUNDLE_VERSION.split(".")[0]:
         raise EvidenceError(
-            path, f"evidence schema {data.get('schema_version')!r} is not supported "
-            f"(this cisaudit reads {BUNDLE_VERSION})"
+            path,
+            f"evidence schema {data.get('schema_version')!r} is not supported "
+            f"(this cisaudit reads {BUNDLE_VERSION})",
         )
     entries = data.get("targets")
     if not isinstance(entries, dict):
@@ -172,8 +171,9 @@ def load_bundle(path: Path, *, allow_modified: bool = False) -> Bundle:
         if section.sha256 != _digest(section.output)
     ]
     if modified and not allow_modified:
-        shown = ", ".join(modified[:5]) + (f" and {len(modified) - 5} more" if len(modified) > 5
-                                           else "")
+        shown = ", ".join(modified[:5]) + (
+            f" and {len(modified) - 5} more" if len(modified) > 5 else ""
+        )
         raise EvidenceError(
             path,
             f"{len(modified)} evidence section(s) no longer match their SHA-256: {shown}. "
@@ -183,7 +183,9 @@ def load_bundle(path: Path, *, allow_modified: bool = False) -> Bundle:
     return Bundle(meta, targets, digest, modified)
 
 
-def read_bundle(path: Path, *, allow_modified: bool = False) -> tuple[dict[str, Any], list[TargetEvidence]]:
+def read_bundle(
+    path: Path, *, allow_modified: bool = False
+) -> tuple[dict[str, Any], list[TargetEvidence]]:
     """The metadata and targets of a checked evidence file (see :func:`load_bundle`)."""
     bundle = load_bundle(path, allow_modified=allow_modified)
     return bundle.meta, bundle.targets
@@ -207,8 +209,9 @@ def _target(path: Path, key: str, entry: Any) -> TargetEvidence:
     for name, item in entry.get("evidence", {}).items():
         if not isinstance(item, dict):
             raise EvidenceError(path, f"{where}, section {name!r}: expected an object")
-        _check_fields(path, f"{where}, section {name!r}", item, _SECTION_TYPES,
-                      _REQUIRED_SECTION_KEYS)
+        _check_fields(
+            path, f"{where}, section {name!r}", item, _SECTION_TYPES, _REQUIRED_SECTION_KEYS
+        )
         sections[name] = Section(**item)
     data = {k: v for k, v in entry.items() if k != "evidence"}
     return TargetEvidence(**data, sections=sections)
@@ -224,7 +227,9 @@ def _check_fields(
     for key, value in entry.items():
         if key not in types:
             raise EvidenceError(path, f"{where}: unknown key {key!r}")
-        if not isinstance(value, types[key]) or (isinstance(value, bool) and bool not in types[key]):
+        if not isinstance(value, types[key]) or (
+            isinstance(value, bool) and bool not in types[key]
+        ):
             raise EvidenceError(
                 path, f"{where}: {key!r} has the wrong type ({type(value).__name__})"
             )

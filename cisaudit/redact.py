@@ -110,7 +110,9 @@ _REFERENCE_VALUE = re.compile(
 _ALREADY_MASKED = re.compile(r"<redacted[^>]{0,40}>|\*{3,}|x{5,}(:x{5,})?", re.IGNORECASE)
 _RANDOM_CHARS = re.compile(r"[A-Za-z0-9+/=_\-]{20,1024}")
 _HEX = re.compile(r"[0-9a-fA-F]{32,128}")
-_WORDY = re.compile(r"(?:[A-Za-z]{2,}[0-9]{0,6}|[0-9]{1,8})(?:[_.\-](?:[A-Za-z]{2,}[0-9]{0,6}|[0-9]{1,8})){0,40}")
+_WORDY = re.compile(
+    r"(?:[A-Za-z]{2,}[0-9]{0,6}|[0-9]{1,8})(?:[_.\-](?:[A-Za-z]{2,}[0-9]{0,6}|[0-9]{1,8})){0,40}"
+)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -272,17 +274,19 @@ _ASSIGNMENT = re.compile(r"(?<![\w.\-/$])([A-Za-z_][A-Za-z0-9_.\-]{0,127})=" + _
 # "key": "value" and key: value (a JSON or YAML pair written in text)
 _JSON_PAIR = re.compile(r"(\"([^\"\\\n]{1,128})\"\s*:\s*)(\"(?:[^\"\\\n]|\\.){0,4096}\")")
 # --flag=value or --flag value
-_FLAG = re.compile(
-    r"(?<![\w\-])(--?[A-Za-z][A-Za-z0-9_.\-]{0,63})(=|[ \t]+)" + _QUOTED_OR_WORD
-)
+_FLAG = re.compile(r"(?<![\w\-])(--?[A-Za-z][A-Za-z0-9_.\-]{0,63})(=|[ \t]+)" + _QUOTED_OR_WORD)
 # mysql -psecret, mysql -p secret
-_SHORT_P = re.compile(r"(?<![\w\-])-p([ \t]*)(\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s;&|'\"<>-][^\s;&|'\"<>]{0,511})")
+_SHORT_P = re.compile(
+    r"(?<![\w\-])-p([ \t]*)(\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s;&|'\"<>-][^\s;&|'\"<>]{0,511})"
+)
 # curl -u user:password, --user user:password
 _USER_PASSWORD = re.compile(
     r"((?:-u|--user|--proxy-user)[ \t=]+['\"]?[^\s:'\"]{1,256}:)([^\s'\"]{1,1024})"
 )
 # Dockerfile's legacy ENV NAME value
-_LEGACY_ENV = re.compile(r"(\bENV[ \t]+([A-Za-z_][A-Za-z0-9_.\-]{0,127})[ \t]+)([^=\s][^\n]{0,4096})")
+_LEGACY_ENV = re.compile(
+    r"(\bENV[ \t]+([A-Za-z_][A-Za-z0-9_.\-]{0,127})[ \t]+)([^=\s][^\n]{0,4096})"
+)
 _PORTISH = re.compile(r"[0-9.:/\-a-z]{1,64}")
 
 
@@ -454,8 +458,11 @@ def redact_env_lines(text: str) -> str:
         if assignment:
             value, quote = _unquote(assignment[3].strip())
             masked = named_value(assignment[2], value)
-            body = f"{assignment[1]}{assignment[2]}={quote}{masked}{quote}" if masked != value \
+            body = (
+                f"{assignment[1]}{assignment[2]}={quote}{masked}{quote}"
+                if masked != value
                 else body
+            )
         else:
             body = scrub_text(body)
         out.append(prefix + body + ("\n" if line.endswith("\n") else ""))
@@ -469,8 +476,9 @@ ARGV_KEYS = frozenset({"Cmd", "Entrypoint", "Args", "Test", "command", "args", "
 # Keys whose value is a list of NAME=value strings.
 ASSIGNMENT_KEYS = frozenset({"Env", "Environment", "env", "BuildArgs"})
 # Keys whose value maps names a person chose to values (labels, annotations, options).
-NAMED_MAP_KEYS = frozenset({"Labels", "labels", "annotations", "Options", "DriverOpts",
-                            "data", "stringData", "log-opts"})
+NAMED_MAP_KEYS = frozenset(
+    {"Labels", "labels", "annotations", "Options", "DriverOpts", "data", "stringData", "log-opts"}
+)
 # Keys whose value is shell text.
 TEXT_KEYS = frozenset({"CreatedBy", "Comment", "Path", "script", "Script"})
 
@@ -531,7 +539,9 @@ class _Walker:
                 return _set(obj, scrub_text(value))
             if key in ARGV_KEYS:
                 return _set(obj, scrub_text(value))
-            return _set(obj, named_value(key, value, person_set=False) if key else scrub_text(value))
+            return _set(
+                obj, named_value(key, value, person_set=False) if key else scrub_text(value)
+            )
         if isinstance(value, int | float) and not isinstance(value, bool) and key:
             return _set(obj, named_value(key, value, person_set=False))
         return obj
@@ -627,8 +637,11 @@ def redact_yaml_text(text: str) -> str:
         return redact_config_lines(text)
     finally:
         constructor.dispose()
-    edits = sorted((leaf for leaf in leaves if leaf.new is not None),
-                   key=lambda leaf: leaf.node.start_mark.index, reverse=True)
+    edits = sorted(
+        (leaf for leaf in leaves if leaf.new is not None),
+        key=lambda leaf: leaf.node.start_mark.index,
+        reverse=True,
+    )
     if not edits:
         return text
     result = text
@@ -708,11 +721,17 @@ def _same_shape(before: str, after: str) -> bool:
 
 def _shape_matches(old: Any, new: Any) -> bool:
     if isinstance(old, dict):
-        return isinstance(new, dict) and list(old) == list(new) and all(
-            _shape_matches(old[k], new[k]) for k in old)
+        return (
+            isinstance(new, dict)
+            and list(old) == list(new)
+            and all(_shape_matches(old[k], new[k]) for k in old)
+        )
     if isinstance(old, list):
-        return isinstance(new, list) and len(old) == len(new) and all(
-            _shape_matches(a, b) for a, b in zip(old, new, strict=True))
+        return (
+            isinstance(new, list)
+            and len(old) == len(new)
+            and all(_shape_matches(a, b) for a, b in zip(old, new, strict=True))
+        )
     return new == old or isinstance(new, str)
 
 
@@ -738,7 +757,9 @@ def redact_document(text: str) -> str:
 
 # TOML and INI-like files -----------------------------------------------------------------
 
-_CONFIG_LINE = re.compile(r"^(\s*\"?([A-Za-z0-9_.\-]{1,128})\"?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*'|[^\s#]+)(.*)$")
+_CONFIG_LINE = re.compile(
+    r"^(\s*\"?([A-Za-z0-9_.\-]{1,128})\"?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*'|[^\s#]+)(.*)$"
+)
 
 
 def redact_config_lines(text: str) -> str:
@@ -765,8 +786,13 @@ def redact_sections(sections: dict[str, Any], rules: dict[str, Redactor]) -> Non
 
     for name, section in list(sections.items()):
         rule = rules.get(name) or next(
-            (r for pattern, r in rules.items()
-             if pattern.endswith(".*") and name.startswith(pattern[:-1])), scrub_text)
+            (
+                r
+                for pattern, r in rules.items()
+                if pattern.endswith(".*") and name.startswith(pattern[:-1])
+            ),
+            scrub_text,
+        )
         sections[name] = Section(
             command=scrub_text(section.command),
             rc=section.rc,

@@ -20,8 +20,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 
 def printable(value: object, *, one_line: bool = False) -> str:
     """``value`` as text with every control character shown as an escape (``\\x1b``)."""
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
-                        else f"\\u{ord(m[0]):04x}", str(value))
+    text = _CONTROL.sub(
+        lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", str(value)
+    )
     return text.replace("\n", "\\n").replace("\t", " ") if one_line else text
 
 

@@ -52,8 +52,11 @@ class LimitExceeded(yaml.YAMLError):
 def check_limits(text: str, limits: Limits = DEFAULT_LIMITS) -> None:
     """Raise :class:`LimitExceeded` when ``text`` is over a limit (syntax errors are left
     to the loader, which reports them with their line)."""
-    size = len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > limits.max_bytes \
+    size = (
+        len(text.encode("utf-8", "surrogatepass"))
+        if len(text) * 4 > limits.max_bytes
         else len(text)
+    )
     if size > limits.max_bytes:
         raise LimitExceeded(
             f"the document is {size:,} bytes; the limit is {limits.max_bytes:,}", None
@@ -110,21 +113,22 @@ class SourceError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
-class LineDict(dict):  # type: ignore[type-arg]
+class LineDict(dict[Any, Any]):
     """A mapping that knows the line it starts on and the line of each key."""
 
     line: int = 0
     key_lines: dict[Any, int]
+    source: str = ""  # the file it came from, where a caller needs to name it later
 
     def line_of(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
 
 
-class LineList(list):  # type: ignore[type-arg]
+class LineList(list[Any]):
     line: int = 0
 
 
-class _Loader(_EVENT_LOADER):  # type: ignore[misc,valid-type]
+class _Loader(_EVENT_LOADER):
     """libyaml's scanner and parser (C) when present, with our constructors: line-aware
     mappings and lists, duplicate keys refused. About ten times faster than pure Python."""
 

@@ -60,30 +60,68 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 REJECTIONS = [
-    ("library/docker/container-privileged.yaml", "op: is_not_true", "op: is_nott_true",
-     "unknown operator 'is_nott_true'"),
-    ("library/docker/container-privileged.yaml", "  empty: no containers on this host",
-     "  empty: no containers on this host\n  bogus: 1", "unknown key 'bogus'"),
-    ("library/docker/daemon-icc-disabled.yaml", "fact: daemon.", "fact: deamon.",
-     "unknown fact 'deamon."),
-    ("library/docker/container-privileged.yaml", "id: container-privileged",
-     "id: container-privileges", "must equal the file name"),
-    ("library/docker/container-restart-policy.yaml", "{param: max_retries}",
-     "{param: max_retry}", "unknown parameter 'max_retry'"),
-    ("library/docker/container-restart-policy.yaml", "value: {param: max_retries}",
-     "value: {param: max_retries, fact: x}", "a value is a literal"),
-    ("packs/cis-docker-1.6.0.yaml", "check: container-privileged,",
-     "check: container-privilege,", "unknown check 'container-privilege'"),
-    ("packs/cis-docker-1.6.0.yaml", '"5.5": {check: container-privileged, section: "5"',
-     '"5.5": {check: container-privileged, section: "9"', "unknown section '9'"),
-    ("packs/cis-docker-1.6.0.yaml", "id: cis-docker-1.6.0", "id: cis-docker-1.6.1",
-     "must equal the file name"),
+    (
+        "library/docker/container-privileged.yaml",
+        "op: is_not_true",
+        "op: is_nott_true",
+        "unknown operator 'is_nott_true'",
+    ),
+    (
+        "library/docker/container-privileged.yaml",
+        "  empty: no containers on this host",
+        "  empty: no containers on this host\n  bogus: 1",
+        "unknown key 'bogus'",
+    ),
+    (
+        "library/docker/daemon-icc-disabled.yaml",
+        "fact: daemon.",
+        "fact: deamon.",
+        "unknown fact 'deamon.",
+    ),
+    (
+        "library/docker/container-privileged.yaml",
+        "id: container-privileged",
+        "id: container-privileges",
+        "must equal the file name",
+    ),
+    (
+        "library/docker/container-restart-policy.yaml",
+        "{param: max_retries}",
+        "{param: max_retry}",
+        "unknown parameter 'max_retry'",
+    ),
+    (
+        "library/docker/container-restart-policy.yaml",
+        "value: {param: max_retries}",
+        "value: {param: max_retries, fact: x}",
+        "a value is a literal",
+    ),
+    (
+        "packs/cis-docker-1.6.0.yaml",
+        "check: container-privileged,",
+        "check: container-privilege,",
+        "unknown check 'container-privilege'",
+    ),
+    (
+        "packs/cis-docker-1.6.0.yaml",
+        '"5.5": {check: container-privileged, section: "5"',
+        '"5.5": {check: container-privileged, section: "9"',
+        "unknown section '9'",
+    ),
+    (
+        "packs/cis-docker-1.6.0.yaml",
+        "id: cis-docker-1.6.0",
+        "id: cis-docker-1.6.1",
+        "must equal the file name",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("file", "old", "new", "message"), REJECTIONS,
-                         ids=[r[3].split("'")[0].strip() + " " + r[0].split("/")[-1]
-                              for r in REJECTIONS])
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    REJECTIONS,
+    ids=[r[3].split("'")[0].strip() + " " + r[0].split("/")[-1] for r in REJECTIONS],
+)
 def test_loader_rejections_name_file_and_line(
     tmp_path: Path, file: str, old: str, new: str, message: str
 ) -> None:
@@ -97,8 +135,11 @@ def test_loader_rejections_name_file_and_line(
 
 def test_a_bad_regex_is_rejected_at_load(tmp_path: Path) -> None:
     checks = _copy(tmp_path)
-    _edit(checks / "library" / "docker" / "daemon-log-level-info.yaml",
-          "'^(?i:info)$'", "'(?<=x)info'")
+    _edit(
+        checks / "library" / "docker" / "daemon-log-level-info.yaml",
+        "'^(?i:info)$'",
+        "'(?<=x)info'",
+    )
     with pytest.raises(SourceError, match="RE2"):
         load_catalog(checks)
 
@@ -109,29 +150,44 @@ def _user_pack(tmp_path: Path) -> Path:
     folder = tmp_path / "acme"
     (folder / "packs").mkdir(parents=True)
     (folder / "library").mkdir()
-    (folder / "library" / "acme-daemon-debug-off.yaml").write_text(yaml.safe_dump({
-        "id": "acme-daemon-debug-off",
-        "title": "dockerd does not run in debug mode",
-        "automated": True,
-        "description": "Debug logging writes request bodies to the logs.",
-        "rationale": "Logs travel further than the daemon.",
-        "audit": "Look at dockerd's command line and daemon.json for debug.",
-        "remediation": "Remove --debug and \"debug\": true.",
-        "snippet": {"kind": "text", "text": "remove debug"},
-        "check": {"test": {"fact": "daemon.options.debug", "op": "is_not_true", "label": "debug"}},
-    }))
-    (folder / "packs" / "acme-docker.yaml").write_text(yaml.safe_dump({
-        "id": "acme-docker",
-        "name": "ACME Docker baseline",
-        "version": "2026.1",
-        "target_kinds": ["docker-host"],
-        "sections": {"1": "Daemon", "2": "Containers"},
-        "controls": {
-            "1.1": {"check": "acme-daemon-debug-off", "section": "1", "level": 1},
-            "2.1": {"check": "container-restart-policy", "section": "2", "level": 1,
-                    "title": "Containers restart at most twice", "params": {"max_retries": 2}},
-        },
-    }))
+    (folder / "library" / "acme-daemon-debug-off.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "id": "acme-daemon-debug-off",
+                "title": "dockerd does not run in debug mode",
+                "automated": True,
+                "description": "Debug logging writes request bodies to the logs.",
+                "rationale": "Logs travel further than the daemon.",
+                "audit": "Look at dockerd's command line and daemon.json for debug.",
+                "remediation": 'Remove --debug and "debug": true.',
+                "snippet": {"kind": "text", "text": "remove debug"},
+                "check": {
+                    "test": {"fact": "daemon.options.debug", "op": "is_not_true", "label": "debug"}
+                },
+            }
+        )
+    )
+    (folder / "packs" / "acme-docker.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "id": "acme-docker",
+                "name": "ACME Docker baseline",
+                "version": "2026.1",
+                "target_kinds": ["docker-host"],
+                "sections": {"1": "Daemon", "2": "Containers"},
+                "controls": {
+                    "1.1": {"check": "acme-daemon-debug-off", "section": "1", "level": 1},
+                    "2.1": {
+                        "check": "container-restart-policy",
+                        "section": "2",
+                        "level": 1,
+                        "title": "Containers restart at most twice",
+                        "params": {"max_retries": 2},
+                    },
+                },
+            }
+        )
+    )
     return folder
 
 
@@ -140,7 +196,9 @@ def test_a_users_own_pack_runs_beside_cis(tmp_path: Path) -> None:
     assert catalog.get("acme-docker").type == "custom"
     run = evaluate_bundle(BUNDLE, catalog=catalog).run
     weak = next(t for t in run.targets if t.name == "lab-weak")
-    assert weak.packs == ["cis-docker-1.6.0", "acme-docker"] and weak.benchmark == "cis-docker-1.6.0"
+    assert (
+        weak.packs == ["cis-docker-1.6.0", "acme-docker"] and weak.benchmark == "cis-docker-1.6.0"
+    )
     by_pack = {(r.pack, r.control_id): r for r in weak.results}
     assert ("cis-docker-1.6.0", "5.15") in by_pack and ("acme-docker", "2.1") in by_pack
     assert by_pack[("acme-docker", "2.1")].params == {"max_retries": 2}
@@ -150,7 +208,9 @@ def test_a_users_own_pack_runs_beside_cis(tmp_path: Path) -> None:
     assert "acme-docker" in run.summary["sections"]
     traps = next(t for t in run.targets if t.name == "lab-traps")
     mine = next(r for r in traps.results if (r.pack, r.control_id) == ("acme-docker", "2.1"))
-    theirs = next(r for r in traps.results if (r.pack, r.control_id) == ("cis-docker-1.6.0", "5.15"))
+    theirs = next(
+        r for r in traps.results if (r.pack, r.control_id) == ("cis-docker-1.6.0", "5.15")
+    )
     # on-failure:5 passes CIS's threshold and fails the organisation's own (2)
     assert theirs.status is Status.PASS and mine.status is Status.FAIL
     assert "on-failure:2" in mine.remediation
@@ -158,18 +218,40 @@ def test_a_users_own_pack_runs_beside_cis(tmp_path: Path) -> None:
 
 def test_a_users_pack_through_the_cli_and_into_a_chinese_report(tmp_path: Path) -> None:
     pack = _user_pack(tmp_path)
-    result = CliRunner(env=ENGLISH).invoke(main, [
-        "evaluate", str(BUNDLE), "-o", str(tmp_path / "o"), "--checks", str(pack),
-        "--only", "1.1.1,acme-daemon-debug-off", "--format", "html", "--report-lang", "zh"])
+    result = CliRunner(env=ENGLISH).invoke(
+        main,
+        [
+            "evaluate",
+            str(BUNDLE),
+            "-o",
+            str(tmp_path / "o"),
+            "--checks",
+            str(pack),
+            "--only",
+            "1.1.1,acme-daemon-debug-off",
+            "--format",
+            "html",
+            "--report-lang",
+            "zh",
+        ],
+    )
     assert result.exit_code in (0, 1, 3), result.output
     data = json.loads((tmp_path / "o" / "results.json").read_text())
     assert {r["pack"] for t in data["targets"] for r in t["results"]} == {
-        "cis-docker-1.6.0", "acme-docker"}
+        "cis-docker-1.6.0",
+        "acme-docker",
+    }
     assert "dockerd does not run in debug mode" in (tmp_path / "o" / "report.html").read_text()
-    listed = CliRunner(env=ENGLISH).invoke(main, ["checks", "list", "--json", "--checks", str(pack)])
-    assert {"benchmark": "acme-docker", "id": "2.1", "check": "container-restart-policy"}.items() \
-        <= next(c for c in json.loads(listed.output) if c["id"] == "2.1"
-                and c["benchmark"] == "acme-docker").items()
+    listed = CliRunner(env=ENGLISH).invoke(
+        main, ["checks", "list", "--json", "--checks", str(pack)]
+    )
+    assert {
+        "benchmark": "acme-docker",
+        "id": "2.1",
+        "check": "container-restart-policy",
+    }.items() <= next(
+        c for c in json.loads(listed.output) if c["id"] == "2.1" and c["benchmark"] == "acme-docker"
+    ).items()
 
 
 def test_tailoring_sets_parameters_and_results_say_which(tmp_path: Path) -> None:
@@ -184,8 +266,9 @@ def test_tailoring_sets_parameters_and_results_say_which(tmp_path: Path) -> None
     with pytest.raises(SourceError) as info:
         load_catalog(tailoring=load_tailoring(tailoring))
     assert info.value.path == str(tailoring) and info.value.line == 3
-    result = CliRunner(env=ENGLISH).invoke(main, ["evaluate", str(BUNDLE), "-o", str(tmp_path / "o"),
-                                                  "--tailoring", str(tailoring)])
+    result = CliRunner(env=ENGLISH).invoke(
+        main, ["evaluate", str(BUNDLE), "-o", str(tmp_path / "o"), "--tailoring", str(tailoring)]
+    )
     assert result.exit_code == 2 and f"{tailoring}:3" in result.output
 
 
@@ -213,8 +296,10 @@ def test_the_benchmark_is_chosen_for_a_reason_never_silently(catalog: Catalog) -
     docker = catalog.select("docker-host")
     assert docker is not None and "newest benchmark for docker-host" in docker.reason
     run = build_run([node], catalog=catalog, selection=Selection(), started="t", options={})
-    assert run.targets[0].selection and run.targets[0].selection == catalog.select(
-        "k8s-node", node.platform_version).reason  # type: ignore[union-attr]
+    assert (
+        run.targets[0].selection
+        and run.targets[0].selection == catalog.select("k8s-node", node.platform_version).reason
+    )  # type: ignore[union-attr]
 
 
 def test_an_unmanaged_cluster_lists_only_the_controls_it_judged(tmp_path: Path) -> None:

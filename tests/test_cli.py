@@ -114,8 +114,10 @@ def test_ctrl_c_keeps_what_finished(monkeypatch) -> None:  # type: ignore[no-unt
         return done, pending
 
     monkeypatch.setattr(api, "wait", wait_then_interrupt)
-    targets = [Target(name="lab-hardened", kind="bundle", path=str(BUNDLE)),
-               Target(name="lab-weak", kind="bundle", path=str(BUNDLE))]
+    targets = [
+        Target(name="lab-hardened", kind="bundle", path=str(BUNDLE)),
+        Target(name="lab-weak", kind="bundle", path=str(BUNDLE)),
+    ]
     outcome = api.audit(targets, concurrency=1)
     assert outcome.run.interrupted
     finished = [t for t in outcome.run.targets if t.reachable]

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from cisaudit.api import evaluate_bundle
+from cisaudit.evaluate import FactSet, MissingFact, dig
 from cisaudit.evidence import Section, read_bundle
 from cisaudit.kinds.k8s_node.collect import collect_k8s_node, phase2_script, probe
-from cisaudit.transport.local import LocalTransport
 from cisaudit.kinds.k8s_node.derive import (
     derive,
     node_version,
@@ -25,9 +25,9 @@ from cisaudit.kinds.k8s_node.derive import (
     plan_phase2,
     split_records,
 )
-from cisaudit.evaluate import FactSet, MissingFact, dig
 from cisaudit.kinds.k8s_node.settings import go_bool, go_duration, parse_feature_gates, parse_flags
 from cisaudit.targets import Target
+from cisaudit.transport.local import LocalTransport
 
 BUNDLE = Path(__file__).parent / "data" / "bundles" / "lab-k8s-nodes.json"
 EXPECTED = yaml.safe_load((Path(__file__).parent / "lab" / "k8s_expected_facts.yaml").read_text())

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cisaudit.api import Selection, build_run
-from cisaudit.api import load_catalog
+from cisaudit.api import Selection, build_run, load_catalog
 from cisaudit.evidence import Section, TargetEvidence, load_bundle
 from cisaudit.model import Run
 
@@ -23,7 +22,7 @@ CATALOG = load_catalog()
 
 
 def _garbage(rng: random.Random, n: int) -> str:
-    alphabet = "{}[]\",:0123456789abc\x00\x1b\n\t\\/ -=é中\ud800"
+    alphabet = '{}[]",:0123456789abc\x00\x1b\n\t\\/ -=é中\ud800'
     return "".join(rng.choice(alphabet) for _ in range(n))
 
 
@@ -31,12 +30,18 @@ def _mutate_json(value: object, rng: random.Random) -> object:
     """Swap one node of a JSON document for a value of another type."""
     if isinstance(value, dict) and value:
         key = rng.choice(list(value))
-        value[key] = _mutate_json(value[key], rng) if rng.random() < 0.6 else rng.choice(
-            [None, 7, "x", [], {}, [1, "a"], {"a": {"b": None}}, True])
+        value[key] = (
+            _mutate_json(value[key], rng)
+            if rng.random() < 0.6
+            else rng.choice([None, 7, "x", [], {}, [1, "a"], {"a": {"b": None}}, True])
+        )
     elif isinstance(value, list) and value:
         i = rng.randrange(len(value))
-        value[i] = _mutate_json(value[i], rng) if rng.random() < 0.6 else rng.choice(
-            [None, 0, "str", {"k": []}, [[]]])
+        value[i] = (
+            _mutate_json(value[i], rng)
+            if rng.random() < 0.6
+            else rng.choice([None, 0, "str", {"k": []}, [[]]])
+        )
     else:
         value = rng.choice([{}, [], "", -1, None, "9" * 400])
     return value
@@ -57,8 +62,12 @@ def _mutations(rng: random.Random, output: str) -> list[tuple[str, str]]:
         doc = None
     if doc is not None:
         out.append(("wrong types", json.dumps(_mutate_json(copy.deepcopy(doc), rng))))
-        out.append(("list for object", json.dumps([doc]) if isinstance(doc, dict)
-                    else json.dumps({"x": doc})))
+        out.append(
+            (
+                "list for object",
+                json.dumps([doc]) if isinstance(doc, dict) else json.dumps({"x": doc}),
+            )
+        )
     return out
 
 
@@ -84,9 +93,12 @@ def test_every_mutation_ends_in_complete_results(bundle: Path) -> None:
         for name in rng.sample(names, min(4, len(names))):
             for what, output in _mutations(rng, victim.sections[name].output):
                 mutated = copy.copy(victim)
-                mutated.sections = {**victim.sections,
-                                    name: Section(victim.sections[name].command,
-                                                  rng.choice([0, 0, 1, -1, 127]), output)}
+                mutated.sections = {
+                    **victim.sections,
+                    name: Section(
+                        victim.sections[name].command, rng.choice([0, 0, 1, -1, 127]), output
+                    ),
+                }
                 # With the other targets now and then (they must keep their verdicts);
                 # alone otherwise, which keeps the test fast.
                 others = [t for t in targets if t.name != victim.name] if tried % 8 == 0 else []

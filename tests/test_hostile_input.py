@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cisaudit.api import audit, evaluate_bundle
-from cisaudit.api import load_catalog
+from cisaudit.api import audit, evaluate_bundle, load_catalog
 from cisaudit.cli import main
 from cisaudit.evidence import EvidenceError, load_bundle
-from cisaudit.transport import TransportError
-from cisaudit.transport.ssh import SSHTransport
 from cisaudit.model import Status
 from cisaudit.targets import JumpHost, Target
+from cisaudit.transport import TransportError
+from cisaudit.transport.ssh import SSHTransport
 from tests.fake_servers import (
     FakeServer,
     JumpServer,
@@ -42,8 +41,15 @@ BOMB = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
 
 
 def _target(name: str, port: int, **extra: object) -> Target:
-    return Target(name=name, address="127.0.0.1", port=port, user="audit", connect_timeout=2.0,
-                  command_timeout=5.0, **extra)  # type: ignore[arg-type]
+    return Target(
+        name=name,
+        address="127.0.0.1",
+        port=port,
+        user="audit",
+        connect_timeout=2.0,
+        command_timeout=5.0,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ servers that misbehave
@@ -76,7 +82,9 @@ def servers():  # type: ignore[no-untyped-def]
     ids=["silent", "slow-banner", "garbage", "http", "smtp", "markup"],
 )
 def test_misbehaving_servers_are_named_within_the_connect_timeout(
-    servers, behaviour, reason: str  # type: ignore[no-untyped-def]
+    servers,
+    behaviour,
+    reason: str,  # type: ignore[no-untyped-def]
 ) -> None:
     server = servers(behaviour)
     started = time.monotonic()
@@ -108,16 +116,20 @@ def test_a_jump_host_that_refuses_to_forward(tmp_path: Path, servers) -> None:  
     key = client_key(tmp_path)
     known = tmp_path / "known_hosts"
     known.write_text(jump.known_hosts_line())
-    target = _target("behind", 22, key=str(key), known_hosts=str(known),
-                     jump=(JumpHost("127.0.0.1", jump.port, "audit"),))
+    target = _target(
+        "behind",
+        22,
+        key=str(key),
+        known_hosts=str(known),
+        jump=(JumpHost("127.0.0.1", jump.port, "audit"),),
+    )
     outcome = audit([target, Target(name="lab-bare", kind="bundle", path=str(BUNDLE))])
     behind, recorded = outcome.run.targets
     assert not behind.reachable
     assert "the jump host could not open a connection to 127.0.0.1:22" in (behind.error or "")
     assert "Administratively prohibited" in (behind.error or "")
     assert all(r.status is Status.ERROR for r in behind.results)
-    assert recorded.reachable and {r.status for r in recorded.results} >= {Status.PASS,
-                                                                           Status.FAIL}
+    assert recorded.reachable and {r.status for r in recorded.results} >= {Status.PASS, Status.FAIL}
     jump.close()
 
 
@@ -127,9 +139,13 @@ def test_two_jump_hosts_in_a_row(tmp_path: Path, servers) -> None:  # type: igno
     key = client_key(tmp_path)
     known = tmp_path / "known_hosts"
     known.write_text(first.known_hosts_line() + second.known_hosts_line())
-    target = _target("far", end.port, key=str(key), known_hosts=str(known),
-                     jump=(JumpHost("127.0.0.1", first.port, "a"),
-                           JumpHost("127.0.0.1", second.port, "b")))
+    target = _target(
+        "far",
+        end.port,
+        key=str(key),
+        known_hosts=str(known),
+        jump=(JumpHost("127.0.0.1", first.port, "a"), JumpHost("127.0.0.1", second.port, "b")),
+    )
     with pytest.raises(TransportError) as info:
         SSHTransport(target)
     # the target's own banner was read through both hops
@@ -144,8 +160,13 @@ def test_a_jump_hosts_unknown_host_key_is_refused(tmp_path: Path) -> None:
     jump = JumpServer(tmp_path, forward=True)
     known = tmp_path / "known_hosts"
     known.write_text("")
-    target = _target("behind", 22, key=str(client_key(tmp_path)), known_hosts=str(known),
-                     jump=(JumpHost("127.0.0.1", jump.port, "audit"),))
+    target = _target(
+        "behind",
+        22,
+        key=str(client_key(tmp_path)),
+        known_hosts=str(known),
+        jump=(JumpHost("127.0.0.1", jump.port, "audit"),),
+    )
     with pytest.raises(TransportError) as info:
         SSHTransport(target)
     assert f"jump host 127.0.0.1:{jump.port}: host key is not in" in str(info.value)
@@ -153,7 +174,8 @@ def test_a_jump_hosts_unknown_host_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_one_bad_host_never_stops_the_run_and_markup_prints_literally(
-    tmp_path: Path, servers  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    servers,  # type: ignore[no-untyped-def]
 ) -> None:
     server = servers(says(b"[/red][blink]spoof \x1b[2J\r\n"))
     doc = json.loads(BUNDLE.read_text())
@@ -162,13 +184,14 @@ def test_one_bad_host_never_stops_the_run_and_markup_prints_literally(
     one.write_text(json.dumps(doc))  # a one-target bundle stands for any name
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(
-        'hosts:\n'
+        "hosts:\n"
         f'  "[/red][blink]evil":\n    address: 127.0.0.1\n    port: {server.port}\n'
-        '    connect_timeout: 2\n'
+        "    connect_timeout: 2\n"
         f'  "<b>x</b>{{{{7+7}}}}":\n    kind: bundle\n    path: {one}\n'
     )
-    result = CliRunner(env=ENGLISH).invoke(main, ["scan", "-i", str(inventory), "-o", str(tmp_path / "o"),
-                                       "--no-progress"])
+    result = CliRunner(env=ENGLISH).invoke(
+        main, ["scan", "-i", str(inventory), "-o", str(tmp_path / "o"), "--no-progress"]
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert result.exit_code == 3, result.output
     assert "[/red][blink]evil" in result.output  # the name as written, not read as markup
@@ -198,8 +221,18 @@ def test_edited_evidence_is_refused_unless_allowed_and_then_flagged(tmp_path: Pa
     assert refused.exit_code == 2
     assert str(path) in refused.output and "lab-weak/daemon.json" in refused.output
     assert not (tmp_path / "a" / "results.json").exists()
-    allowed = runner.invoke(main, ["evaluate", str(path), "-o", str(tmp_path / "b"),
-                                   "--allow-modified-evidence", "--format", "html"])
+    allowed = runner.invoke(
+        main,
+        [
+            "evaluate",
+            str(path),
+            "-o",
+            str(tmp_path / "b"),
+            "--allow-modified-evidence",
+            "--format",
+            "html",
+        ],
+    )
     assert allowed.exit_code in (0, 1, 3), allowed.output
     assert "MODIFIED" in allowed.output
     results = json.loads((tmp_path / "b" / "results.json").read_text())
@@ -213,14 +246,34 @@ def test_results_and_evidence_of_different_runs_are_refused(tmp_path: Path) -> N
     first.write(tmp_path / "one")
     second = evaluate_bundle(BUNDLE)
     second.write(tmp_path / "two")
-    result = CliRunner(env=ENGLISH).invoke(main, [
-        "report", str(tmp_path / "one" / "results.json"), "-o", str(tmp_path / "r"),
-        "--format", "html", "--evidence", str(tmp_path / "two" / "evidence.json")])
+    result = CliRunner(env=ENGLISH).invoke(
+        main,
+        [
+            "report",
+            str(tmp_path / "one" / "results.json"),
+            "-o",
+            str(tmp_path / "r"),
+            "--format",
+            "html",
+            "--evidence",
+            str(tmp_path / "two" / "evidence.json"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "not the evidence these results were made from" in result.output
-    ok = CliRunner(env=ENGLISH).invoke(main, [
-        "report", str(tmp_path / "one" / "results.json"), "-o", str(tmp_path / "r"),
-        "--format", "html", "--evidence", str(tmp_path / "one" / "evidence.json")])
+    ok = CliRunner(env=ENGLISH).invoke(
+        main,
+        [
+            "report",
+            str(tmp_path / "one" / "results.json"),
+            "-o",
+            str(tmp_path / "r"),
+            "--format",
+            "html",
+            "--evidence",
+            str(tmp_path / "one" / "evidence.json"),
+        ],
+    )
     assert ok.exit_code == 0, ok.output
 
 
@@ -230,18 +283,61 @@ def test_a_forged_re_signed_report(tmp_path: Path) -> None:
     outcome.write(tmp_path / "run")
     results, evidence = tmp_path / "run" / "results.json", tmp_path / "run" / "evidence.json"
     for who in ("real", "forger"):  # both certificates say "Li Wei"
-        assert runner.invoke(main, ["keys", "init", "-o", str(tmp_path / who),
-                                    "--name", "Li Wei", "--org", "Audit Co"]).exit_code == 0
-    real = runner.invoke(main, [
-        "report", str(results), "-o", str(tmp_path / "signed"), "--format", "pdf",
-        "--limit", "lab-bare", "--sign-key", str(tmp_path / "real" / "signing-key.pem"),
-        "--sign-cert", str(tmp_path / "real" / "signing-cert.pem")])
+        assert (
+            runner.invoke(
+                main,
+                [
+                    "keys",
+                    "init",
+                    "-o",
+                    str(tmp_path / who),
+                    "--name",
+                    "Li Wei",
+                    "--org",
+                    "Audit Co",
+                ],
+            ).exit_code
+            == 0
+        )
+    real = runner.invoke(
+        main,
+        [
+            "report",
+            str(results),
+            "-o",
+            str(tmp_path / "signed"),
+            "--format",
+            "pdf",
+            "--limit",
+            "lab-bare",
+            "--sign-key",
+            str(tmp_path / "real" / "signing-key.pem"),
+            "--sign-cert",
+            str(tmp_path / "real" / "signing-cert.pem"),
+        ],
+    )
     assert real.exit_code == 0, real.output
-    forged = runner.invoke(main, [
-        "report", str(results), "-o", str(tmp_path / "forged"), "--format", "pdf",
-        "--client", "someone else", "--evidence", str(evidence), "--limit", "lab-bare",
-        "--sign-key", str(tmp_path / "forger" / "signing-key.pem"),
-        "--sign-cert", str(tmp_path / "forger" / "signing-cert.pem")])
+    forged = runner.invoke(
+        main,
+        [
+            "report",
+            str(results),
+            "-o",
+            str(tmp_path / "forged"),
+            "--format",
+            "pdf",
+            "--client",
+            "someone else",
+            "--evidence",
+            str(evidence),
+            "--limit",
+            "lab-bare",
+            "--sign-key",
+            str(tmp_path / "forger" / "signing-key.pem"),
+            "--sign-cert",
+            str(tmp_path / "forger" / "signing-cert.pem"),
+        ],
+    )
     assert forged.exit_code == 0, forged.output
     pdf = tmp_path / "forged" / "report.pdf"
     unverified = runner.invoke(main, ["verify", str(pdf)])
@@ -276,11 +372,15 @@ def _evidence_cases(tmp_path: Path) -> dict[str, Path]:
         "targets a list": {**good, "targets": [1, 2]},
         "target a string": {**good, "targets": {some: "x"}},
         "unknown target key": {**good, "targets": {some: {**good["targets"][some], "x": 1}}},
-        "missing kind": {**good, "targets": {some: {k: v for k, v in good["targets"][some]
-                                                     .items() if k != "kind"}}},
+        "missing kind": {
+            **good,
+            "targets": {some: {k: v for k, v in good["targets"][some].items() if k != "kind"}},
+        },
         "wrong type": {**good, "targets": {some: {**good["targets"][some], "remote_calls": "2"}}},
-        "section wrong type": {**good, "targets": {some: {**good["targets"][some],
-                                                          "evidence": {"id": {"rc": "0"}}}}},
+        "section wrong type": {
+            **good,
+            "targets": {some: {**good["targets"][some], "evidence": {"id": {"rc": "0"}}}},
+        },
         "other schema": {**good, "schema_version": "9.0"},
     }
     paths = {}
@@ -301,7 +401,9 @@ def test_malformed_evidence_is_an_input_error_naming_the_file(tmp_path: Path) ->
     for name, path in _evidence_cases(tmp_path).items():
         with pytest.raises(EvidenceError):
             load_bundle(path)
-        result = CliRunner(env=ENGLISH).invoke(main, ["evaluate", str(path), "-o", str(tmp_path / "o")])
+        result = CliRunner(env=ENGLISH).invoke(
+            main, ["evaluate", str(path), "-o", str(tmp_path / "o")]
+        )
         assert result.exit_code == 2, f"{name}: {result.output}"
         assert str(path) in result.output, name
         assert result.exception is None or isinstance(result.exception, SystemExit), name
@@ -334,8 +436,19 @@ def test_alias_bombs_are_refused_quickly(tmp_path: Path) -> None:
     theme = tmp_path / "theme.yml"
     theme.write_text(BOMB)
     sample = ROOT / "tests" / "data" / "report" / "sample-results.json"
-    result = runner.invoke(main, ["report", str(sample), "-o", str(tmp_path / "r"),
-                                  "--format", "html", "--theme", str(theme)])
+    result = runner.invoke(
+        main,
+        [
+            "report",
+            str(sample),
+            "-o",
+            str(tmp_path / "r"),
+            "--format",
+            "html",
+            "--theme",
+            str(theme),
+        ],
+    )
     assert result.exit_code != 0 and "alias" in result.output
     deep = tmp_path / "deep.yml"
     deep.write_text("hosts:\n" + "".join("  " * i + "a:\n" for i in range(1, 200)))
@@ -360,8 +473,12 @@ def test_regexes_are_checked_at_load_and_linear_at_run(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "checks", checks)
     control = checks / "library" / "docker" / "daemon-icc-disabled.yaml"
     text = control.read_text()
-    lookaround = text.replace("check:", "check:\n  when: {fact: engine.storage_driver, op: "
-                              "matches, value: 'a(?=b)'}\n  otherwise: x\n", 1)
+    lookaround = text.replace(
+        "check:",
+        "check:\n  when: {fact: engine.storage_driver, op: "
+        "matches, value: 'a(?=b)'}\n  otherwise: x\n",
+        1,
+    )
     control.write_text(lookaround)
     with pytest.raises(Exception) as info:
         load_catalog(checks)

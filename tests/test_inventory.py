@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cisaudit.inventory import Inventory, InventoryError, load_inventory
 from cisaudit.inventory import ansible as ansible_vars
 from cisaudit.inventory import values as inventory_values
-from cisaudit.inventory import Inventory, InventoryError, load_inventory
 from cisaudit.targets import KINDS, NODE_ROLES, JumpHost, Target
 from cisaudit.yamlsrc import SourceError
 
@@ -534,20 +534,26 @@ def test_ssh_keys_are_checked_when_the_inventory_loads(tmp_path: Path) -> None:
     key = tmp_path / "id_test"
     key.write_text("not really a key\n")
     inventory = tmp_path / "inv.yml"
-    inventory.write_text(f"hosts:\n  web-1:\n    address: 192.0.2.1\n    key: {key}\n"
-                         f"  web-2:\n    address: 192.0.2.2\n    jump: {{address: 192.0.2.9,"
-                         f" key: {tmp_path / 'missing'}}}\n")
+    inventory.write_text(
+        f"hosts:\n  web-1:\n    address: 192.0.2.1\n    key: {key}\n"
+        f"  web-2:\n    address: 192.0.2.2\n    jump: {{address: 192.0.2.9,"
+        f" key: {tmp_path / 'missing'}}}\n"
+    )
     key.chmod(0o644)
     with pytest.raises(InventoryError) as info:
         load_inventory(inventory)
-    assert info.value.line == 4 and "mode 0644" in str(info.value) and "chmod 600" in str(info.value)
+    assert (
+        info.value.line == 4 and "mode 0644" in str(info.value) and "chmod 600" in str(info.value)
+    )
     key.chmod(0o600)
     with pytest.raises(InventoryError) as info:
         load_inventory(inventory)
     assert info.value.line == 7 and "does not exist" in str(info.value)
     assert len(load_inventory(inventory, check_files=False).targets) == 2
     ini = tmp_path / "hosts.ini"
-    ini.write_text(f"[web]\nweb-3 ansible_host=192.0.2.3 ansible_ssh_private_key_file={tmp_path / 'nope'}\n")
+    ini.write_text(
+        f"[web]\nweb-3 ansible_host=192.0.2.3 ansible_ssh_private_key_file={tmp_path / 'nope'}\n"
+    )
     with pytest.raises(InventoryError) as info:
         load_inventory(ini)
     assert info.value.line == 2 and "ansible_ssh_private_key_file" in str(info.value)

@@ -32,11 +32,10 @@ from k8s_standin.catalog import BY_RESOURCE, KINDS
 from k8s_standin.contract_catalog import contract_catalog
 from k8s_standin.pki import make_pki
 
-from cisaudit.api import Outcome, audit, evaluate_bundle
-from cisaudit.api import load_catalog
+from cisaudit.api import Outcome, audit, evaluate_bundle, load_catalog
 from cisaudit.catalog import Catalog
-from cisaudit.kinds.k8s_cluster import collect as k8s_cluster
 from cisaudit.evidence import Section, write_bundle
+from cisaudit.kinds.k8s_cluster import collect as k8s_cluster
 from cisaudit.kinds.k8s_cluster.collect import collect_k8s_cluster
 from cisaudit.kinds.k8s_cluster.derive import (
     RESOURCES,
@@ -290,7 +289,9 @@ def test_read_only_and_never_a_secret(standin: StandIn, tmp_path: Path) -> None:
     assert annotations["vault.example/token"] == "<redacted>"
     applied = json.loads(annotations["kubectl.kubernetes.io/last-applied-configuration"])
     assert applied["spec"]["template"]["spec"]["containers"][0]["env"][0] == {
-        "name": "SMTP_PASS", "value": "<redacted>"}
+        "name": "SMTP_PASS",
+        "value": "<redacted>",
+    }
     container = web["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == ["--password=<redacted>", "--log-level", "info"]
     assert {"name": "LOG_LEVEL", "value": "info"} in container["env"]
@@ -946,9 +947,15 @@ def test_managed_cluster_reports_control_plane_node_controls_not_applicable() ->
     from cisaudit.targets import Target
 
     dump = Path(__file__).parent / "data" / "k8s" / "cluster-weak"
-    managed = Target(name="eks-prod", kind="k8s-cluster", path=str(dump),
-                     vars={"managed": True, "dump_complete": True})
-    self_run = Target(name="kubeadm", kind="k8s-cluster", path=str(dump), vars={"dump_complete": True})
+    managed = Target(
+        name="eks-prod",
+        kind="k8s-cluster",
+        path=str(dump),
+        vars={"managed": True, "dump_complete": True},
+    )
+    self_run = Target(
+        name="kubeadm", kind="k8s-cluster", path=str(dump), vars={"dump_complete": True}
+    )
     outcome = audit([managed, self_run])
     by_name = {t.name: {r.control_id: r for r in t.results} for t in outcome.run.targets}
     assert by_name["eks-prod"]["1.2.1"].status.value == "NOT_APPLICABLE"

@@ -41,12 +41,16 @@ def test_recorded_verdicts_match_the_lab_expectations(bundle: Path, expected: Pa
         assert set(got) == set(want), f"{target.name}: controls differ from {expected.name}"
         for control_id, status in want.items():
             if got.get(control_id) != status:
-                wrong.append(f"{target.name} {control_id}: expected {status}, got {got.get(control_id)}")
+                wrong.append(
+                    f"{target.name} {control_id}: expected {status}, got {got.get(control_id)}"
+                )
     assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.parametrize("bundle,expected", RECORDINGS, ids=lambda p: p.name)
-def test_every_automated_control_passes_and_fails_in_the_recording(bundle: Path, expected: Path) -> None:
+def test_every_automated_control_passes_and_fails_in_the_recording(
+    bundle: Path, expected: Path
+) -> None:
     outcome = evaluate_bundle(bundle)
     seen: dict[str, set[str]] = {}
     for target in outcome.run.targets:
@@ -54,8 +58,11 @@ def test_every_automated_control_passes_and_fails_in_the_recording(bundle: Path,
             seen.setdefault(result.control_id, set()).add(result.status.value)
     allowed = set(yaml.safe_load(expected.read_text()).get("not_reproducible_here") or {})
     automated = {c.id for c in outcome.run.controls.values() if c.automated}
-    missing = sorted(cid for cid in automated - allowed
-                     if not ("PASS" in seen.get(cid, set()) and {"FAIL", "MANUAL"} & seen.get(cid, set())))
+    missing = sorted(
+        cid
+        for cid in automated - allowed
+        if not ("PASS" in seen.get(cid, set()) and {"FAIL", "MANUAL"} & seen.get(cid, set()))
+    )
     assert not missing, f"automated controls that never both pass and fail: {missing}"
 
 

@@ -11,9 +11,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cisaudit.evidence import Section
 from cisaudit.kinds.docker.collect import REDACTION as DOCKER_REDACTION
 from cisaudit.kinds.docker.collect import _redact
-from cisaudit.evidence import Section
 from cisaudit.kinds.k8s_node.collect import redact_records
 from cisaudit.redact import (
     MASK,
@@ -71,34 +71,81 @@ def test_hex_digests_under_digest_names_are_kept() -> None:
 
 
 def _inspect(env: list[str], labels: dict[str, str], cmd: list[str]) -> str:
-    return json.dumps([{"Id": "c" * 64, "Name": "/app", "Path": cmd[0], "Args": cmd[1:],
-                        "Config": {"Env": env, "Labels": labels, "Cmd": cmd,
-                                   "Entrypoint": None, "Image": "lab/app:1"},
-                        "HostConfig": {"LogConfig": {"Type": "splunk", "Config": {
-                            "splunk-token": "f00dfeed-0000-4000-8000-00000000beef"}}}}])
+    return json.dumps(
+        [
+            {
+                "Id": "c" * 64,
+                "Name": "/app",
+                "Path": cmd[0],
+                "Args": cmd[1:],
+                "Config": {
+                    "Env": env,
+                    "Labels": labels,
+                    "Cmd": cmd,
+                    "Entrypoint": None,
+                    "Image": "lab/app:1",
+                },
+                "HostConfig": {
+                    "LogConfig": {
+                        "Type": "splunk",
+                        "Config": {"splunk-token": "f00dfeed-0000-4000-8000-00000000beef"},
+                    }
+                },
+            }
+        ]
+    )
 
 
 def test_container_env_by_name_and_by_value_shape() -> None:
-    env = ["DB_PASSWORD=hunter2", "DATABASE_URL=postgres://app:pw-in-url@db/x",
-           f"GH={GITHUB}", f"SEED={RANDOM}", "MYSQL_ROOT_PW=rootpw", f"KEY_ID={AWS_ID}",
-           "PATH=/usr/bin", "LANG=C.UTF-8", "MODE=production"]
+    env = [
+        "DB_PASSWORD=hunter2",
+        "DATABASE_URL=postgres://app:pw-in-url@db/x",
+        f"GH={GITHUB}",
+        f"SEED={RANDOM}",
+        "MYSQL_ROOT_PW=rootpw",
+        f"KEY_ID={AWS_ID}",
+        "PATH=/usr/bin",
+        "LANG=C.UTF-8",
+        "MODE=production",
+    ]
     out = redact_json_text(_inspect(env, {}, ["app"]))
     for secret in ("hunter2", "pw-in-url", GITHUB, RANDOM, "rootpw", AWS_ID):
         assert secret not in out
     kept = json.loads(out)[0]["Config"]["Env"]
-    assert kept[:6] == ["DB_PASSWORD=<redacted>", "DATABASE_URL=postgres://app:<redacted>@db/x",
-                        "GH=<redacted>", "SEED=<redacted>", "MYSQL_ROOT_PW=<redacted>",
-                        "KEY_ID=<redacted>"]
+    assert kept[:6] == [
+        "DB_PASSWORD=<redacted>",
+        "DATABASE_URL=postgres://app:<redacted>@db/x",
+        "GH=<redacted>",
+        "SEED=<redacted>",
+        "MYSQL_ROOT_PW=<redacted>",
+        "KEY_ID=<redacted>",
+    ]
     assert kept[6:] == ["PATH=/usr/bin", "LANG=C.UTF-8", "MODE=production"]
 
 
 def test_labels_commands_and_log_options() -> None:
     labels = {"api_token": "lbl-tok-991", "team": "payments", "ci.url": "https://u:lblpw@ci"}
-    cmd = ["mysqld", "--password=argpw1", "--token", "argtok2", "-p", "argpw3", "-pargpw4",
-           "--port", "3306"]
+    cmd = [
+        "mysqld",
+        "--password=argpw1",
+        "--token",
+        "argtok2",
+        "-p",
+        "argpw3",
+        "-pargpw4",
+        "--port",
+        "3306",
+    ]
     out = redact_json_text(_inspect([], labels, cmd))
-    for secret in ("lbl-tok-991", "lblpw", "argpw1", "argtok2", "argpw3", "argpw4",
-                   "f00dfeed-0000-4000-8000-00000000beef"):
+    for secret in (
+        "lbl-tok-991",
+        "lblpw",
+        "argpw1",
+        "argtok2",
+        "argpw3",
+        "argpw4",
+        "f00dfeed-0000-4000-8000-00000000beef",
+    ):
         assert secret not in out, secret
     doc = json.loads(out)[0]
     assert doc["Config"]["Labels"]["team"] == "payments"
@@ -120,10 +167,14 @@ def test_labels_commands_and_log_options() -> None:
         (["x", "--token-auth-file=/etc/t.csv"], ["x", "--token-auth-file=/etc/t.csv"]),
         (["x", "--anonymous-auth=false"], ["x", "--anonymous-auth=false"]),
         (["x", "-e", "API_KEY=k1"], ["x", "-e", "API_KEY=<redacted>"]),
-        (["sh", "-c", "DB_PASS=zz ./run --secret qq"],
-         ["sh", "-c", "DB_PASS=<redacted> ./run --secret <redacted>"]),
-        (["x", "--tls-cipher-suites=TLS_AES_128_GCM_SHA256"],
-         ["x", "--tls-cipher-suites=TLS_AES_128_GCM_SHA256"]),
+        (
+            ["sh", "-c", "DB_PASS=zz ./run --secret qq"],
+            ["sh", "-c", "DB_PASS=<redacted> ./run --secret <redacted>"],
+        ),
+        (
+            ["x", "--tls-cipher-suites=TLS_AES_128_GCM_SHA256"],
+            ["x", "--tls-cipher-suites=TLS_AES_128_GCM_SHA256"],
+        ),
         (["x", RANDOM], ["x", MASK]),
     ],
 )
@@ -151,9 +202,11 @@ def test_image_history_steps() -> None:
 
 
 def test_free_text_shapes() -> None:
-    text = (f"push https://oauth2:{GITHUB}@git.example/x; curl -u admin:curlpw 'https://h/?a=1&"
-            f"access_token=qtok9'; {JWT}; -----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n"
-            "-----END RSA PRIVATE KEY-----; https://hooks.slack.com/services/T0/B0/slackpath")
+    text = (
+        f"push https://oauth2:{GITHUB}@git.example/x; curl -u admin:curlpw 'https://h/?a=1&"
+        f"access_token=qtok9'; {JWT}; -----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n"
+        "-----END RSA PRIVATE KEY-----; https://hooks.slack.com/services/T0/B0/slackpath"
+    )
     out = scrub_text(text)
     for secret in (GITHUB, "curlpw", "qtok9", JWT, "MIIEabc", "T0/B0/slackpath"):
         assert secret not in out, secret
@@ -161,8 +214,10 @@ def test_free_text_shapes() -> None:
 
 
 def test_environment_files() -> None:
-    text = ("/etc/environment:AWS_SECRET_ACCESS_KEY=xyz1\n/etc/environment:DOCKER_CONTENT_TRUST=1\n"
-            "/etc/profile.d/x.sh:export GITHUB_TOKEN='t2t2'\n")
+    text = (
+        "/etc/environment:AWS_SECRET_ACCESS_KEY=xyz1\n/etc/environment:DOCKER_CONTENT_TRUST=1\n"
+        "/etc/profile.d/x.sh:export GITHUB_TOKEN='t2t2'\n"
+    )
     out = redact_env_lines(text)
     assert "xyz1" not in out and "t2t2" not in out
     assert "/etc/environment:DOCKER_CONTENT_TRUST=1" in out
@@ -171,17 +226,40 @@ def test_environment_files() -> None:
 
 def test_kubernetes_env_args_and_annotations() -> None:
     applied = {"spec": {"containers": [{"env": [{"name": "DB_PASSWORD", "value": "lastpw"}]}]}}
-    pods = {"kind": "PodList", "items": [{
-        "metadata": {"name": "p", "annotations": {
-            "kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied) + "\n",
-            "vault.example/token": "annotok", "owner": "team-a"}},
-        "spec": {"containers": [{"name": "app", "command": ["app", "--api-key", "cmdkey"],
-                                 "args": ["--db=postgres://u:argpw@db"],
-                                 "env": [{"name": "DB_PASSWORD", "value": "hunter2"},
-                                         {"name": "MODE", "value": "prod"},
-                                         {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {
-                                             "name": "s", "key": "token"}}}]}],
-                 "volumes": [{"name": "v", "secret": {"secretName": "db-creds"}}]}}]}
+    pods = {
+        "kind": "PodList",
+        "items": [
+            {
+                "metadata": {
+                    "name": "p",
+                    "annotations": {
+                        "kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied)
+                        + "\n",
+                        "vault.example/token": "annotok",
+                        "owner": "team-a",
+                    },
+                },
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "command": ["app", "--api-key", "cmdkey"],
+                            "args": ["--db=postgres://u:argpw@db"],
+                            "env": [
+                                {"name": "DB_PASSWORD", "value": "hunter2"},
+                                {"name": "MODE", "value": "prod"},
+                                {
+                                    "name": "API_TOKEN",
+                                    "valueFrom": {"secretKeyRef": {"name": "s", "key": "token"}},
+                                },
+                            ],
+                        }
+                    ],
+                    "volumes": [{"name": "v", "secret": {"secretName": "db-creds"}}],
+                },
+            }
+        ],
+    }
     out = redact_json_text(json.dumps(pods))
     for secret in ("lastpw", "annotok", "cmdkey", "argpw", "hunter2"):
         assert secret not in out, secret
@@ -191,8 +269,9 @@ def test_kubernetes_env_args_and_annotations() -> None:
     assert env[1] == {"name": "MODE", "value": "prod"}
     assert env[2]["valueFrom"]["secretKeyRef"] == {"name": "s", "key": "token"}
     assert doc["spec"]["volumes"][0]["secret"]["secretName"] == "db-creds"
-    last = json.loads(doc["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-"
-                                                    "configuration"])
+    last = json.loads(
+        doc["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    )
     assert last["spec"]["containers"][0]["env"][0]["value"] == MASK
 
 
@@ -216,20 +295,28 @@ def test_flow_style_encryption_config_keeps_its_meaning() -> None:
 
 
 def test_yaml_edits_keep_comments_layout_and_block_scalars() -> None:
-    text = ("# kept comment\nauth:\n  password: |\n    one\n    two\n  user: admin  # note\n"
-            "pin: 1234\nlist: [a, {token: t0k3n}]\nanchor: &a {secret: s1}\nref: *a\n")
+    text = (
+        "# kept comment\nauth:\n  password: |\n    one\n    two\n  user: admin  # note\n"
+        "pin: 1234\nlist: [a, {token: t0k3n}]\nanchor: &a {secret: s1}\nref: *a\n"
+    )
     out = redact_yaml_text(text)
     assert "# kept comment" in out and "# note" in out
-    assert yaml.safe_load(out) == {"auth": {"password": MASK, "user": "admin"}, "pin": MASK,
-                                   "list": ["a", {"token": MASK}], "anchor": {"secret": MASK},
-                                   "ref": {"secret": MASK}}
+    assert yaml.safe_load(out) == {
+        "auth": {"password": MASK, "user": "admin"},
+        "pin": MASK,
+        "list": ["a", {"token": MASK}],
+        "anchor": {"secret": MASK},
+        "ref": {"secret": MASK},
+    }
 
 
 def test_json_documents_keep_their_meaning() -> None:
     text = '{\n  "log-opts": {"splunk-token": "jt1", "max-size": "10m"},\n  "debug": false\n}\n'
     out = redact_document(text)
-    assert json.loads(out) == {"log-opts": {"splunk-token": MASK, "max-size": "10m"},
-                               "debug": False}
+    assert json.loads(out) == {
+        "log-opts": {"splunk-token": MASK, "max-size": "10m"},
+        "debug": False,
+    }
 
 
 def test_text_that_is_not_a_document_is_scrubbed() -> None:
@@ -237,15 +324,21 @@ def test_text_that_is_not_a_document_is_scrubbed() -> None:
 
 
 _keys = st.sampled_from(["password", "token", "name", "mode", "secret", "path", "level", "apiKey"])
-_scalars = st.one_of(st.integers(-5, 5000), st.booleans(), st.none(),
-                     st.text("abcXYZ019 _-./:", min_size=0, max_size=12))
-_trees = st.recursive(_scalars, lambda kids: st.one_of(
-    st.lists(kids, max_size=4), st.dictionaries(_keys, kids, max_size=4)), max_leaves=20)
+_scalars = st.one_of(
+    st.integers(-5, 5000),
+    st.booleans(),
+    st.none(),
+    st.text("abcXYZ019 _-./:", min_size=0, max_size=12),
+)
+_trees = st.recursive(
+    _scalars,
+    lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(_keys, kids, max_size=4)),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(tree=st.dictionaries(_keys, _trees, min_size=1, max_size=5),
-       flow=st.booleans())
+@given(tree=st.dictionaries(_keys, _trees, min_size=1, max_size=5), flow=st.booleans())
 def test_redacted_yaml_always_parses_to_the_same_structure(tree: dict, flow: bool) -> None:  # type: ignore[type-arg]
     text = yaml.safe_dump(tree, default_flow_style=flow, sort_keys=False)
     out = redact_yaml_text(text)
@@ -264,10 +357,15 @@ def test_redacted_yaml_always_parses_to_the_same_structure(tree: dict, flow: boo
 def test_docker_sections_are_all_redacted_and_hashed_as_stored() -> None:
     sections = {
         "docker.inspect": Section("docker inspect", 0, _inspect(["DB_PASSWORD=s1"], {}, ["x"])),
-        "dockerd.cmdline": Section("x", 0, "pid 1\nuid 0\nexe /usr/bin/dockerd\ndockerd\n"
-                                             "--label\napi_token=s2\n-H\nunix:///run/d.sock"),
-        "daemon.json": Section("x", 0, 'path /etc/docker/daemon.json\n{"log-opts": '
-                                       '{"splunk-token": "s3"}}'),
+        "dockerd.cmdline": Section(
+            "x",
+            0,
+            "pid 1\nuid 0\nexe /usr/bin/dockerd\ndockerd\n"
+            "--label\napi_token=s2\n-H\nunix:///run/d.sock",
+        ),
+        "daemon.json": Section(
+            "x", 0, 'path /etc/docker/daemon.json\n{"log-opts": {"splunk-token": "s3"}}'
+        ),
         "containerd.config": Section("x", 0, '[auth]\n  password = "s4"\n  username = "u"'),
         "host.units": Section("x", 0, "ExecStart=/usr/bin/dockerd --tlskey /k --token s5"),
         "other": Section("x", 0, "", stderr="failed: DB_PASSWORD=s6"),
@@ -284,9 +382,11 @@ def test_docker_sections_are_all_redacted_and_hashed_as_stored() -> None:
 
 def test_kubernetes_node_records_keep_argument_counts_and_file_meaning() -> None:
     m = "==CISAUDIT:abc/"
-    text = (f"{m}PROCESSES\n{m}PROC etcd 12 0\n{m}ARGV 3\netcd\n--initial-cluster-token\nnodetok\n"
-            f"{m}ENV\nETCD_CLIENT_CERT_AUTH=true\nETCD_INITIAL_CLUSTER_TOKEN=envtok\n"
-            f"{m}CONFIGS\n{m}FILE apiserver.encryption /etc/enc.yaml\n{FLOW_ENCRYPTION}\n")
+    text = (
+        f"{m}PROCESSES\n{m}PROC etcd 12 0\n{m}ARGV 3\netcd\n--initial-cluster-token\nnodetok\n"
+        f"{m}ENV\nETCD_CLIENT_CERT_AUTH=true\nETCD_INITIAL_CLUSTER_TOKEN=envtok\n"
+        f"{m}CONFIGS\n{m}FILE apiserver.encryption /etc/enc.yaml\n{FLOW_ENCRYPTION}\n"
+    )
     out = redact_records(text)
     assert "nodetok" not in out and "envtok" not in out and "c2VjcmV0" not in out
     assert "ETCD_CLIENT_CERT_AUTH=true" in out
@@ -299,8 +399,17 @@ def test_kubernetes_node_records_keep_argument_counts_and_file_meaning() -> None
 
 @pytest.mark.parametrize(
     "text",
-    ["a=" * 200_000, "--a " * 100_000, '"a":' * 100_000, "-u " * 100_000, "?a=" * 100_000,
-     "eyJ" * 100_000, "ENV a " * 50_000, "https://" * 50_000 + "@", "-p" * 200_000],
+    [
+        "a=" * 200_000,
+        "--a " * 100_000,
+        '"a":' * 100_000,
+        "-u " * 100_000,
+        "?a=" * 100_000,
+        "eyJ" * 100_000,
+        "ENV a " * 50_000,
+        "https://" * 50_000 + "@",
+        "-p" * 200_000,
+    ],
 )
 def test_hostile_text_is_redacted_in_linear_time(text: str) -> None:
     started = time.process_time()

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from cisaudit.report.cli import register
+from cisaudit.report.cli import keys_group, report_command, verify_command
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "report"
@@ -19,7 +19,8 @@ def _main() -> click.Group:
     def main() -> None:
         pass
 
-    register(main)
+    for command in (report_command, keys_group, verify_command):
+        main.add_command(command)
     return main
 
 
@@ -35,9 +36,14 @@ def _commands() -> list[click.Command]:
 
 def test_every_option_is_documented() -> None:
     docs = (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
-    missing = [f"{cmd.name} {opt}" for cmd in _commands() for param in cmd.params
-               if isinstance(param, click.Option) for opt in param.opts
-               if opt.startswith("--") and f"`{opt}" not in docs]
+    missing = [
+        f"{cmd.name} {opt}"
+        for cmd in _commands()
+        for param in cmd.params
+        if isinstance(param, click.Option)
+        for opt in param.opts
+        if opt.startswith("--") and f"`{opt}" not in docs
+    ]
     assert not missing, f"options missing from docs/reports.md: {missing}"
 
 
@@ -46,17 +52,36 @@ def test_report_keys_verify_round_trip(tmp_path: Path) -> None:
     keys = runner.invoke(_main(), ["keys", "init", "-o", str(tmp_path / "k"), "--name", "CLI"])
     assert keys.exit_code == 0, keys.output
     out = tmp_path / "out"
-    result = runner.invoke(_main(), [
-        "report", str(DATA / "sample-results.json"), "-o", str(out),
-        "--format", "pdf,csv", "--lang", "zh", "--evidence", str(DATA / "sample-evidence.json"),
-        "--sign-key", str(tmp_path / "k" / "signing-key.pem"),
-        "--sign-cert", str(tmp_path / "k" / "signing-cert.pem"),
-        "--client", "客户", "--assessor", "审计员"])
+    result = runner.invoke(
+        _main(),
+        [
+            "report",
+            str(DATA / "sample-results.json"),
+            "-o",
+            str(out),
+            "--format",
+            "pdf,csv",
+            "--lang",
+            "zh",
+            "--evidence",
+            str(DATA / "sample-evidence.json"),
+            "--sign-key",
+            str(tmp_path / "k" / "signing-key.pem"),
+            "--sign-cert",
+            str(tmp_path / "k" / "signing-cert.pem"),
+            "--client",
+            "客户",
+            "--assessor",
+            "审计员",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (out / "report.pdf").is_file() and (out / "results.csv").is_file()
     assert (out / "sample-evidence.json.sig").is_file()
-    verified = runner.invoke(_main(), ["verify", str(out / "report.pdf"),
-                                       "--trust", str(tmp_path / "k" / "signing-cert.pem")])
+    verified = runner.invoke(
+        _main(),
+        ["verify", str(out / "report.pdf"), "--trust", str(tmp_path / "k" / "signing-cert.pem")],
+    )
     assert verified.exit_code == 0, verified.output
     assert re.search(r"intact:\s+yes", verified.output)
     again = runner.invoke(_main(), ["keys", "init", "-o", str(tmp_path / "k"), "--name", "CLI"])
@@ -80,13 +105,25 @@ def test_usage_errors(tmp_path: Path) -> None:
 def test_limit_renders_a_group_and_scores_it_again(tmp_path: Path) -> None:
     import csv
 
-    result = CliRunner().invoke(_main(), [
-        "report", str(DATA / "sample-results.json"), "-o", str(tmp_path), "--format", "csv",
-        "--limit", "k8s,docker-0[1]"])
+    result = CliRunner().invoke(
+        _main(),
+        [
+            "report",
+            str(DATA / "sample-results.json"),
+            "-o",
+            str(tmp_path),
+            "--format",
+            "csv",
+            "--limit",
+            "k8s,docker-0[1]",
+        ],
+    )
     assert result.exit_code == 0, result.output
     with (tmp_path / "results.csv").open(encoding="utf-8-sig") as handle:
         targets = {row["target"] for row in csv.DictReader(handle)}
     assert targets == {"k8s-worker-1", "docker-01"}
-    none = CliRunner().invoke(_main(), ["report", str(DATA / "sample-results.json"), "-o",
-                                        str(tmp_path), "--limit", "nothing-*"])
+    none = CliRunner().invoke(
+        _main(),
+        ["report", str(DATA / "sample-results.json"), "-o", str(tmp_path), "--limit", "nothing-*"],
+    )
     assert none.exit_code == 2 and "no target or group matches" in none.output

@@ -36,9 +36,15 @@ def _samples():  # type: ignore[no-untyped-def]
 def sample_context(lang: str = "both") -> dict:
     run, evidence = _samples().sample_run()
     return build_context(
-        run, lang=lang, theme=load_theme().to_context(),
-        meta=ReportMeta(org="Acme Audit", client="Client & Co", assessor="Zhang San",
-                        generated_at="2026-11-22T09:00:00Z"),
+        run,
+        lang=lang,
+        theme=load_theme().to_context(),
+        meta=ReportMeta(
+            org="Acme Audit",
+            client="Client & Co",
+            assessor="Zhang San",
+            generated_at="2026-11-22T09:00:00Z",
+        ),
         evidence=evidence,
         attachments=[Attachment("results.json", b"{}", "application/json", "results")],
         signature=SignatureInfo(signer="Common Name: Zhang San", cert_sha256="ab" * 32),
@@ -48,12 +54,15 @@ def sample_context(lang: str = "both") -> dict:
 def test_context_matches_golden() -> None:
     context = json.loads(json.dumps(sample_context(), ensure_ascii=False))
     if os.environ.get("CISAUDIT_UPDATE_GOLDEN"):
-        GOLDEN.write_text(json.dumps(context, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
-                          encoding="utf-8")
+        GOLDEN.write_text(
+            json.dumps(context, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
+            encoding="utf-8",
+        )
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert context == golden, (
         "the report context changed; if intended, document it in docs/reports.md and "
-        "regenerate: CISAUDIT_UPDATE_GOLDEN=1 pytest tests/test_report_context.py")
+        "regenerate: CISAUDIT_UPDATE_GOLDEN=1 pytest tests/test_report_context.py"
+    )
 
 
 def test_every_context_key_is_documented() -> None:
@@ -107,7 +116,11 @@ def test_anchors_are_inert_for_hostile_names() -> None:
 
 def test_natural_order_and_excerpt() -> None:
     assert sorted(["5.10", "5.9", "1.1.3", "1.1.1"], key=natural_key) == [
-        "1.1.1", "1.1.3", "5.9", "5.10"]
+        "1.1.1",
+        "1.1.3",
+        "5.9",
+        "5.10",
+    ]
     text, cut = excerpt("\n".join(str(i) for i in range(100)))
     assert cut and text.count("\n") < 20
     assert excerpt("short\n") == ("short", False)

@@ -28,7 +28,7 @@ def _samples():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run, _ = _samples().sample_run()
-    run.targets[0].name = "=HYPERLINK(\"http://x\")"  # a formula-looking host name
+    run.targets[0].name = '=HYPERLINK("http://x")'  # a formula-looking host name
     out = tmp_path_factory.mktemp("formats")
     written = render(run, out, formats=["csv", "junit", "sarif"], lang="zh")
     return {p.suffix: p for p in written}

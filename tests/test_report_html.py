@@ -59,8 +59,13 @@ class _Scan(HTMLParser):
 def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, _Scan]:
     run, evidence = _samples().sample_run()
     out = tmp_path_factory.mktemp("html")
-    path = render(run, out, formats=["html"], lang="both",
-                  meta=ReportMeta(client='<img src=x onerror="alert(2)">'))[0]
+    path = render(
+        run,
+        out,
+        formats=["html"],
+        lang="both",
+        meta=ReportMeta(client='<img src=x onerror="alert(2)">'),
+    )[0]
     html = path.read_text(encoding="utf-8")
     scan = _Scan()
     scan.feed(html)
@@ -73,7 +78,7 @@ def test_hostile_strings_stay_text(page: tuple[str, _Scan]) -> None:
     assert len(scan.scripts) == 1, "only the report's own script may be in the page"
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert '<img src=x' not in html
+    assert "<img src=x" not in html
     text = "".join(scan.text)
     assert samples.HOSTILE_CONTAINER in text and samples.HOSTILE_HOST in text
 
@@ -100,7 +105,13 @@ def test_every_verdict_is_a_filterable_row(page: tuple[str, _Scan]) -> None:
     unreachable = sum(1 for t in run.targets if not t.reachable)
     assert len(scan.rows) == reachable + unreachable
     assert {r["data-status"] for r in scan.rows} == {
-        "PASS", "FAIL", "ERROR", "MANUAL", "NOT_APPLICABLE", "WAIVED"}
+        "PASS",
+        "FAIL",
+        "ERROR",
+        "MANUAL",
+        "NOT_APPLICABLE",
+        "WAIVED",
+    }
     assert all(r.get("data-target") for r in scan.rows)
     for needle in ('id="q"', 'id="target"', 'name="status"', "执行摘要"):
         assert needle in page[0]
@@ -143,13 +154,24 @@ def test_filter_script_filters(tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail("node is required in CI to run the report's filter script")
         pytest.skip("node is not installed; the filter script is checked where it is")
-    rows = [["FAIL", "docker-01", "5.5 <script>alert(1)</script>"],
-            ["PASS", "docker-01", "1.1.1"], ["ERROR", "docker-03", "5.10"],
-            ["PASS", "docker-03", "5.31"]]
+    rows = [
+        ["FAIL", "docker-01", "5.5 <script>alert(1)</script>"],
+        ["PASS", "docker-01", "1.1.1"],
+        ["ERROR", "docker-03", "5.10"],
+        ["PASS", "docker-03", "5.31"],
+    ]
     (tmp_path / "rows.json").write_text(json.dumps(rows))
     (tmp_path / "harness.js").write_text(NODE_HARNESS)
-    result = subprocess.run([node, str(tmp_path / "harness.js"), str(tmp_path / "rows.json"),
-                             str(builtin_template_dir() / "report-html.js")],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [
+            node,
+            str(tmp_path / "harness.js"),
+            str(tmp_path / "rows.json"),
+            str(builtin_template_dir() / "report-html.js"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     # not-PASS by default: 2; search "alert(1)": 1; target docker-01: 1; with PASS: 2
     assert json.loads(result.stdout) == ["2", "1", "1", "2"]

@@ -21,8 +21,11 @@ def test_every_label_has_every_language() -> None:
 
 
 def test_chinese_labels_are_chinese() -> None:
-    untranslated = [k for k, t in LABELS.items() if t["zh"] == t["en"] and t["en"].isascii()
-                    and k not in {"sha256", "page_after"}]
+    untranslated = [
+        k
+        for k, t in LABELS.items()
+        if t["zh"] == t["en"] and t["en"].isascii() and k not in {"sha256", "page_after"}
+    ]
     assert not untranslated, f"labels not translated: {untranslated}"
 
 
@@ -41,6 +44,7 @@ def test_no_label_is_left_unused() -> None:
     sources = "".join(p.read_text(encoding="utf-8") for p in builtin_template_dir().glob("*.j2"))
     sources += (Path(__file__).parents[1] / "cisaudit" / "report" / "context.py").read_text()
     dynamic = ("status_help_",)  # looked up as 'status_help_' ~ status
-    unused = [k for k in LABELS if not k.startswith(dynamic)
-              and not re.search(rf"['\".]{k}\b", sources)]
+    unused = [
+        k for k in LABELS if not k.startswith(dynamic) and not re.search(rf"['\".]{k}\b", sources)
+    ]
     assert not unused, f"labels no template uses (remove them): {unused}"

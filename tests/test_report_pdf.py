@@ -37,18 +37,37 @@ def bilingual_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pdf")
     evidence_path = out / "evidence.json"
     evidence_path.write_text(json.dumps(evidence, ensure_ascii=False), encoding="utf-8")
-    written = render(run, out / "report", formats=["pdf"], lang="both",
-                     evidence_path=evidence_path,
-                     meta=ReportMeta(org="Acme Audit", client="客户公司", assessor="Zhang San"))
+    written = render(
+        run,
+        out / "report",
+        formats=["pdf"],
+        lang="both",
+        evidence_path=evidence_path,
+        meta=ReportMeta(org="Acme Audit", client="客户公司", assessor="Zhang San"),
+    )
     return next(p for p in written if p.suffix == ".pdf")
 
 
 def test_text_has_ids_hosts_and_both_languages(bilingual_pdf: Path) -> None:
     samples = _samples()
     text = _tool("pdftotext", "-enc", "UTF-8", str(bilingual_pdf), "-")
-    for needle in ("5.5", "2.2", "1.1.3", "4.2.1", "docker-01", "k8s-worker-1", "docker-04",
-                   "执行摘要", "Executive summary", "各对象检查结果", "证据附录", "客户公司",
-                   "CIS Docker Benchmark", "1.6.0", samples.HOSTILE_HOST):
+    for needle in (
+        "5.5",
+        "2.2",
+        "1.1.3",
+        "4.2.1",
+        "docker-01",
+        "k8s-worker-1",
+        "docker-04",
+        "执行摘要",
+        "Executive summary",
+        "各对象检查结果",
+        "证据附录",
+        "客户公司",
+        "CIS Docker Benchmark",
+        "1.6.0",
+        samples.HOSTILE_HOST,
+    ):
         assert needle in text, f"{needle!r} missing from the PDF text"
     # hostile strings (names, evidence output) are printed as text, never read as markup
     assert samples.HOSTILE_CONTAINER in text
@@ -65,8 +84,18 @@ def test_a_cjk_font_is_embedded(bilingual_pdf: Path) -> None:
 def test_pages_render_to_png(bilingual_pdf: Path, tmp_path: Path) -> None:
     info = _tool("pdfinfo", str(bilingual_pdf))
     assert "A4" in info or "595.28 x 841.89" in info
-    _tool("pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "3", str(bilingual_pdf),
-          str(tmp_path / "page"))
+    _tool(
+        "pdftoppm",
+        "-png",
+        "-r",
+        "40",
+        "-f",
+        "1",
+        "-l",
+        "3",
+        str(bilingual_pdf),
+        str(tmp_path / "page"),
+    )
     pngs = sorted(tmp_path.glob("page-*.png"))
     assert len(pngs) == 3 and all(p.stat().st_size > 2000 for p in pngs)
 
@@ -80,8 +109,13 @@ def test_results_and_evidence_are_attached(bilingual_pdf: Path) -> None:
 def test_large_fleet_keeps_passes_compact(tmp_path: Path) -> None:
     run, _ = _samples().synthetic_run(hosts=4, controls=117)
     pdf = render(run, tmp_path, formats=["pdf"], lang="en")[0]
-    pages = int(next(line.split()[-1] for line in _tool("pdfinfo", str(pdf)).splitlines()
-                     if line.startswith("Pages:")))
+    pages = int(
+        next(
+            line.split()[-1]
+            for line in _tool("pdfinfo", str(pdf)).splitlines()
+            if line.startswith("Pages:")
+        )
+    )
     assert pages < 40, f"4 hosts took {pages} pages: passes are not compact"
 
 
@@ -95,12 +129,33 @@ def test_sparse_runs_still_render(tmp_path: Path) -> None:
     empty fleet: the reports say so instead of failing."""
     from cisaudit.model import Result, Run, Status, TargetResult
 
-    odd = Run(run_id="sparse", tool_version="0.0.0", started_at="", finished_at="",
-              benchmarks=["custom-pack"], options={}, controls={},
-              targets=[TargetResult(name="h1", kind="local", benchmark="custom-pack",
-                                    results=[Result("X-1", Status.FAIL, reason="odd")])])
-    empty = Run(run_id="empty", tool_version="0.0.0", started_at="", finished_at="",
-                benchmarks=[], options={}, targets=[], controls={})
+    odd = Run(
+        run_id="sparse",
+        tool_version="0.0.0",
+        started_at="",
+        finished_at="",
+        benchmarks=["custom-pack"],
+        options={},
+        controls={},
+        targets=[
+            TargetResult(
+                name="h1",
+                kind="local",
+                benchmark="custom-pack",
+                results=[Result("X-1", Status.FAIL, reason="odd")],
+            )
+        ],
+    )
+    empty = Run(
+        run_id="empty",
+        tool_version="0.0.0",
+        started_at="",
+        finished_at="",
+        benchmarks=[],
+        options={},
+        targets=[],
+        controls={},
+    )
     for run in (odd, empty):
         written = render(run, tmp_path / run.run_id, formats=["pdf", "html", "csv"], lang="zh")
         assert len(written) == 3

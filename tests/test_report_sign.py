@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cisaudit.report import ReportMeta, render
-from cisaudit.report.cli import register
+from cisaudit.report.cli import keys_group, report_command, verify_command
 from cisaudit.report.signing import (
     KeyPaths,
     SignConfig,
@@ -35,7 +35,8 @@ def _cli():  # type: ignore[no-untyped-def]
     def main() -> None:
         pass
 
-    register(main)
+    for command in (report_command, keys_group, verify_command):
+        main.add_command(command)
     return main
 
 
@@ -49,8 +50,9 @@ def _samples():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPaths:
-    return init_keys(tmp_path_factory.mktemp("keys"), common_name="Test Signer",
-                     organisation="cisaudit tests")
+    return init_keys(
+        tmp_path_factory.mktemp("keys"), common_name="Test Signer", organisation="cisaudit tests"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +61,21 @@ def signed(tmp_path_factory: pytest.TempPathFactory, keys: KeyPaths) -> dict[str
     work = tmp_path_factory.mktemp("signed")
     evidence_path = work / "evidence.json"
     evidence_path.write_text(json.dumps(evidence), encoding="utf-8")
-    written = render(run, work / "out", formats=["pdf"], lang="en", evidence_path=evidence_path,
-                     sign=SignConfig(key=keys.key, cert=keys.cert),
-                     meta=ReportMeta(assessor="Test Signer"))
+    written = render(
+        run,
+        work / "out",
+        formats=["pdf"],
+        lang="en",
+        evidence_path=evidence_path,
+        sign=SignConfig(key=keys.key, cert=keys.cert),
+        meta=ReportMeta(assessor="Test Signer"),
+    )
     names = {p.name: p for p in written}
-    return {"pdf": names["report.pdf"], "evidence": names["evidence.json"],
-            "sig": names["evidence.json.sig"]}
+    return {
+        "pdf": names["report.pdf"],
+        "evidence": names["evidence.json"],
+        "sig": names["evidence.json.sig"],
+    }
 
 
 def _flip(src: Path, dst: Path, offset: int) -> Path:
@@ -91,12 +102,15 @@ def test_pdfsig_recognises_the_signature(signed: dict[str, Path]) -> None:
 def test_verify_ok_with_trust(signed: dict[str, Path], keys: KeyPaths) -> None:
     result = CliRunner().invoke(_cli(), ["verify", str(signed["pdf"]), "--trust", str(keys.cert)])
     assert result.exit_code == 0, result.output
-    assert "Test Signer" in result.output and "attachment results.json: hash matches" in result.output
+    assert (
+        "Test Signer" in result.output and "attachment results.json: hash matches" in result.output
+    )
 
 
 @pytest.mark.parametrize("where", [0.1, 0.5, 0.9, -30])
-def test_one_flipped_byte_is_tampering(signed: dict[str, Path], tmp_path: Path,
-                                       where: float) -> None:
+def test_one_flipped_byte_is_tampering(
+    signed: dict[str, Path], tmp_path: Path, where: float
+) -> None:
     size = signed["pdf"].stat().st_size
     offset = int(size * where) if where > 0 else size + int(where)
     tampered = _flip(signed["pdf"], tmp_path / "tampered.pdf", offset)
@@ -131,8 +145,9 @@ def test_unsigned_pdf_does_not_verify(tmp_path: Path) -> None:
     assert not result.ok and "no signature" in " ".join(result.problems)
 
 
-def test_evidence_detached_signature(signed: dict[str, Path], keys: KeyPaths,
-                                     tmp_path: Path) -> None:
+def test_evidence_detached_signature(
+    signed: dict[str, Path], keys: KeyPaths, tmp_path: Path
+) -> None:
     assert verify(signed["evidence"], trust=keys.cert).ok
     copy = tmp_path / "evidence.json"
     _flip(signed["evidence"], copy, 100)
@@ -164,21 +179,55 @@ def test_pkcs12_with_passphrase_from_env(tmp_path: Path, monkeypatch: pytest.Mon
     key = serialization.load_pem_private_key(pem.key.read_bytes(), password=b"s3cret")
     cert = load_pem_x509_certificate(pem.cert.read_bytes())
     p12 = tmp_path / "signer.p12"
-    p12.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"signer", key, cert, None,  # type: ignore[arg-type]
-        serialization.BestAvailableEncryption(b"s3cret")))
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"signer",
+            key,
+            cert,
+            None,  # type: ignore[arg-type]
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
     runner = CliRunner()
-    for signing in (["--sign-p12", str(p12)],
-                    ["--sign-key", str(pem.key), "--sign-cert", str(pem.cert)]):
+    for signing in (
+        ["--sign-p12", str(p12)],
+        ["--sign-key", str(pem.key), "--sign-cert", str(pem.cert)],
+    ):
         out = tmp_path / signing[0].strip("-")
-        result = runner.invoke(_cli(), [
-            "report", str(DATA / "sample-results.json"), "-o", str(out), "--format", "pdf",
-            "--lang", "en", *signing, "--sign-pass-env", "CISAUDIT_TEST_PASS"])
+        result = runner.invoke(
+            _cli(),
+            [
+                "report",
+                str(DATA / "sample-results.json"),
+                "-o",
+                str(out),
+                "--format",
+                "pdf",
+                "--lang",
+                "en",
+                *signing,
+                "--sign-pass-env",
+                "CISAUDIT_TEST_PASS",
+            ],
+        )
         assert result.exit_code == 0, result.output
         assert verify(out / "report.pdf", trust=pem.cert).ok
     monkeypatch.setenv("CISAUDIT_TEST_PASS", "wrong")
-    wrong = runner.invoke(_cli(), [
-        "report", str(DATA / "sample-results.json"), "-o", str(tmp_path / "w"), "--format", "pdf",
-        "--sign-key", str(pem.key), "--sign-cert", str(pem.cert),
-        "--sign-pass-env", "CISAUDIT_TEST_PASS"])
+    wrong = runner.invoke(
+        _cli(),
+        [
+            "report",
+            str(DATA / "sample-results.json"),
+            "-o",
+            str(tmp_path / "w"),
+            "--format",
+            "pdf",
+            "--sign-key",
+            str(pem.key),
+            "--sign-cert",
+            str(pem.cert),
+            "--sign-pass-env",
+            "CISAUDIT_TEST_PASS",
+        ],
+    )
     assert wrong.exit_code != 0 and "passphrase" in wrong.output

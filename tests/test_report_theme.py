@@ -14,7 +14,8 @@ from cisaudit.report.theme import ThemeError, load_theme
 DATA = Path(__file__).resolve().parent / "data" / "report"
 # A 1x1 PNG, enough to prove the logo is inlined.
 PIXEL = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 def _run():  # type: ignore[no-untyped-def]
@@ -28,8 +29,9 @@ def _run():  # type: ignore[no-untyped-def]
 def test_theme_overrides_and_inlines_the_logo(tmp_path: Path) -> None:
     (tmp_path / "logo.png").write_bytes(PIXEL)
     theme_file = tmp_path / "theme.yml"
-    theme_file.write_text('org_name: "Acme Audit"\nlogo: logo.png\ncolors: {primary: "#123456"}\n',
-                          encoding="utf-8")
+    theme_file.write_text(
+        'org_name: "Acme Audit"\nlogo: logo.png\ncolors: {primary: "#123456"}\n', encoding="utf-8"
+    )
     theme = load_theme(theme_file)
     assert theme.org_name == "Acme Audit" and theme.colors["primary"] == "#123456"
     assert theme.colors["FAIL"], "unset colours keep their defaults"
@@ -38,12 +40,15 @@ def test_theme_overrides_and_inlines_the_logo(tmp_path: Path) -> None:
     assert "Acme Audit" in html
 
 
-@pytest.mark.parametrize("body, message", [
-    ('colors: {primary: "red; } body { display: none"}\n', "colours must be"),
-    ("logo_url: x\n", "unknown theme keys"),
-    ("logo: missing.png\n", "cannot read logo"),
-    ("- a list\n", "a theme is a mapping"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('colors: {primary: "red; } body { display: none"}\n', "colours must be"),
+        ("logo_url: x\n", "unknown theme keys"),
+        ("logo: missing.png\n", "cannot read logo"),
+        ("- a list\n", "a theme is a mapping"),
+    ],
+)
 def test_bad_themes_name_the_file(tmp_path: Path, body: str, message: str) -> None:
     theme_file = tmp_path / "bad.yml"
     theme_file.write_text(body, encoding="utf-8")
@@ -57,9 +62,15 @@ def test_user_templates_override_builtin_ones(tmp_path: Path) -> None:
     templates.mkdir()
     (templates / "_methodology.html.j2").write_text(
         '<section id="methodology"><h1>House method for {{ meta.client }}</h1></section>',
-        encoding="utf-8")
-    html = render(_run(), tmp_path / "out", formats=["html"], template_dir=templates,
-                  meta=ReportMeta(client="<Client>"))[0].read_text()
+        encoding="utf-8",
+    )
+    html = render(
+        _run(),
+        tmp_path / "out",
+        formats=["html"],
+        template_dir=templates,
+        meta=ReportMeta(client="<Client>"),
+    )[0].read_text()
     assert "House method for &lt;Client&gt;" in html
     assert "Executive summary" in html, "templates not overridden stay built-in"
 
@@ -88,7 +99,8 @@ def test_pdf_rendering_never_reaches_the_network(tmp_path: Path) -> None:
         (templates / "_methodology.html.j2").write_text(
             f'<section><img src="http://127.0.0.1:{port}/beacon.png">'
             f'<link rel="stylesheet" href="http://127.0.0.1:{port}/x.css"></section>',
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         render(_run(), tmp_path / "out", formats=["pdf"], template_dir=templates)
     finally:
         server.shutdown()

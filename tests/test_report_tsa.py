@@ -32,17 +32,24 @@ def _tsa_key_and_cert():  # type: ignore[no-untyped-def]
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # the stand-in is RSA-only
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Local Test TSA")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
-                           critical=True)
-            .sign(key, hashes.SHA256()))
-    der_key = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return (asn1_keys.PrivateKeyInfo.load(der_key),
-            asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    der_key = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return (
+        asn1_keys.PrivateKeyInfo.load(der_key),
+        asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +88,12 @@ def test_signature_carries_a_timestamp(tsa_url: str, tmp_path: Path) -> None:
     spec.loader.exec_module(samples)
     run, _ = samples.sample_run()
     keys = init_keys(tmp_path / "keys", common_name="Timestamped Signer")
-    pdf = render(run, tmp_path / "out", formats=["pdf"],
-                 sign=SignConfig(key=keys.key, cert=keys.cert, tsa_url=tsa_url))[0]
+    pdf = render(
+        run,
+        tmp_path / "out",
+        formats=["pdf"],
+        sign=SignConfig(key=keys.key, cert=keys.cert, tsa_url=tsa_url),
+    )[0]
     result = verify(pdf, trust=keys.cert)
     assert result.ok, result.problems
     assert result.timestamp, "no RFC 3161 timestamp in the signature"

@@ -17,6 +17,18 @@ from cisaudit.catalog.loader import (
     load_catalog,
 )
 
-__all__ = ["Benchmark", "Catalog", "Check", "Control", "FactsContract", "Pack", "Param",
-           "Selected", "Subject", "apply_tailoring", "control_sort_key", "default_checks_dir",
-           "load_catalog"]
+__all__ = [
+    "Benchmark",
+    "Catalog",
+    "Check",
+    "Control",
+    "FactsContract",
+    "Pack",
+    "Param",
+    "Selected",
+    "Subject",
+    "apply_tailoring",
+    "control_sort_key",
+    "default_checks_dir",
+    "load_catalog",
+]

@@ -287,8 +287,10 @@ class Catalog:
         why = f"{newest.id} is the newest benchmark for {kind}"
         if named:
             why = f"{named} does not apply to {kind}; " + why
-        return Selected(newest, why + ("" if len(candidates) == 1 else
-                                       f" (of {', '.join(p.id for p in candidates)})"))
+        return Selected(
+            newest,
+            why + ("" if len(candidates) == 1 else f" (of {', '.join(p.id for p in candidates)})"),
+        )
 
     def pick(self, kind: str, platform_version: str | None = None) -> Pack | None:
         selected = self.select(kind, platform_version)
@@ -347,22 +349,34 @@ def apply_tailoring(catalog: Catalog, values: dict[str, dict[str, Any]], source:
             pack_id, _, control_id = str(key).rpartition("/")
             pack = catalog.packs.get(pack_id)
             if pack is None or control_id not in pack.controls:
-                raise SourceError(source, getattr(values, "line_of", lambda k: None)(key),
-                                  f"unknown control {key!r}")
+                raise SourceError(
+                    source,
+                    getattr(values, "line_of", lambda k: None)(key),
+                    f"unknown control {key!r}",
+                )
             targets = [pack.controls[control_id]]
         else:
             if key not in catalog.checks:
-                raise SourceError(source, getattr(values, "line_of", lambda k: None)(key),
-                                  f"unknown check {key!r}{_suggest(str(key), catalog.checks)}")
-            targets = [c for p in catalog.packs.values() for c in p.controls.values()
-                       if c.check_slug == key]
+                raise SourceError(
+                    source,
+                    getattr(values, "line_of", lambda k: None)(key),
+                    f"unknown check {key!r}{_suggest(str(key), catalog.checks)}",
+                )
+            targets = [
+                c
+                for p in catalog.packs.values()
+                for c in p.controls.values()
+                if c.check_slug == key
+            ]
         for control in targets:
             for name, value in (params or {}).items():
                 if name not in control.params:
                     raise SourceError(
-                        source, getattr(params, "line_of", lambda k: None)(name),
+                        source,
+                        getattr(params, "line_of", lambda k: None)(name),
                         f"{key}: unknown parameter {name!r} (parameters: "
-                        f"{', '.join(sorted(control.params)) or 'none'})")
+                        f"{', '.join(sorted(control.params)) or 'none'})",
+                    )
                 control.params[name] = value
 
 
@@ -378,8 +392,11 @@ class _Loader:
         for path in sorted(library.rglob("*.yaml")) if library.is_dir() else []:
             check = self.load_check(path, bilingual=bilingual)
             if check.slug in self.checks:
-                raise SourceError(path, None, f"check {check.slug!r} is already defined in "
-                                              f"{self.check_sources[check.slug]}")
+                raise SourceError(
+                    path,
+                    None,
+                    f"check {check.slug!r} is already defined in {self.check_sources[check.slug]}",
+                )
             self.checks[check.slug] = check
             self.check_sources[check.slug] = path
         packs = folder / "packs"
@@ -388,8 +405,11 @@ class _Loader:
         for path in sorted(packs.glob("*.yaml")) if packs.is_dir() else []:
             pack = self.load_pack(path, bilingual=bilingual)
             if pack.id in self.packs:
-                raise SourceError(path, None, f"pack {pack.id!r} is already loaded from "
-                                              f"{self.packs[pack.id].source}")
+                raise SourceError(
+                    path,
+                    None,
+                    f"pack {pack.id!r} is already loaded from {self.packs[pack.id].source}",
+                )
             self.packs[pack.id] = pack
 
     # -- checks ----------------------------------------------------------------------------
@@ -501,10 +521,12 @@ class _Loader:
             return True
         if self.contract is None:
             return parts[0] in ("containers", "images", "networks") or (
-                parts[0] == "cluster" and len(parts) == 2)
-        return (name in self.contract.subjects or any(
-            name.startswith(p) for p in self.contract.subject_prefixes)) and (
-            name in self.contract.subjects or len(parts) == 2)
+                parts[0] == "cluster" and len(parts) == 2
+            )
+        return (
+            name in self.contract.subjects
+            or any(name.startswith(p) for p in self.contract.subject_prefixes)
+        ) and (name in self.contract.subjects or len(parts) == 2)
 
     def _validate_logic(self, logic: Any, path: Path, params: dict[str, Param]) -> None:
         logic = _mapping(logic, path, "check")
@@ -514,9 +536,14 @@ class _Loader:
         if "each" in logic and "file" in logic:
             raise SourceError(path, logic.line, "a check takes 'each' or 'file', not both")
         scoped = "each" in logic or "file" in logic
-        if "each" in logic and self.contract is not None and \
-                self.contract.subject(str(logic["each"])) is None:
-            known = list(self.contract.subjects) + [f"{p}..." for p in self.contract.subject_prefixes]
+        if (
+            "each" in logic
+            and self.contract is not None
+            and self.contract.subject(str(logic["each"])) is None
+        ):
+            known = list(self.contract.subjects) + [
+                f"{p}..." for p in self.contract.subject_prefixes
+            ]
             raise SourceError(
                 path,
                 logic.line_of("each"),
@@ -538,8 +565,9 @@ class _Loader:
                 path, logic.line_of("when"), "'when' needs an 'otherwise' reason for NOT_APPLICABLE"
             )
 
-    def _validate_cond(self, cond: Any, path: Path, *, scoped: bool,
-                       params: dict[str, Param]) -> None:
+    def _validate_cond(
+        self, cond: Any, path: Path, *, scoped: bool, params: dict[str, Param]
+    ) -> None:
         cond = _mapping(cond, path, "condition")
         for combinator in ("all", "any"):
             if combinator in cond:
@@ -572,15 +600,20 @@ class _Loader:
         value = cond.get("value")
         if isinstance(value, dict):
             if set(value) - {"fact", "param"} or len(value) != 1:
-                raise SourceError(path, cond.line_of("value"),
-                                  "a value is a literal, {fact: NAME} or {param: NAME}")
+                raise SourceError(
+                    path,
+                    cond.line_of("value"),
+                    "a value is a literal, {fact: NAME} or {param: NAME}",
+                )
             if "fact" in value:
                 self._validate_fact(str(value["fact"]), path, cond.line_of("value"))
             elif str(value["param"]) not in params:
                 raise SourceError(
-                    path, cond.line_of("value"),
+                    path,
+                    cond.line_of("value"),
                     f"unknown parameter {value['param']!r}{_suggest(str(value['param']), params)}"
-                    " (declare it under params:)")
+                    " (declare it under params:)",
+                )
             else:
                 value = params[str(value["param"])].default
         if op == "mode_at_most":
@@ -611,7 +644,9 @@ class _Loader:
             return
         top = name.split(".")[0]
         if top not in self.contract.facts:
-            raise SourceError(path, line, f"unknown fact {name!r}{_suggest(top, self.contract.facts)}")
+            raise SourceError(
+                path, line, f"unknown fact {name!r}{_suggest(top, self.contract.facts)}"
+            )
 
     # -- packs -------------------------------------------------------------------------------
 
@@ -635,8 +670,9 @@ class _Loader:
         controls: dict[str, Control] = {}
         entries = _required(meta, "controls", dict, path)
         for cid, entry in entries.items():
-            control = self._control(path, pack_id, str(cid), entry, entries.line_of(cid),
-                                    sections, bilingual)
+            control = self._control(
+                path, pack_id, str(cid), entry, entries.line_of(cid), sections, bilingual
+            )
             controls[control.id] = control
         return Pack(
             id=pack_id,
@@ -650,8 +686,16 @@ class _Loader:
             source=str(path),
         )
 
-    def _control(self, path: Path, pack_id: str, cid: str, entry: Any, line: int,
-                 sections: dict[str, Any], bilingual: bool) -> Control:
+    def _control(
+        self,
+        path: Path,
+        pack_id: str,
+        cid: str,
+        entry: Any,
+        line: int,
+        sections: dict[str, Any],
+        bilingual: bool,
+    ) -> Control:
         entry = _mapping(entry, path, f"control {cid}")
         _known_keys(entry, PACK_CONTROL_KEYS, path)
         for key in ("check", "section", "level"):
@@ -660,26 +704,37 @@ class _Loader:
         slug = str(entry["check"])
         check = self.checks.get(slug)
         if check is None:
-            raise SourceError(path, entry.line_of("check"),
-                              f"control {cid}: unknown check {slug!r}{_suggest(slug, self.checks)}")
+            raise SourceError(
+                path,
+                entry.line_of("check"),
+                f"control {cid}: unknown check {slug!r}{_suggest(slug, self.checks)}",
+            )
         section = str(entry["section"])
         if section not in sections:
-            raise SourceError(path, entry.line_of("section"),
-                              f"control {cid}: unknown section {section!r}")
+            raise SourceError(
+                path, entry.line_of("section"), f"control {cid}: unknown section {section!r}"
+            )
         if not cid.startswith(section.split(".")[0]):
-            raise SourceError(path, entry.line_of("section"),
-                              f"control {cid} is not in section {section}")
+            raise SourceError(
+                path, entry.line_of("section"), f"control {cid} is not in section {section}"
+            )
         level = entry["level"]
         if level not in (1, 2):
             raise SourceError(path, entry.line_of("level"), f"control {cid}: level must be 1 or 2")
         values = {name: p.default for name, p in check.params.items()}
         for name, value in (entry.get("params") or {}).items():
             if name not in check.params:
-                raise SourceError(path, entry.line_of("params"),
-                                  f"control {cid}: check {slug} has no parameter {name!r}")
+                raise SourceError(
+                    path,
+                    entry.line_of("params"),
+                    f"control {cid}: check {slug} has no parameter {name!r}",
+                )
             values[name] = value
-        title = (_texts(entry["title"], path, entry.line_of("title"), bilingual)
-                 if "title" in entry else check.title)
+        title = (
+            _texts(entry["title"], path, entry.line_of("title"), bilingual)
+            if "title" in entry
+            else check.title
+        )
         logic = check.logic
         subject = None
         if logic and "each" in logic and self.contract is not None:
@@ -714,7 +769,8 @@ class _Loader:
             check_slug=slug,
             params=values,
             evidence_sections=self.contract.sections_of(dict.fromkeys(tops))
-            if self.contract else [],
+            if self.contract
+            else [],
             subject=subject,
         )
 
@@ -743,9 +799,11 @@ def _params(data: LineDict, path: Path) -> dict[str, Param]:
         if "default" not in spec:
             raise SourceError(path, spec.line, f"parameter {name!r} needs a default")
         description = spec.get("description", "")
-        params[str(name)] = Param(str(name), spec["default"],
-                                  description if isinstance(description, str) else
-                                  str(description.get("en", "")))
+        params[str(name)] = Param(
+            str(name),
+            spec["default"],
+            description if isinstance(description, str) else str(description.get("en", "")),
+        )
     return params
 
 
@@ -820,5 +878,16 @@ def _suggest(word: str, options: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-__all__ = ["Benchmark", "Catalog", "Check", "Control", "Pack", "Param", "Selected",
-           "apply_tailoring", "control_sort_key", "default_checks_dir", "load_catalog"]
+__all__ = [
+    "Benchmark",
+    "Catalog",
+    "Check",
+    "Control",
+    "Pack",
+    "Param",
+    "Selected",
+    "apply_tailoring",
+    "control_sort_key",
+    "default_checks_dir",
+    "load_catalog",
+]

@@ -41,7 +41,10 @@ OUTPUT_NAMES = {
 }
 FORMATS = tuple(OUTPUT_NAMES)
 _DATA_RENDERERS: dict[str, Callable[..., Path]] = {
-    "csv": render_csv, "junit": render_junit, "sarif": render_sarif}
+    "csv": render_csv,
+    "junit": render_junit,
+    "sarif": render_sarif,
+}
 
 
 def load_evidence(path: Path) -> tuple[bytes, dict[str, Any]]:
@@ -57,8 +60,9 @@ def load_evidence(path: Path) -> tuple[bytes, dict[str, Any]]:
     return raw, doc
 
 
-def bind_evidence(run: Run, path: Path, raw: bytes, doc: dict[str, Any], *,
-                  allow_modified: bool = False) -> list[str]:
+def bind_evidence(
+    run: Run, path: Path, raw: bytes, doc: dict[str, Any], *, allow_modified: bool = False
+) -> list[str]:
     """Check that the evidence file is the one ``run`` was made from; return the sections
     whose output no longer matches their SHA-256 (the report then says so).
 
@@ -106,8 +110,9 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _attachments(run: Run, results_bytes: bytes | None,
-                 evidence: tuple[Path, bytes] | None) -> list[Attachment]:
+def _attachments(
+    run: Run, results_bytes: bytes | None, evidence: tuple[Path, bytes] | None
+) -> list[Attachment]:
     """Files the PDF carries: results, evidence, and a manifest of their SHA-256.
 
     The manifest is what ``cisaudit verify`` checks the attachments against; the
@@ -117,20 +122,47 @@ def _attachments(run: Run, results_bytes: bytes | None,
 
     if results_bytes is None:
         results_bytes = json.dumps(run.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
-    files = [(Attachment("results.json", results_bytes, "application/json",
-                         "cisaudit results: the data this report was made from", "Data"),
-              "results")]
+    files = [
+        (
+            Attachment(
+                "results.json",
+                results_bytes,
+                "application/json",
+                "cisaudit results: the data this report was made from",
+                "Data",
+            ),
+            "results",
+        )
+    ]
     if evidence is not None:
         path, raw = evidence
         mime = "application/gzip" if raw[:2] == b"\x1f\x8b" else "application/json"
-        files.append((Attachment(path.name, raw, mime,
-                                 "cisaudit evidence: the raw outputs behind each verdict",
-                                 "Source"), "evidence"))
-    manifest = {"files": [{"name": a.name, "sha256": a.sha256, "size": len(a.data), "role": role}
-                          for a, role in files]}
-    return [a for a, _ in files] + [Attachment(
-        MANIFEST_NAME, json.dumps(manifest, indent=1).encode("utf-8"), "application/json",
-        "SHA-256 of every attached file")]
+        files.append(
+            (
+                Attachment(
+                    path.name,
+                    raw,
+                    mime,
+                    "cisaudit evidence: the raw outputs behind each verdict",
+                    "Source",
+                ),
+                "evidence",
+            )
+        )
+    manifest = {
+        "files": [
+            {"name": a.name, "sha256": a.sha256, "size": len(a.data), "role": role}
+            for a, role in files
+        ]
+    }
+    return [a for a, _ in files] + [
+        Attachment(
+            MANIFEST_NAME,
+            json.dumps(manifest, indent=1).encode("utf-8"),
+            "application/json",
+            "SHA-256 of every attached file",
+        )
+    ]
 
 
 def render(
@@ -165,30 +197,38 @@ def render(
     outdir.mkdir(parents=True, exist_ok=True)
     signer = sign.signer() if sign is not None else None  # fail early on a bad key
     data_lang = "en" if lang == "both" else lang
-    written = [_DATA_RENDERERS[f](run, outdir / OUTPUT_NAMES[f], lang=data_lang)
-               for f in formats if f in _DATA_RENDERERS]
+    written = [
+        _DATA_RENDERERS[f](run, outdir / OUTPUT_NAMES[f], lang=data_lang)
+        for f in formats
+        if f in _DATA_RENDERERS
+    ]
     documents = [f for f in formats if f in ("html", "pdf")]
     evidence = load_evidence(evidence_path) if evidence_path else None
     modified = list(run.evidence_modified)
     if evidence is not None and evidence_path is not None:
-        modified = bind_evidence(run, evidence_path, *evidence,
-                                 allow_modified=allow_modified_evidence)
+        modified = bind_evidence(
+            run, evidence_path, *evidence, allow_modified=allow_modified_evidence
+        )
     if documents:
         meta = meta or ReportMeta()
         if not meta.generated_at:
             meta = dataclasses.replace(meta, generated_at=_now())
         attachments = _attachments(
-            run, results_bytes, (evidence_path, evidence[0]) if evidence_path and evidence
-            else None)
+            run, results_bytes, (evidence_path, evidence[0]) if evidence_path and evidence else None
+        )
         context = build_context(
-            run, lang=lang, theme=load_theme(theme).to_context(), meta=meta,
+            run,
+            lang=lang,
+            theme=load_theme(theme).to_context(),
+            meta=meta,
             evidence=evidence[1] if evidence else None,
             attachments=attachments[:-1],  # the manifest lists the others
             signature=_signature_info(sign, signer),
             evidence_modified=modified,
         )
-        written += _render_documents(context, outdir, documents, template_dir, attachments,
-                                     sign, signer)
+        written += _render_documents(
+            context, outdir, documents, template_dir, attachments, sign, signer
+        )
     if sign is not None and evidence_path is not None:
         written += _sign_evidence(evidence_path, outdir, sign, signer)
     return written
@@ -203,23 +243,32 @@ def _signature_info(sign: SignConfig | None, signer: Any) -> SignatureInfo | Non
     return SignatureInfo(signer=subject, cert_sha256=fingerprint, tsa_url=sign.tsa_url or "")
 
 
-def _render_documents(context: dict[str, Any], outdir: Path, documents: list[str],
-                      template_dir: Path | None, attachments: list[Attachment],
-                      sign: SignConfig | None, signer: Any) -> list[Path]:
+def _render_documents(
+    context: dict[str, Any],
+    outdir: Path,
+    documents: list[str],
+    template_dir: Path | None,
+    attachments: list[Attachment],
+    sign: SignConfig | None,
+    signer: Any,
+) -> list[Path]:
     from cisaudit.report.templates import environment
 
     env = environment(template_dir)
     written = []
     if "html" in documents:
         from cisaudit.report.html import render_html
+
         written.append(render_html(context, outdir / OUTPUT_NAMES["html"], env=env))
     if "pdf" in documents:
         from cisaudit.report.pdf import render_pdf
+
         out = outdir / OUTPUT_NAMES["pdf"]
         if sign is None:
             written.append(render_pdf(context, out, env=env, attachments=attachments))
         else:
             from cisaudit.report.signing import sign_pdf
+
             unsigned = outdir / (out.name + ".unsigned")
             try:
                 render_pdf(context, unsigned, env=env, attachments=attachments)
@@ -229,8 +278,7 @@ def _render_documents(context: dict[str, Any], outdir: Path, documents: list[str
     return written
 
 
-def _sign_evidence(evidence_path: Path, outdir: Path, sign: SignConfig, signer: Any
-                   ) -> list[Path]:
+def _sign_evidence(evidence_path: Path, outdir: Path, sign: SignConfig, signer: Any) -> list[Path]:
     """Copy the evidence file beside the reports and sign the copy (detached ``.sig``)."""
     from cisaudit.report.signing import sign_file
 

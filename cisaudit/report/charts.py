@@ -47,23 +47,27 @@ def stacked_bars(
             if not count or not total:
                 continue
             width = BAR_WIDTH * count / total
-            segments.append({
-                "status": status,
-                "count": count,
-                "x": round(x, 2),
-                "width": round(width, 2),
-                "color": colors.get(status, "#888888"),
-            })
+            segments.append(
+                {
+                    "status": status,
+                    "count": count,
+                    "x": round(x, 2),
+                    "width": round(width, 2),
+                    "color": colors.get(status, "#888888"),
+                }
+            )
             x += width
         y = index * ROW_HEIGHT
-        out_rows.append({
-            "label": _short(label),
-            "full_label": label,
-            "total": total,
-            "y": y,
-            "text_y": y + BAR_HEIGHT - 2,
-            "segments": segments,
-        })
+        out_rows.append(
+            {
+                "label": _short(label),
+                "full_label": label,
+                "total": total,
+                "y": y,
+                "text_y": y + BAR_HEIGHT - 2,
+                "segments": segments,
+            }
+        )
     legend = [{"status": s, "color": colors.get(s, "#888888")} for s in SEGMENT_ORDER]
     return {
         "width": LABEL_WIDTH + BAR_WIDTH + TOTAL_WIDTH,

@@ -35,25 +35,32 @@ def _passphrase(env_name: str | None) -> bytes | None:
         return None
     value = os.environ.get(env_name)
     if value is None:
-        raise click.BadParameter(f"environment variable {env_name} is not set",
-                                 param_hint="--sign-pass-env")
+        raise click.BadParameter(
+            f"environment variable {env_name} is not set", param_hint="--sign-pass-env"
+        )
     return value.encode()
 
 
-def _sign_config(key: str | None, cert: str | None, p12: str | None, pass_env: str | None,
-                 tsa_url: str | None) -> SignConfig | None:
+def _sign_config(
+    key: str | None, cert: str | None, p12: str | None, pass_env: str | None, tsa_url: str | None
+) -> SignConfig | None:
     if not (key or cert or p12):
         if tsa_url or pass_env:
-            raise click.UsageError("--tsa-url and --sign-pass-env need --sign-key/--sign-cert "
-                                   "or --sign-p12")
+            raise click.UsageError(
+                "--tsa-url and --sign-pass-env need --sign-key/--sign-cert or --sign-p12"
+            )
         return None
     if p12 and (key or cert):
         raise click.UsageError("give either --sign-p12 or --sign-key with --sign-cert, not both")
     if not p12 and not (key and cert):
         raise click.UsageError("--sign-key and --sign-cert go together")
-    return SignConfig(key=Path(key) if key else None, cert=Path(cert) if cert else None,
-                      p12=Path(p12) if p12 else None, passphrase=_passphrase(pass_env),
-                      tsa_url=tsa_url)
+    return SignConfig(
+        key=Path(key) if key else None,
+        cert=Path(cert) if cert else None,
+        p12=Path(p12) if p12 else None,
+        passphrase=_passphrase(pass_env),
+        tsa_url=tsa_url,
+    )
 
 
 def _limit(run: Run, patterns: list[str]) -> Run:
@@ -65,8 +72,9 @@ def _limit(run: Run, patterns: list[str]) -> Run:
 
     targets = [t for t in run.targets if wanted(t.name, t.groups)]
     if not targets:
-        raise click.BadParameter(f"no target or group matches {','.join(patterns)}",
-                                 param_hint="--limit")
+        raise click.BadParameter(
+            f"no target or group matches {','.join(patterns)}", param_hint="--limit"
+        )
     subset = dataclasses.replace(run, targets=targets)
     subset.summary = Report(subset).summary()
     return subset
@@ -81,43 +89,100 @@ def _load_run(path: Path) -> tuple[Run, bytes]:
             raise ValueError(f"expected a JSON object, got {type(data).__name__}")
         return Run.from_dict(data), raw
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        click.echo(f"error: {printable(path)}: not a cisaudit results file: "
-                   f"{printable(exc, one_line=True)}", err=True)
+        click.echo(
+            f"error: {printable(path)}: not a cisaudit results file: "
+            f"{printable(exc, one_line=True)}",
+            err=True,
+        )
         sys.exit(EXIT_USAGE)
 
 
 @click.command("report")
 @click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "outdir", default="cisaudit-report", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Directory for the reports.")
-@click.option("--format", "formats", default="pdf,html", show_default=True,
-              help=f"Comma-separated formats: {','.join(FORMATS)}.")
-@click.option("--lang", default="both", show_default=True, type=click.Choice(list(LANG_CHOICES)),
-              help="Report language; 'both' makes one bilingual document.")
-@click.option("--theme", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Theme YAML (organisation, logo, colours); see reports/theme.yml.")
-@click.option("--templates", "template_dir", type=click.Path(exists=True, file_okay=False,
-              path_type=Path), help="Directory whose templates override the built-in ones.")
-@click.option("--evidence", "evidence_path", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="Evidence file (.json or .json.gz) for the annex and attachment.")
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    default="cisaudit-report",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the reports.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="pdf,html",
+    show_default=True,
+    help=f"Comma-separated formats: {','.join(FORMATS)}.",
+)
+@click.option(
+    "--lang",
+    default="both",
+    show_default=True,
+    type=click.Choice(list(LANG_CHOICES)),
+    help="Report language; 'both' makes one bilingual document.",
+)
+@click.option(
+    "--theme",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Theme YAML (organisation, logo, colours); see reports/theme.yml.",
+)
+@click.option(
+    "--templates",
+    "template_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory whose templates override the built-in ones.",
+)
+@click.option(
+    "--evidence",
+    "evidence_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Evidence file (.json or .json.gz) for the annex and attachment.",
+)
 @click.option("--sign-key", type=click.Path(dir_okay=False), help="PEM private key to sign with.")
 @click.option("--sign-cert", type=click.Path(dir_okay=False), help="PEM certificate of that key.")
-@click.option("--sign-p12", type=click.Path(dir_okay=False), help="PKCS#12 file (key + certificate).")
-@click.option("--sign-pass-env", metavar="VAR", help="Environment variable holding the key passphrase.")
+@click.option(
+    "--sign-p12", type=click.Path(dir_okay=False), help="PKCS#12 file (key + certificate)."
+)
+@click.option(
+    "--sign-pass-env", metavar="VAR", help="Environment variable holding the key passphrase."
+)
 @click.option("--tsa-url", metavar="URL", help="RFC 3161 timestamp authority for the signature.")
-@click.option("--limit", "limit", default="", metavar="PATTERNS",
-              help="Only targets whose name or group matches these comma-separated globs.")
+@click.option(
+    "--limit",
+    "limit",
+    default="",
+    metavar="PATTERNS",
+    help="Only targets whose name or group matches these comma-separated globs.",
+)
 @click.option("--client", default="", help="Client (audited organisation) named on the cover.")
 @click.option("--assessor", default="", help="Assessor named on the cover and signature page.")
 @click.option("--org", default="", help="Auditing organisation (overrides the theme's org_name).")
-@click.option("--allow-modified-evidence", is_flag=True,
-              help="Report from evidence whose sections no longer match their SHA-256 (the "
-                   "report then says so in a banner). Evidence of another run is always refused.")
-def report_command(results: Path, outdir: Path, formats: str, lang: str, theme: Path | None,
-                   template_dir: Path | None, evidence_path: Path | None, sign_key: str | None,
-                   sign_cert: str | None, sign_p12: str | None, sign_pass_env: str | None,
-                   tsa_url: str | None, limit: str, client: str, assessor: str, org: str,
-                   allow_modified_evidence: bool) -> None:
+@click.option(
+    "--allow-modified-evidence",
+    is_flag=True,
+    help="Report from evidence whose sections no longer match their SHA-256 (the "
+    "report then says so in a banner). Evidence of another run is always refused.",
+)
+def report_command(
+    results: Path,
+    outdir: Path,
+    formats: str,
+    lang: str,
+    theme: Path | None,
+    template_dir: Path | None,
+    evidence_path: Path | None,
+    sign_key: str | None,
+    sign_cert: str | None,
+    sign_p12: str | None,
+    sign_pass_env: str | None,
+    tsa_url: str | None,
+    limit: str,
+    client: str,
+    assessor: str,
+    org: str,
+    allow_modified_evidence: bool,
+) -> None:
     """Render RESULTS (a results.json) as PDF, HTML, CSV, JUnit XML and SARIF, optionally signed.
 
     --evidence must be the evidence file these results were made from: results name its
@@ -129,10 +194,19 @@ def report_command(results: Path, outdir: Path, formats: str, lang: str, theme: 
     if patterns:
         run = _limit(run, patterns)
     try:
-        written = render(run, outdir, formats=wanted, lang=lang, theme=theme,
-                         template_dir=template_dir, evidence_path=evidence_path, sign=sign,
-                         meta=ReportMeta(org=org, client=client, assessor=assessor),
-                         results_bytes=raw, allow_modified_evidence=allow_modified_evidence)
+        written = render(
+            run,
+            outdir,
+            formats=wanted,
+            lang=lang,
+            theme=theme,
+            template_dir=template_dir,
+            evidence_path=evidence_path,
+            sign=sign,
+            meta=ReportMeta(org=org, client=client, assessor=assessor),
+            results_bytes=raw,
+            allow_modified_evidence=allow_modified_evidence,
+        )
     except (SigningError, ValueError, OSError) as exc:
         click.echo(f"error: {printable(exc)}", err=True)
         sys.exit(EXIT_USAGE)
@@ -146,26 +220,47 @@ def keys_group() -> None:
 
 
 @keys_group.command("init")
-@click.option("-o", "--output", "outdir", default=".", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for signing-key.pem (mode 0600) and signing-cert.pem.")
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for signing-key.pem (mode 0600) and signing-cert.pem.",
+)
 @click.option("--name", "common_name", required=True, help="Signer's name in the certificate.")
 @click.option("--org", default="", help="Organisation in the certificate.")
-@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650),
-              help="Validity of the certificate.")
+@click.option(
+    "--days",
+    default=365,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="Validity of the certificate.",
+)
 @click.option("--pass-env", metavar="VAR", help="Encrypt the key with the passphrase in VAR.")
 @click.option("--force", is_flag=True, help="Replace an existing key and certificate.")
-def keys_init(outdir: Path, common_name: str, org: str, days: int, pass_env: str | None,
-              force: bool) -> None:
+def keys_init(
+    outdir: Path, common_name: str, org: str, days: int, pass_env: str | None, force: bool
+) -> None:
     """Create a trial signing key and self-signed certificate."""
     try:
-        paths = init_keys(outdir, common_name=common_name, organisation=org, days=days,
-                          passphrase=_passphrase(pass_env), overwrite=force)
+        paths = init_keys(
+            outdir,
+            common_name=common_name,
+            organisation=org,
+            days=days,
+            passphrase=_passphrase(pass_env),
+            overwrite=force,
+        )
     except SigningError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {paths.key} (private, 0600)\nwrote {paths.cert}")
-    click.echo("This self-signed certificate is for trials: readers will call the signer "
-               "unknown until they trust it (cisaudit verify --trust CERT).", err=True)
+    click.echo(
+        "This self-signed certificate is for trials: readers will call the signer "
+        "unknown until they trust it (cisaudit verify --trust CERT).",
+        err=True,
+    )
 
 
 def _print_verification(v: Verification) -> None:
@@ -199,10 +294,14 @@ def _print_verification(v: Verification) -> None:
             "SIGNER NOT VERIFIED: the signature is valid and the document intact, but no trust "
             "anchor was given, so anyone could have made a certificate with this name. Compare "
             "the SHA-256 fingerprint above with the one the signer gave you, or verify with "
-            "--trust CERT|DIR|system.", err=True)
+            "--trust CERT|DIR|system.",
+            err=True,
+        )
     else:
-        click.echo("OK: signature valid, document intact, signer trusted" +
-                   (", attachments match" if v.attachments else ""))
+        click.echo(
+            "OK: signature valid, document intact, signer trusted"
+            + (", attachments match" if v.attachments else "")
+        )
 
 
 EXIT_SIGNER_UNVERIFIED = 3
@@ -210,11 +309,17 @@ EXIT_SIGNER_UNVERIFIED = 3
 
 @click.command("verify")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--trust", metavar="CERT|DIR|system",
-              help="Trust anchors the signer must chain to: a certificate file (PEM, may hold "
-                   "several, or DER), a directory of them, or 'system' for the system store.")
-@click.option("--signature", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Detached signature file (default: PATH.sig).")
+@click.option(
+    "--trust",
+    metavar="CERT|DIR|system",
+    help="Trust anchors the signer must chain to: a certificate file (PEM, may hold "
+    "several, or DER), a directory of them, or 'system' for the system store.",
+)
+@click.option(
+    "--signature",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Detached signature file (default: PATH.sig).",
+)
 def verify_command(path: Path, trust: str | None, signature: Path | None) -> None:
     """Verify a signed report PDF or a file with a detached signature (e.g. the evidence).
 
@@ -232,9 +337,3 @@ def verify_command(path: Path, trust: str | None, signature: Path | None) -> Non
     if not result.ok:
         sys.exit(EXIT_VERIFY_FAILED)
     sys.exit(0 if result.trusted else EXIT_SIGNER_UNVERIFIED)
-
-
-def register(group: click.Group) -> None:
-    """Add ``report``, ``keys`` and ``verify`` to ``group`` (the ``cisaudit`` command)."""
-    for command in (report_command, keys_group, verify_command):
-        group.add_command(command)

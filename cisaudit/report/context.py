@@ -85,11 +85,19 @@ class _Ctx:
         key = target.control_key(result)
         info = self.run.controls.get(key)
         if info is None:  # a result for a control the run did not describe: show its id
-            info = self.fallback_controls.setdefault(key, ControlInfo(
-                id=result.control_id, benchmark=target.pack_of(result),
-                section=result.control_id.split(".")[0], title={"en": result.control_id},
-                level=1, profiles=[], automated=True, cis_assessment="",
-            ))
+            info = self.fallback_controls.setdefault(
+                key,
+                ControlInfo(
+                    id=result.control_id,
+                    benchmark=target.pack_of(result),
+                    section=result.control_id.split(".")[0],
+                    title={"en": result.control_id},
+                    level=1,
+                    profiles=[],
+                    automated=True,
+                    cis_assessment="",
+                ),
+            )
         return info
 
     def section_title(self, benchmark: str, section: str) -> dict[str, str]:
@@ -99,15 +107,20 @@ class _Ctx:
 
 def natural_key(control_id: str) -> tuple[Any, ...]:
     """Sort "5.10" after "5.9": numbers compare as numbers."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-]", control_id))
+    return tuple(
+        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-]", control_id)
+    )
 
 
 def format_value(value: Any) -> str:
     """Observed/expected values as text: strings as they are, anything else as JSON."""
     if value is None:
         return ""
-    text = value if isinstance(value, str) else json.dumps(
-        value, ensure_ascii=False, sort_keys=True, default=str)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    )
     return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS] + " …"
 
 
@@ -144,8 +157,10 @@ def _summary(ctx: _Ctx) -> dict[str, Any]:
     # the report shows percentages. While a key is missing, the same definitions are
     # computed here: passes among all verdicts, automated among the run's controls.
     pass_rate = _percent(fleet.get("pass_rate"), _rate(counts["PASS"], len(all_results)))
-    coverage = _percent(fleet.get("automated_coverage"),
-                        _rate(sum(c.automated for c in controls), len(ctx.run.controls)))
+    coverage = _percent(
+        fleet.get("automated_coverage"),
+        _rate(sum(c.automated for c in controls), len(ctx.run.controls)),
+    )
     return {
         "score": fleet.get("score"),
         "pass_rate": pass_rate,
@@ -156,9 +171,11 @@ def _summary(ctx: _Ctx) -> dict[str, Any]:
         "targets_audited": sum(t.reachable for t in ctx.run.targets),
         "unreachable": [
             {"name": t.name, "address": t.address or "", "error": t.error or ""}
-            for t in ctx.run.targets if not t.reachable
+            for t in ctx.run.targets
+            if not t.reachable
         ],
-        "exit_code": ctx.run.summary.get("exit_code") if isinstance(ctx.run.summary, dict)
+        "exit_code": ctx.run.summary.get("exit_code")
+        if isinstance(ctx.run.summary, dict)
         else None,
         "interrupted": ctx.run.interrupted,
     }
@@ -177,10 +194,13 @@ def _charts(ctx: _Ctx) -> dict[str, Any]:
             by_level[info.level][result.status.value] += 1
     lang = ctx.langs[0]
     section_rows = []
-    for (bench, section) in sorted(by_section, key=lambda k: (k[0], natural_key(k[1]))):
+    for bench, section in sorted(by_section, key=lambda k: (k[0], natural_key(k[1]))):
         title = ctx.section_title(bench, section)[lang]
-        prefix = f"{benchmark_info(bench)['name'].replace('CIS ', '').replace(' Benchmark', '')} " \
-            if multi else ""
+        prefix = (
+            f"{benchmark_info(bench)['name'].replace('CIS ', '').replace(' Benchmark', '')} "
+            if multi
+            else ""
+        )
         label = f"{prefix}{section}. {title}" if title != section else f"{prefix}{section}"
         section_rows.append((label, by_section[(bench, section)]))
     worst = sorted(
@@ -190,10 +210,10 @@ def _charts(ctx: _Ctx) -> dict[str, Any]:
     level_word = labels_for((lang,))["level"][lang]
     return {
         "sections": charts.stacked_bars(section_rows, ctx.colors),
-        "targets": charts.stacked_bars(
-            [(t.name, _counts(t.results)) for t in worst], ctx.colors),
+        "targets": charts.stacked_bars([(t.name, _counts(t.results)) for t in worst], ctx.colors),
         "levels": charts.stacked_bars(
-            [(f"{level_word} {lvl}", by_level[lvl]) for lvl in sorted(by_level)], ctx.colors),
+            [(f"{level_word} {lvl}", by_level[lvl]) for lvl in sorted(by_level)], ctx.colors
+        ),
     }
 
 
@@ -209,20 +229,30 @@ def _failing_controls(ctx: _Ctx) -> list[dict[str, Any]]:
                 failing[key].append(target.name)
                 infos[key] = info
     audited = max(sum(t.reachable for t in ctx.run.targets), 1)
-    ranked = sorted(failing, key=lambda k: (-len(failing[k]), infos[k].level,
-                                             infos[k].benchmark, natural_key(infos[k].id)))
-    return [{
-        "key": key,
-        "control_id": infos[key].id,
-        "benchmark": infos[key].benchmark,
-        "title": ctx.tx(infos[key].title),
-        "level": infos[key].level,
-        "rationale": ctx.tx(infos[key].rationale),
-        "targets": failing[key][:8],
-        "targets_more": max(len(failing[key]) - 8, 0),
-        "target_count": len(failing[key]),
-        "target_share": _rate(len(failing[key]), audited),
-    } for key in ranked]
+    ranked = sorted(
+        failing,
+        key=lambda k: (
+            -len(failing[k]),
+            infos[k].level,
+            infos[k].benchmark,
+            natural_key(infos[k].id),
+        ),
+    )
+    return [
+        {
+            "key": key,
+            "control_id": infos[key].id,
+            "benchmark": infos[key].benchmark,
+            "title": ctx.tx(infos[key].title),
+            "level": infos[key].level,
+            "rationale": ctx.tx(infos[key].rationale),
+            "targets": failing[key][:8],
+            "targets_more": max(len(failing[key]) - 8, 0),
+            "target_count": len(failing[key]),
+            "target_share": _rate(len(failing[key]), audited),
+        }
+        for key in ranked
+    ]
 
 
 def _finding(ctx: _Ctx, target: TargetResult, result: Result) -> dict[str, Any]:
@@ -248,8 +278,7 @@ def _finding(ctx: _Ctx, target: TargetResult, result: Result) -> dict[str, Any]:
         "observed": format_value(result.observed),
         "expected": format_value(result.expected),
         "offenders": [
-            {"kind": o.kind, "name": o.name, "id": o.id or "",
-             "observed": format_value(o.observed)}
+            {"kind": o.kind, "name": o.name, "id": o.id or "", "observed": format_value(o.observed)}
             for o in result.offenders
         ],
         "evidence": list(result.evidence),
@@ -270,21 +299,38 @@ def _anchor(*parts: str) -> str:
 def _target(ctx: _Ctx, target: TargetResult) -> dict[str, Any]:
     results = sorted(target.results, key=lambda r: natural_key(r.control_id))
     counts = _counts(results)
-    full = [] if not target.reachable else [
-        _finding(ctx, target, r)
-        for status in FULL_STATUSES for r in results if r.status.value == status
-    ]
-    compact = {
-        status: [
-            {"control_id": r.control_id, "title": ctx.tx(ctx.control(target, r).title),
-             "reason": r.reason,
-             "waiver": {str(k): format_value(v) for k, v in (r.waiver or {}).items()}}
-            for r in results if r.status.value == status
+    full = (
+        []
+        if not target.reachable
+        else [
+            _finding(ctx, target, r)
+            for status in FULL_STATUSES
+            for r in results
+            if r.status.value == status
         ]
-        for status in COMPACT_ORDER
-    } if target.reachable else {s: [] for s in COMPACT_ORDER}
-    scored = ctx.run.summary.get("targets", {}).get(target.name, {}) \
-        if isinstance(ctx.run.summary, dict) else {}
+    )
+    compact = (
+        {
+            status: [
+                {
+                    "control_id": r.control_id,
+                    "title": ctx.tx(ctx.control(target, r).title),
+                    "reason": r.reason,
+                    "waiver": {str(k): format_value(v) for k, v in (r.waiver or {}).items()},
+                }
+                for r in results
+                if r.status.value == status
+            ]
+            for status in COMPACT_ORDER
+        }
+        if target.reachable
+        else {s: [] for s in COMPACT_ORDER}
+    )
+    scored = (
+        ctx.run.summary.get("targets", {}).get(target.name, {})
+        if isinstance(ctx.run.summary, dict)
+        else {}
+    )
     return {
         "name": target.name,
         "anchor": _anchor(target.name),
@@ -320,15 +366,21 @@ def _frameworks(ctx: _Ctx) -> list[dict[str, Any]]:
         rows = []
         for clause in sorted(clauses[framework], key=natural_key):
             keys = sorted(clauses[framework][clause])
-            rows.append({
-                "clause": clause,
-                "controls": [{
-                    "key": k, "control_id": ctx.run.controls[k].id,
-                    "title": ctx.tx(ctx.run.controls[k].title),
-                    "failing_targets": len(failing.get(k, ())),
-                } for k in keys],
-                "failing_targets": len(set().union(*(failing.get(k, set()) for k in keys))),
-            })
+            rows.append(
+                {
+                    "clause": clause,
+                    "controls": [
+                        {
+                            "key": k,
+                            "control_id": ctx.run.controls[k].id,
+                            "title": ctx.tx(ctx.run.controls[k].title),
+                            "failing_targets": len(failing.get(k, ())),
+                        }
+                        for k in keys
+                    ],
+                    "failing_targets": len(set().union(*(failing.get(k, set()) for k in keys))),
+                }
+            )
         views.append({"id": framework, "clauses": rows})
     return views
 
@@ -343,11 +395,18 @@ def _manual(ctx: _Ctx) -> list[dict[str, Any]]:
                 key = f"{info.benchmark}/{info.id}"
                 targets[key].append(target.name)
                 infos[key] = info
-    return [{
-        "key": key, "control_id": infos[key].id, "title": ctx.tx(infos[key].title),
-        "audit": ctx.tx(infos[key].audit), "target_count": len(targets[key]),
-        "targets": targets[key][:8], "targets_more": max(len(targets[key]) - 8, 0),
-    } for key in sorted(targets, key=lambda k: (infos[k].benchmark, natural_key(infos[k].id)))]
+    return [
+        {
+            "key": key,
+            "control_id": infos[key].id,
+            "title": ctx.tx(infos[key].title),
+            "audit": ctx.tx(infos[key].audit),
+            "target_count": len(targets[key]),
+            "targets": targets[key][:8],
+            "targets_more": max(len(targets[key]) - 8, 0),
+        }
+        for key in sorted(targets, key=lambda k: (infos[k].benchmark, natural_key(infos[k].id)))
+    ]
 
 
 def excerpt(text: str) -> tuple[str, bool]:
@@ -382,20 +441,21 @@ def _evidence(ctx: _Ctx) -> list[dict[str, Any]]:
             output = str(item.get("output", ""))
             text, truncated = excerpt(output) if key in shown else ("", False)
             actual = text_sha256(output)
-            rows.append({
-                "key": key,
-                "missing": False,
-                "command": str(item.get("command", "")),
-                "rc": item.get("rc"),
-                "sha256": str(item.get("sha256") or actual),
-                "sha256_ok": not item.get("sha256") or item.get("sha256") == actual,
-                "size": len(output.encode("utf-8")),
-                "excerpt": text,
-                "truncated": truncated,
-                "referenced_by": used[key],
-            })
-        annex.append({"target": target.name, "anchor": _anchor("ev", target.name),
-                      "entries": rows})
+            rows.append(
+                {
+                    "key": key,
+                    "missing": False,
+                    "command": str(item.get("command", "")),
+                    "rc": item.get("rc"),
+                    "sha256": str(item.get("sha256") or actual),
+                    "sha256_ok": not item.get("sha256") or item.get("sha256") == actual,
+                    "size": len(output.encode("utf-8")),
+                    "excerpt": text,
+                    "truncated": truncated,
+                    "referenced_by": used[key],
+                }
+            )
+        annex.append({"target": target.name, "anchor": _anchor("ev", target.name), "entries": rows})
     return annex
 
 
@@ -458,11 +518,14 @@ def build_context(
         # request only): every report then opens with a warning naming them.
         "evidence_modified": list(evidence_modified or run.evidence_modified),
         "attachments": [
-            {"name": a.name, "sha256": a.sha256, "size": len(a.data),
-             "description": a.description} for a in attachments
+            {"name": a.name, "sha256": a.sha256, "size": len(a.data), "description": a.description}
+            for a in attachments
         ],
-        "signature": None if signature is None else {
-            "signer": signature.signer, "cert_sha256": signature.cert_sha256,
+        "signature": None
+        if signature is None
+        else {
+            "signer": signature.signer,
+            "cert_sha256": signature.cert_sha256,
             "tsa_url": signature.tsa_url,
         },
     }

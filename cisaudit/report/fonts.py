@@ -19,8 +19,9 @@ def cjk_font_available() -> bool:
     fc_list = shutil.which("fc-list")
     if fc_list is None:
         return False
-    found = subprocess.run([fc_list, ":lang=zh-cn", "family"], capture_output=True, text=True,
-                           check=False)
+    found = subprocess.run(
+        [fc_list, ":lang=zh-cn", "family"], capture_output=True, text=True, check=False
+    )
     return bool(found.stdout.strip())
 
 
@@ -35,5 +36,8 @@ def warn_if_slow_subsetting() -> None:
     from weasyprint.text import ffi
 
     if getattr(ffi, "harfbuzz_subset", None) is None:
-        print("cisaudit: warning: libharfbuzz-subset is missing: PDF fonts are subset slowly. "
-              "Install it (`apt-get install libharfbuzz-subset0`).", file=sys.stderr)
+        print(
+            "cisaudit: warning: libharfbuzz-subset is missing: PDF fonts are subset slowly. "
+            "Install it (`apt-get install libharfbuzz-subset0`).",
+            file=sys.stderr,
+        )

@@ -24,8 +24,11 @@ _ELEMENT = {
 def _details(row: Row, lang: str) -> str:
     r = row.result
     lines = [f"{row.key}: {row.title(lang)}", f"status: {r.status.value}"]
-    for label, value in (("reason", r.reason), ("observed", format_value(r.observed)),
-                         ("expected", format_value(r.expected))):
+    for label, value in (
+        ("reason", r.reason),
+        ("observed", format_value(r.observed)),
+        ("expected", format_value(r.expected)),
+    ):
         if value:
             lines.append(f"{label}: {value}")
     lines += [f"offender: {o}" for o in row.offenders]
@@ -43,24 +46,39 @@ def build_junit(run: Run, *, lang: str = "en") -> ET.ElementTree:
         items = list(group)
         counts = Counter(_ELEMENT.get(row.result.status, "pass") for row in items)
         suite = ET.SubElement(
-            root, "testsuite", name=target, tests=str(len(items)),
-            failures=str(counts["failure"]), errors=str(counts["error"]),
-            skipped=str(counts["skipped"]), timestamp=items[0].target.started_at or run.started_at,
+            root,
+            "testsuite",
+            name=target,
+            tests=str(len(items)),
+            failures=str(counts["failure"]),
+            errors=str(counts["error"]),
+            skipped=str(counts["skipped"]),
+            timestamp=items[0].target.started_at or run.started_at,
             time=f"{items[0].target.duration_s or 0:.3f}",
         )
         props = ET.SubElement(suite, "properties")
-        for name, value in (("address", items[0].target.address or ""),
-                            ("benchmark", items[0].target.benchmark),
-                            ("reachable", str(items[0].target.reachable).lower())):
+        for name, value in (
+            ("address", items[0].target.address or ""),
+            ("benchmark", items[0].target.benchmark),
+            ("reachable", str(items[0].target.reachable).lower()),
+        ):
             ET.SubElement(props, "property", name=name, value=value)
         for row in items:
             case = ET.SubElement(
-                suite, "testcase", classname=f"{row.target.pack_of(row.result)}.{row.section}",
-                name=f"{row.result.control_id} {row.title(lang)}", time="0")
+                suite,
+                "testcase",
+                classname=f"{row.target.pack_of(row.result)}.{row.section}",
+                name=f"{row.result.control_id} {row.title(lang)}",
+                time="0",
+            )
             element = _ELEMENT.get(row.result.status)
             if element:
-                child = ET.SubElement(case, element, message=row.result.reason or
-                                      row.result.status.value, type=row.result.status.value)
+                child = ET.SubElement(
+                    case,
+                    element,
+                    message=row.result.reason or row.result.status.value,
+                    type=row.result.status.value,
+                )
                 child.text = _details(row, lang)
         totals.update(counts)
         totals["tests"] += len(items)

@@ -34,16 +34,18 @@ def render_pdf(
     warn_if_slow_subsetting()
     html = render_template(env, "report.pdf.html.j2", context)
     files = [
-        weasyprint.Attachment(string=a.data, name=a.name, description=a.description,
-                              relationship=a.relationship)
+        weasyprint.Attachment(
+            string=a.data, name=a.name, description=a.description, relationship=a.relationship
+        )
         for a in attachments
     ]
     with _no_cyclic_gc(), _quiet("weasyprint", "fontTools"):
         # Reports never reach the network: a template (or a string that slipped through)
         # pointing at http(s) gets nothing. Logos are data: URIs; local files stay allowed.
         fetcher = weasyprint.URLFetcher(allowed_protocols=("data", "file"))
-        document = weasyprint.HTML(string=html, base_url=str(builtin_template_dir()),
-                                   url_fetcher=fetcher)
+        document = weasyprint.HTML(
+            string=html, base_url=str(builtin_template_dir()), url_fetcher=fetcher
+        )
         document.write_pdf(out, attachments=files, pdf_variant=PDF_VARIANT, custom_metadata=True)
     return out
 

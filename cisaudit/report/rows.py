@@ -34,7 +34,8 @@ class Row:
     @property
     def offenders(self) -> list[str]:
         return [
-            f"{o.kind}:{o.name}" + (f"={format_value(o.observed)}" if o.observed is not None else "")
+            f"{o.kind}:{o.name}"
+            + (f"={format_value(o.observed)}" if o.observed is not None else "")
             for o in self.result.offenders
         ]
 

@@ -35,14 +35,27 @@ def _rule(row: Row, lang: str) -> dict[str, Any]:
     }
     if control:
         rule["fullDescription"] = {"text": row.text("description", lang) or row.title(lang)}
-        rule["help"] = {"text": "\n\n".join(
-            t for t in (row.text("rationale", lang), row.text("remediation", lang),
-                        control.snippet) if t)}
+        rule["help"] = {
+            "text": "\n\n".join(
+                t
+                for t in (
+                    row.text("rationale", lang),
+                    row.text("remediation", lang),
+                    control.snippet,
+                )
+                if t
+            )
+        }
         rule["properties"] = {
-            "benchmark": control.benchmark, "section": control.section,
-            "level": control.level, "automated": control.automated,
-            "tags": [control.benchmark, f"level{control.level}",
-                     *(f"{fw}:{c}" for fw, ids in sorted(control.mappings.items()) for c in ids)],
+            "benchmark": control.benchmark,
+            "section": control.section,
+            "level": control.level,
+            "automated": control.automated,
+            "tags": [
+                control.benchmark,
+                f"level{control.level}",
+                *(f"{fw}:{c}" for fw, ids in sorted(control.mappings.items()) for c in ids),
+            ],
         }
         if control.references:
             rule["helpUri"] = control.references[0]
@@ -57,20 +70,35 @@ def _result(row: Row, rule_index: int, lang: str) -> dict[str, Any]:
         "ruleIndex": rule_index,
         "kind": _KIND[r.status],
         "message": {"text": message},
-        "locations": [{"logicalLocations": [{
-            "name": row.target.name, "fullyQualifiedName": row.target.address or row.target.name,
-            "kind": "resource"}]}],
+        "locations": [
+            {
+                "logicalLocations": [
+                    {
+                        "name": row.target.name,
+                        "fullyQualifiedName": row.target.address or row.target.name,
+                        "kind": "resource",
+                    }
+                ]
+            }
+        ],
         "properties": {
-            "status": r.status.value, "observed": format_value(r.observed),
-            "expected": format_value(r.expected), "offenders": row.offenders,
+            "status": r.status.value,
+            "observed": format_value(r.observed),
+            "expected": format_value(r.expected),
+            "offenders": row.offenders,
             "evidence": list(r.evidence),
         },
     }
     # SARIF allows a level other than "none" only on results whose kind is "fail".
     out["level"] = "error" if out["kind"] == "fail" else "none"
     if r.status is Status.WAIVED:
-        out["suppressions"] = [{"kind": "external", "status": "accepted",
-                                "justification": format_value(r.waiver or r.reason)}]
+        out["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": format_value(r.waiver or r.reason),
+            }
+        ]
     if row.remediation and r.status is Status.FAIL:
         out["properties"]["remediation"] = row.remediation
     return out
@@ -88,18 +116,33 @@ def build_sarif(run: Run, *, lang: str = "en") -> dict[str, Any]:
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "cisaudit", "version": run.tool_version,
-                                "semanticVersion": run.tool_version, "rules": rules}},
-            "automationDetails": {"id": f"cisaudit/{run.run_id}"},
-            "invocations": [{"executionSuccessful": not run.interrupted,
-                             "startTimeUtc": run.started_at, "endTimeUtc": run.finished_at}],
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "cisaudit",
+                        "version": run.tool_version,
+                        "semanticVersion": run.tool_version,
+                        "rules": rules,
+                    }
+                },
+                "automationDetails": {"id": f"cisaudit/{run.run_id}"},
+                "invocations": [
+                    {
+                        "executionSuccessful": not run.interrupted,
+                        "startTimeUtc": run.started_at,
+                        "endTimeUtc": run.finished_at,
+                    }
+                ],
+                "results": results,
+            }
+        ],
     }
 
 
 def render_sarif(run: Run, out: Path, *, lang: str = "en") -> Path:
-    out.write_text(json.dumps(build_sarif(run, lang=lang), ensure_ascii=False, indent=1) + "\n",
-                   encoding="utf-8")
+    out.write_text(
+        json.dumps(build_sarif(run, lang=lang), ensure_ascii=False, indent=1) + "\n",
+        encoding="utf-8",
+    )
     return out

@@ -102,21 +102,37 @@ def init_keys(
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=True, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-            encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                       critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase) if passphrase
-        else serialization.NoEncryption())
-    _write_private(paths.key, key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    _write_private(
+        paths.key,
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        ),
+    )
     paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return paths
 
@@ -141,23 +157,26 @@ class SignConfig:
             if not self.p12.is_file():
                 raise SigningError(f"PKCS#12 file {self.p12} does not exist")
             with _quiet_pyhanko():
-                signer = signers.SimpleSigner.load_pkcs12(str(self.p12),
-                                                          passphrase=self.passphrase)
+                signer = signers.SimpleSigner.load_pkcs12(str(self.p12), passphrase=self.passphrase)
             what = str(self.p12)
         elif self.key and self.cert:
             for path in (self.key, self.cert):
                 if not path.is_file():
-                    raise SigningError(f"{path} does not exist (create a trial pair with "
-                                       "`cisaudit keys init`)")
+                    raise SigningError(
+                        f"{path} does not exist (create a trial pair with `cisaudit keys init`)"
+                    )
             with _quiet_pyhanko():
-                signer = signers.SimpleSigner.load(str(self.key), str(self.cert),
-                                                   key_passphrase=self.passphrase)
+                signer = signers.SimpleSigner.load(
+                    str(self.key), str(self.cert), key_passphrase=self.passphrase
+                )
             what = f"{self.key} + {self.cert}"
         else:
             raise SigningError("signing needs --sign-key and --sign-cert, or --sign-p12")
         if signer is None:
-            raise SigningError(f"cannot load the signing key from {what}: wrong passphrase "
-                               "or not a key/certificate (see --sign-pass-env)")
+            raise SigningError(
+                f"cannot load the signing key from {what}: wrong passphrase "
+                "or not a key/certificate (see --sign-pass-env)"
+            )
         return signer
 
 
@@ -168,7 +187,7 @@ def describe_signer(signer: Any) -> tuple[str, str]:
 
 
 def _subject(cert: Any) -> str:
-    """"Name (Organisation)" when the certificate has both, else its full subject."""
+    """ "Name (Organisation)" when the certificate has both, else its full subject."""
     fields = cert.subject.native
     name, org = fields.get("common_name"), fields.get("organization_name")
     if isinstance(name, str) and name:
@@ -263,8 +282,10 @@ def trust_roots(trust: Path | str | None) -> list[Any]:
         sources += [Path(p) for p in (paths.capath, paths.openssl_capath) if p]
         roots = [c for src in sources if src.exists() for c in _certs_in(src, quiet=True)]
         if not roots:
-            raise SigningError("the system trust store is empty or missing "
-                               "(install ca-certificates, or give --trust CERT|DIR)")
+            raise SigningError(
+                "the system trust store is empty or missing "
+                "(install ca-certificates, or give --trust CERT|DIR)"
+            )
         return roots
     path = Path(trust)
     if not path.exists():
@@ -278,15 +299,21 @@ def trust_roots(trust: Path | str | None) -> list[Any]:
 def _certs_in(path: Path, *, quiet: bool) -> list[Any]:
     from asn1crypto import pem, x509
 
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _CERT_SUFFIXES) \
-        if path.is_dir() else [path]
+    files = (
+        sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _CERT_SUFFIXES)
+        if path.is_dir()
+        else [path]
+    )
     found = []
     for file in files:
         try:
             data = file.read_bytes()
             if pem.detect(data):
-                found += [x509.Certificate.load(der) for kind, _, der in pem.unarmor(data, True)
-                          if kind == "CERTIFICATE"]
+                found += [
+                    x509.Certificate.load(der)
+                    for kind, _, der in pem.unarmor(data, True)
+                    if kind == "CERTIFICATE"
+                ]
             else:
                 cert = x509.Certificate.load(data)
                 _ = cert.native  # parse now: a file that is not DER fails here
@@ -368,8 +395,10 @@ def evidence_problems(data: bytes, name: str, *, strict: bool = True) -> list[st
             recorded = item.get("sha256")
             actual = text_sha256(str(item.get("output", "")))
             if recorded and recorded != actual:
-                problems.append(f"{name}: evidence {target}/{key}: output does not match its "
-                                f"SHA-256 (recorded {recorded[:16]}…, actual {actual[:16]}…)")
+                problems.append(
+                    f"{name}: evidence {target}/{key}: output does not match its "
+                    f"SHA-256 (recorded {recorded[:16]}…, actual {actual[:16]}…)"
+                )
     return problems
 
 
@@ -395,8 +424,9 @@ def _check_attachments(files: dict[str, bytes], report: Verification) -> None:
         matches = actual == expected
         report.attachments.append((name, matches, actual))
         if not matches:
-            report.problems.append(f"attachment {name}: SHA-256 {actual} does not match the "
-                                   f"manifest ({expected})")
+            report.problems.append(
+                f"attachment {name}: SHA-256 {actual} does not match the manifest ({expected})"
+            )
         if entry.get("role") == "evidence":
             report.problems.extend(evidence_problems(data, name))
 
@@ -421,8 +451,9 @@ def verify_pdf(path: Path, *, trust: Path | str | None = None) -> Verification:
         try:
             status = validate_pdf_signature(sig, context)
         except Exception as exc:  # a flipped byte in the CMS blob breaks its parser
-            report.problems.append(f"signature {sig.field_name} cannot be checked ({exc}): "
-                                   "tampered or damaged")
+            report.problems.append(
+                f"signature {sig.field_name} cannot be checked ({exc}): tampered or damaged"
+            )
             continue
         _describe_cert(report, status.signing_cert)
         if status.signer_reported_dt:
@@ -435,13 +466,15 @@ def verify_pdf(path: Path, *, trust: Path | str | None = None) -> Verification:
         report.intact, report.valid = status.intact, status.valid
         report.whole_file = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
         if not status.intact:
-            report.problems.append("the document was changed after it was signed (digest "
-                                   "does not match)")
+            report.problems.append(
+                "the document was changed after it was signed (digest does not match)"
+            )
         elif not status.valid:
             report.problems.append("the signature does not match the signer's certificate")
         if status.intact and not report.whole_file:
-            report.problems.append("content was added after the signature: the signature "
-                                   "does not cover the whole file")
+            report.problems.append(
+                "content was added after the signature: the signature does not cover the whole file"
+            )
         _judge_trust(report, status, trust)
     try:
         files = _embedded_files(reader)
@@ -461,16 +494,23 @@ def sign_file(path: Path, config: SignConfig, *, signer: Any = None) -> Path:
     data = path.read_bytes()
     from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
-    cms = asyncio.run(signer.async_sign_general_data(
-        data, "sha256", detached=True, timestamper=_timestamper(config.tsa_url),
-        signed_attr_settings=PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))))
+    cms = asyncio.run(
+        signer.async_sign_general_data(
+            data,
+            "sha256",
+            detached=True,
+            timestamper=_timestamper(config.tsa_url),
+            signed_attr_settings=PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC)),
+        )
+    )
     sig = path.with_name(path.name + SIG_SUFFIX)
     sig.write_bytes(cms.dump())
     return sig
 
 
-def verify_file(path: Path, *, signature: Path | None = None,
-                trust: Path | str | None = None) -> Verification:
+def verify_file(
+    path: Path, *, signature: Path | None = None, trust: Path | str | None = None
+) -> Verification:
     """Check ``path`` against its detached signature (``path.sig`` unless given)."""
     from asn1crypto import cms
     from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
@@ -504,8 +544,9 @@ def verify_file(path: Path, *, signature: Path | None = None,
     return report
 
 
-def verify(path: Path, *, trust: Path | str | None = None,
-           signature: Path | None = None) -> Verification:
+def verify(
+    path: Path, *, trust: Path | str | None = None, signature: Path | None = None
+) -> Verification:
     """Verify a signed PDF report, or any file with a detached signature."""
     if not path.is_file():
         raise SigningError(f"{path} does not exist")

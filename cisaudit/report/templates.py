@@ -50,5 +50,4 @@ def render_template(env: jinja2.Environment, name: str, context: dict[str, Any])
     except jinja2.TemplateError as exc:
         where = getattr(exc, "filename", None) or name
         line = getattr(exc, "lineno", None)
-        raise RuntimeError(
-            f"report template {where}{f':{line}' if line else ''}: {exc}") from exc
+        raise RuntimeError(f"report template {where}{f':{line}' if line else ''}: {exc}") from exc

@@ -35,7 +35,10 @@ def new_evidence(target: Target) -> TargetEvidence:
 def parse_sections(text: str, nonce: str, script: str) -> dict[str, Section]:
     """Split probe output into sections by the nonce-tagged boundary lines."""
     sections: dict[str, Section] = {}
-    name, part, out, err = None, None, [], []
+    name: str | None = None
+    part: str | None = None
+    out: list[str] = []
+    err: list[str] = []
     for line in text.split("\n"):
         if line.startswith(nonce + " "):
             _, tag, *rest = line.split(" ")

@@ -133,15 +133,13 @@ class SSHTransport:
         try:
             return socket.create_connection((end.address, end.port), timeout=timeout)
         except TimeoutError:
-            raise TransportError(
-                f"{end.label}: connection timed out after {timeout:g} s"
-            ) from None
+            raise TransportError(f"{end.label}: connection timed out after {timeout:g} s") from None
         except socket.gaierror as exc:
-            raise TransportError(f"{end.label}: cannot resolve the address ({exc.strerror})") from None
-        except OSError as exc:
             raise TransportError(
-                f"cannot connect to {end.label}: {exc.strerror or exc}"
+                f"{end.label}: cannot resolve the address ({exc.strerror})"
             ) from None
+        except OSError as exc:
+            raise TransportError(f"cannot connect to {end.label}: {exc.strerror or exc}") from None
 
     def _handshake(self, end: _Endpoint, sock: Any, timeout: float) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -173,7 +171,9 @@ class SSHTransport:
             ) from None
         except paramiko.AuthenticationException:
             client.close()
-            raise TransportError(f"{end.label}: authentication failed for user {end.user}") from None
+            raise TransportError(
+                f"{end.label}: authentication failed for user {end.user}"
+            ) from None
         except paramiko.SSHException as exc:
             client.close()
             raise TransportError(f"{end.label}: {_ssh_reason(str(exc), self.known_path)}") from None
@@ -305,7 +305,8 @@ class _Prefetched:
         self._sock.settimeout(value)
 
     def gettimeout(self) -> float | None:
-        return self._sock.gettimeout()  # type: ignore[no-any-return]
+        timeout: float | None = self._sock.gettimeout()
+        return timeout
 
     def close(self) -> None:
         self._sock.close()

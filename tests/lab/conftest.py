@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
 from cisaudit_lab import Lab, LabUnavailable, available_profiles, start_lab
 
 

@@ -6,11 +6,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from cisaudit.api import audit
-from cisaudit.inventory import load_inventory
 from cisaudit_lab import available_profiles, start_lab
 
-with tempfile.TemporaryDirectory() as tmp, start_lab(available_profiles(), workdir=Path(tmp)) as lab:
+from cisaudit.api import audit
+from cisaudit.inventory import load_inventory
+
+with (
+    tempfile.TemporaryDirectory() as tmp,
+    start_lab(available_profiles(), workdir=Path(tmp)) as lab,
+):
     outcome = audit(load_inventory(lab.inventory_path).select(None))
     _, evidence = outcome.write(Path(tmp) / "out")
     target = Path(__file__).parents[1] / "data" / "bundles" / "lab-docker.json"

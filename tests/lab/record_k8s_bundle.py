@@ -8,9 +8,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from cisaudit_lab import available_profiles, start_lab
+
 from cisaudit.api import audit
 from cisaudit.inventory import load_inventory
-from cisaudit_lab import available_profiles, start_lab
 
 TARGET = Path(__file__).parents[1] / "data" / "bundles" / "lab-k8s-nodes.json"
 

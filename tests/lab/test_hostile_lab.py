@@ -14,10 +14,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cisaudit_lab.hosts import PROFILE_DIR
 from click.testing import CliRunner
 
 from cisaudit.cli import main
-from cisaudit_lab.hosts import PROFILE_DIR
 
 pytestmark = pytest.mark.lab
 PROFILE = PROFILE_DIR / "hostile.sh"
@@ -27,14 +27,27 @@ SECRETS = dict(re.findall(r"^(SECRET_[A-Z_]+)='([^']+)'$", PROFILE.read_text(), 
 @pytest.fixture(scope="module")
 def outputs(lab, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("hostile")
-    result = CliRunner().invoke(main, [
-        "scan", "-i", str(lab.inventory_path), "--limit", "lab-hostile", "-o", str(out),
-        "--format", "pdf,html,csv,junit,sarif", "--no-progress"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "scan",
+            "-i",
+            str(lab.inventory_path),
+            "--limit",
+            "lab-hostile",
+            "-o",
+            str(out),
+            "--format",
+            "pdf,html,csv,junit,sarif",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code in (0, 1), result.output
     attachments = out / "attachments"
     attachments.mkdir()
-    subprocess.run(["pdfdetach", "-saveall", "-o", str(attachments), str(out / "report.pdf")],
-                   check=True)
+    subprocess.run(
+        ["pdfdetach", "-saveall", "-o", str(attachments), str(out / "report.pdf")], check=True
+    )
     subprocess.run(["pdftotext", str(out / "report.pdf"), str(out / "report.txt")], check=True)
     return out
 
@@ -46,12 +59,21 @@ def test_the_profile_plants_enough_secrets() -> None:
 def test_no_secret_value_reaches_any_output(outputs: Path) -> None:
     files = [p for p in outputs.rglob("*") if p.is_file()]
     names = {p.name for p in files}
-    assert {"results.json", "evidence.json", "results.csv", "report.html", "report.txt",
-            "results.sarif", "junit.xml", "cisaudit-manifest.json"} <= names
+    assert {
+        "results.json",
+        "evidence.json",
+        "results.csv",
+        "report.html",
+        "report.txt",
+        "results.sarif",
+        "junit.xml",
+        "cisaudit-manifest.json",
+    } <= names
     assert len([p for p in files if p.parent.name == "attachments"]) == 3
     leaks = [
         f"{name} in {path.relative_to(outputs)}"
-        for path in files if path.suffix != ".pdf"
+        for path in files
+        if path.suffix != ".pdf"
         for name, value in SECRETS.items()
         if value in path.read_text(encoding="utf-8", errors="replace")
     ]
@@ -60,9 +82,16 @@ def test_no_secret_value_reaches_any_output(outputs: Path) -> None:
 
 def test_what_an_auditor_needs_is_kept(outputs: Path) -> None:
     evidence = (outputs / "evidence.json").read_text()
-    for kept in ("DB_PASSWORD=<redacted>", "MYSQL_ROOT_PW=<redacted>", "MODE=production",
-                 "postgres://app:<redacted>@db.internal/app", "h-secrets", "api_token",
-                 "AWS_SECRET_ACCESS_KEY=<redacted>", "DOCKER_CONTENT_TRUST=1"):
+    for kept in (
+        "DB_PASSWORD=<redacted>",
+        "MYSQL_ROOT_PW=<redacted>",
+        "MODE=production",
+        "postgres://app:<redacted>@db.internal/app",
+        "h-secrets",
+        "api_token",
+        "AWS_SECRET_ACCESS_KEY=<redacted>",
+        "DOCKER_CONTENT_TRUST=1",
+    ):
         assert kept in evidence, kept
     results = json.loads((outputs / "results.json").read_text())
     [target] = results["targets"]

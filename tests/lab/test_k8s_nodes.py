@@ -18,15 +18,14 @@ from typing import Any
 
 import pytest
 import yaml
-
-from cisaudit.api import Outcome, audit, collect_target
-from cisaudit.api import load_catalog
-from cisaudit.catalog import Catalog
-from cisaudit.kinds.k8s_node.derive import derive
-from cisaudit.evaluate import dig
-from cisaudit.inventory import load_inventory
 from cisaudit_lab import Lab, LabUnavailable, available_profiles, start_lab
 from cisaudit_lab.hosts import profile_target
+
+from cisaudit.api import Outcome, audit, collect_target, load_catalog
+from cisaudit.catalog import Catalog
+from cisaudit.evaluate import dig
+from cisaudit.inventory import load_inventory
+from cisaudit.kinds.k8s_node.derive import derive
 from cisaudit.targets import Target
 
 pytestmark = pytest.mark.lab
@@ -287,8 +286,14 @@ ENGINE_VERDICTS = {
     "k8s-worker-hardened": {"4.2.4": "PASS", "4.2.14": "PASS", "4.3.1": "PASS"},
     "k8s-worker-weak": {"4.2.4": "FAIL", "4.2.14": "FAIL", "4.3.1": "FAIL"},
     "k8s-etcd": {"1.1.12": "PASS", "2.2": "PASS"},
-    "k8s-cp-partial": {"1.1.1": "PASS", "1.1.12": "FAIL", "1.1.21": "PASS", "1.2.1": "PASS",
-                       "1.3.7": "PASS", "2.2": "PASS"},
+    "k8s-cp-partial": {
+        "1.1.1": "PASS",
+        "1.1.12": "FAIL",
+        "1.1.21": "PASS",
+        "1.2.1": "PASS",
+        "1.3.7": "PASS",
+        "2.2": "PASS",
+    },
 }
 
 
@@ -306,8 +311,10 @@ def node_catalog(root: Path) -> Catalog:
             "platform_versions": ["1.33"],
             "sections": {s: _TEXT for s in ("1", "2", "4")},
         },
-        {cid: {"targets": ["k8s-node"], "roles": roles, "check": check}
-         for cid, (roles, check) in NODE_CONTROLS.items()},
+        {
+            cid: {"targets": ["k8s-node"], "roles": roles, "check": check}
+            for cid, (roles, check) in NODE_CONTROLS.items()
+        },
     )
     return load_catalog(root)
 
@@ -357,8 +364,10 @@ def test_every_node_verdict_matches_expectations(outcome: Outcome) -> None:
         for result in target.results:
             status = want.get(result.control_id)
             if status != result.status.value:
-                wrong.append(f"{target.name} {result.control_id}: expected {status}, got "
-                             f"{result.status.value} ({result.reason}; observed={result.observed})")
+                wrong.append(
+                    f"{target.name} {result.control_id}: expected {status}, got "
+                    f"{result.status.value} ({result.reason}; observed={result.observed})"
+                )
     assert not wrong, "\n".join(wrong)
 
 
@@ -368,15 +377,24 @@ def test_every_automated_node_control_passes_and_fails_on_some_node(outcome: Out
         for result in target.results:
             seen.setdefault(result.control_id, set()).add(result.status.value)
     automated = {c.id for c in outcome.run.controls.values() if c.automated}
-    missing = sorted(cid for cid in automated
-                     if not ("PASS" in seen.get(cid, set()) and {"FAIL", "MANUAL"} & seen.get(cid, set())))
-    assert not missing, f"automated node controls that never both pass and fail in the lab: {missing}"
+    missing = sorted(
+        cid
+        for cid in automated
+        if not ("PASS" in seen.get(cid, set()) and {"FAIL", "MANUAL"} & seen.get(cid, set()))
+    )
+    assert not missing, (
+        f"automated node controls that never both pass and fail in the lab: {missing}"
+    )
 
 
 # Secrets the node profiles plant: etcd's cluster token in its environment, on its command
 # line and in its config file; the API server's encryption keys (flow style on one node).
-NODE_SECRETS = ("envtoken-Kx81wq", "argtoken-Jm27fz", "conftoken-Qp39vn",
-                "c2VjcmV0IGlzIHNlY3VyZSwgb3IgaXMgaXQ/Cg==")
+NODE_SECRETS = (
+    "envtoken-Kx81wq",
+    "argtoken-Jm27fz",
+    "conftoken-Qp39vn",
+    "c2VjcmV0IGlzIHNlY3VyZSwgb3IgaXMgaXQ/Cg==",
+)
 
 
 def test_no_secret_leaves_a_node(outcome: Outcome) -> None:
@@ -394,4 +412,4 @@ def test_a_flow_style_encryption_config_is_judged_after_masking(outcome: Outcome
     verdict = next(r for r in hardened.results if r.control_id == "1.2.28")
     assert verdict.status.value == "PASS", verdict.reason
     evidence = next(e for e in outcome.evidence if e.name == "lab-k8s-cp-hardened")
-    assert "{keys: [{name: key1, secret: \"<redacted>\"}]}" in evidence.sections["k8s.configs"].output
+    assert '{keys: [{name: key1, secret: "<redacted>"}]}' in evidence.sections["k8s.configs"].output

@@ -11,7 +11,6 @@ from pathlib import Path
 import paramiko
 import pytest
 import yaml
-
 from cisaudit_lab import Lab, LabHost, LabUnavailable, available_profiles, ensure_engine
 from cisaudit_lab.image import debian_mirror, image_tag
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cisaudit.api import audit, evaluate_bundle
-from cisaudit.api import load_catalog
+from cisaudit.api import audit, evaluate_bundle, load_catalog
 from cisaudit.inventory import load_inventory
 from cisaudit.model import Status
 
@@ -126,12 +125,17 @@ def test_become_user_sees_what_root_sees_and_nosudo_is_an_error(lab, lab_outcome
 
 
 def test_secrets_in_container_env_never_reach_evidence(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    rc, out = lab.exec("bare", "docker image inspect lab/secret >/dev/null 2>&1 || "
-                               "docker import /opt/lab/busybox-rootfs.tar lab/secret >/dev/null; "
-                               "docker create --name leaky -e DB_PASSWORD=s3cr3t-lab-value lab/secret sleep 1")
+    rc, out = lab.exec(
+        "bare",
+        "docker image inspect lab/secret >/dev/null 2>&1 || "
+        "docker import /opt/lab/busybox-rootfs.tar lab/secret >/dev/null; "
+        "docker create --name leaky -e DB_PASSWORD=s3cr3t-lab-value lab/secret sleep 1",
+    )
     assert rc == 0, out
     try:
-        bare = next(t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-bare")
+        bare = next(
+            t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-bare"
+        )
         outcome = audit([bare])
         results, evidence = outcome.write(tmp_path)
         for path in (results, evidence):
@@ -143,19 +147,39 @@ def test_secrets_in_container_env_never_reach_evidence(lab, tmp_path: Path) -> N
 
 def test_jump_host_reaches_a_host_without_a_published_port(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from cisaudit_lab.engine import docker
+
     from cisaudit.targets import JumpHost
 
     hosts = {t.name: t for t in load_inventory(lab.inventory_path).select(None)}
     bastion, inner = hosts["lab-hardened"], lab.host("lab-bare")
-    ip = docker(lab.engine, ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                             inner.container_id]).stdout.decode().strip()
-    inner_key = next(line.split(None, 1)[1] for line in Path(lab.known_hosts_path).read_text().splitlines()
-                     if line.startswith(f"[{inner.address}]:{inner.port} "))
+    ip = (
+        docker(
+            lab.engine,
+            [
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                inner.container_id,
+            ],
+        )
+        .stdout.decode()
+        .strip()
+    )
+    inner_key = next(
+        line.split(None, 1)[1]
+        for line in Path(lab.known_hosts_path).read_text().splitlines()
+        if line.startswith(f"[{inner.address}]:{inner.port} ")
+    )
     known = tmp_path / "known_hosts"
     known.write_text(Path(lab.known_hosts_path).read_text() + f"{ip} {inner_key}\n")
     target = dataclasses.replace(
-        hosts["lab-bare"], name="behind-bastion", address=ip, port=22, known_hosts=str(known),
-        jump=(JumpHost(bastion.address, bastion.port, "root", bastion.key),))
+        hosts["lab-bare"],
+        name="behind-bastion",
+        address=ip,
+        port=22,
+        known_hosts=str(known),
+        jump=(JumpHost(bastion.address, bastion.port, "root", bastion.key),),
+    )
     outcome = audit([target])
     assert outcome.run.targets[0].reachable, outcome.run.targets[0].error
     assert outcome.run.targets[0].facts_summary["containers"] == 0
@@ -164,9 +188,19 @@ def test_jump_host_reaches_a_host_without_a_published_port(lab, tmp_path: Path) 
 def _ip(lab, name: str) -> str:  # type: ignore[no-untyped-def]
     from cisaudit_lab.engine import docker
 
-    return docker(lab.engine, ["inspect", "-f",
-                               "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                               lab.host(name).container_id]).stdout.decode().strip()
+    return (
+        docker(
+            lab.engine,
+            [
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                lab.host(name).container_id,
+            ],
+        )
+        .stdout.decode()
+        .strip()
+    )
 
 
 def test_two_real_jump_hosts_and_a_refused_channel(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -181,17 +215,30 @@ def test_two_real_jump_hosts_and_a_refused_channel(lab, tmp_path: Path) -> None:
 
     def key_of(name: str) -> str:
         host = lab.host(name)
-        return next(line.split(None, 1)[1] for line in known_lines
-                    if line.startswith(f"[{host.address}]:{host.port} "))
+        return next(
+            line.split(None, 1)[1]
+            for line in known_lines
+            if line.startswith(f"[{host.address}]:{host.port} ")
+        )
 
     traps_ip, bare_ip = _ip(lab, "lab-traps"), _ip(lab, "lab-bare")
     known = tmp_path / "known_hosts"
-    known.write_text("\n".join(known_lines) + f"\n{traps_ip} {key_of('lab-traps')}\n"
-                     f"{bare_ip} {key_of('lab-bare')}\n")
-    hops = (JumpHost(first.address, first.port, "root", first.key),
-            JumpHost(traps_ip, 22, "root", first.key))
-    far = dataclasses.replace(hosts["lab-bare"], name="two-hops", address=bare_ip, port=22,
-                              known_hosts=str(known), jump=hops)
+    known.write_text(
+        "\n".join(known_lines) + f"\n{traps_ip} {key_of('lab-traps')}\n"
+        f"{bare_ip} {key_of('lab-bare')}\n"
+    )
+    hops = (
+        JumpHost(first.address, first.port, "root", first.key),
+        JumpHost(traps_ip, 22, "root", first.key),
+    )
+    far = dataclasses.replace(
+        hosts["lab-bare"],
+        name="two-hops",
+        address=bare_ip,
+        port=22,
+        known_hosts=str(known),
+        jump=hops,
+    )
     nowhere = dataclasses.replace(far, name="refused", port=1)
     outcome = audit([far, nowhere, hosts["lab-hardened"]])
     reached, refused, direct = outcome.run.targets
@@ -204,44 +251,62 @@ def test_two_real_jump_hosts_and_a_refused_channel(lab, tmp_path: Path) -> None:
 
 def test_throttled_sshd_is_retried_with_backoff(lab) -> None:  # type: ignore[no-untyped-def]
     # MaxStartups 1: sshd drops every concurrent unauthenticated connection beyond the first.
-    rc, out = lab.exec("bare", "echo 'MaxStartups 1:100:1' >> /etc/ssh/sshd_config && "
-                               "kill -HUP $(cat /run/sshd.pid)")
+    rc, out = lab.exec(
+        "bare",
+        "echo 'MaxStartups 1:100:1' >> /etc/ssh/sshd_config && kill -HUP $(cat /run/sshd.pid)",
+    )
     assert rc == 0, out
     try:
-        bare = next(t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-bare")
+        bare = next(
+            t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-bare"
+        )
         burst = [dataclasses.replace(bare, name=f"burst-{i}") for i in range(8)]
         outcome = audit(burst, concurrency=8)
         errors = [t.error for t in outcome.run.targets if not t.reachable]
         assert not errors, errors
     finally:
-        lab.exec("bare", "sed -i '/^MaxStartups 1:100:1$/d' /etc/ssh/sshd_config && "
-                         "kill -HUP $(cat /run/sshd.pid)")
+        lab.exec(
+            "bare",
+            "sed -i '/^MaxStartups 1:100:1$/d' /etc/ssh/sshd_config && "
+            "kill -HUP $(cat /run/sshd.pid)",
+        )
 
 
 def test_an_unprivileged_audit_says_what_it_could_not_read(lab) -> None:  # type: ignore[no-untyped-def]
     """No sudo, no docker group: nothing the account cannot see becomes a PASS or a FAIL."""
-    hardened = next(t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-hardened")
+    hardened = next(
+        t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-hardened"
+    )
     rc, out = lab.exec("hardened", "chmod 0750 /etc/audit")
     assert rc == 0, out
     plain = dataclasses.replace(hardened, name="as-nosudo", user="nosudo", become=False)
     target = audit([plain]).run.targets[0]
     assert target.reachable, target.error
     by_id = {r.control_id: r for r in target.results}
-    assert by_id["1.1.3"].status is Status.ERROR and "audit rules could not be read" in by_id["1.1.3"].reason
+    assert (
+        by_id["1.1.3"].status is Status.ERROR
+        and "audit rules could not be read" in by_id["1.1.3"].reason
+    )
     for control_id in ("2.13", "5.5", "4.6"):  # need the engine: permission denied on the socket
         assert by_id[control_id].status is Status.ERROR, (control_id, by_id[control_id])
 
 
 def test_password_from_the_environment_and_a_command_deadline(lab, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    rc, out = lab.exec("bare", "echo 'audit:lab-only-pw-7' | chpasswd && "
-                               "sed -i '1i PasswordAuthentication yes' /etc/ssh/sshd_config && "
-                               "kill -HUP $(cat /run/sshd.pid)")
+    rc, out = lab.exec(
+        "bare",
+        "echo 'audit:lab-only-pw-7' | chpasswd && "
+        "sed -i '1i PasswordAuthentication yes' /etc/ssh/sshd_config && "
+        "kill -HUP $(cat /run/sshd.pid)",
+    )
     assert rc == 0, out
     try:
-        bare = next(t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-bare")
+        bare = next(
+            t for t in load_inventory(lab.inventory_path).select(None) if t.name == "lab-bare"
+        )
         monkeypatch.setenv("LAB_AUDIT_PW", "lab-only-pw-7")
-        with_password = dataclasses.replace(bare, name="pw", user="audit", key=None, become=True,
-                                            password_env="LAB_AUDIT_PW")
+        with_password = dataclasses.replace(
+            bare, name="pw", user="audit", key=None, become=True, password_env="LAB_AUDIT_PW"
+        )
         unset = dataclasses.replace(with_password, name="pw-unset", password_env="NO_SUCH_VAR_SET")
         slow = dataclasses.replace(bare, name="deadline", command_timeout=0.05)
         pw, missing, late = audit([with_password, unset, slow]).run.targets
@@ -250,5 +315,8 @@ def test_password_from_the_environment_and_a_command_deadline(lab, monkeypatch) 
         assert not late.reachable and "timed out" in late.error
         assert "lab-only-pw-7" not in json.dumps([t.to_dict() for t in (pw, missing, late)])
     finally:
-        lab.exec("bare", "sed -i '/^PasswordAuthentication yes$/d' /etc/ssh/sshd_config && "
-                         "kill -HUP $(cat /run/sshd.pid)")
+        lab.exec(
+            "bare",
+            "sed -i '/^PasswordAuthentication yes$/d' /etc/ssh/sshd_config && "
+            "kill -HUP $(cat /run/sshd.pid)",
+        )

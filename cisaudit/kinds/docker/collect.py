@@ -34,7 +34,6 @@ def probe() -> str:
     return load_probe("cisaudit.kinds.docker")
 
 
-
 def stat_script(nonce: str, paths: dict[str, str]) -> str:
     quoted = " ".join(shlex.quote(p) for p in dict.fromkeys(paths.values()))
     return (

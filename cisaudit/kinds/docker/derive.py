@@ -385,7 +385,7 @@ def parse_units(section: Section | None) -> dict[str, dict[str, Any]]:
 def parse_audit_rules(sections: dict[str, Section]) -> dict[str, Any]:
     loaded = sections.get("audit.auditctl")
     if loaded is not None and loaded.rc == 0:
-        source = "auditctl"
+        source: str | None = "auditctl"
         lines = [] if "No rules" in loaded.output else loaded.output.splitlines()
     else:
         files = sections.get("audit.files")
@@ -395,7 +395,11 @@ def parse_audit_rules(sections: dict[str, Section]) -> dict[str, Any]:
             # Rules files exist but this account cannot read them (and auditctl could not
             # list the loaded rules): whether paths are audited cannot be told.
             reason = (files.stderr.strip().splitlines() or ["audit rules unreadable"])[0]
-            return {"source": None, "rules": [], "error": f"audit rules could not be read: {reason}"}
+            return {
+                "source": None,
+                "rules": [],
+                "error": f"audit rules could not be read: {reason}",
+            }
     rules = [rule for rule in (parse_rule(line) for line in lines) if rule]
     return {"source": source, "rules": rules, "error": None}
 
@@ -801,7 +805,9 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         for fact in ("engine", "swarm"):
             errors.setdefault(fact, "docker info: " + "; ".join(map(str, info["ServerErrors"])))
         info = None
-    version = parsed("docker.version", ("engine.version",)) if "docker.version" in sections else None
+    version = (
+        parsed("docker.version", ("engine.version",)) if "docker.version" in sections else None
+    )
     if not isinstance(version, dict):
         version = None
     containers = parsed("docker.inspect", ("containers",), list)

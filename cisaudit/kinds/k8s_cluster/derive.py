@@ -140,6 +140,7 @@ MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 # -- reading sections ---------------------------------------------------------------------
 
+
 def section_items(sections: dict[str, Section], resource: Resource) -> tuple[list[Any] | None, str]:
     """The items of one kind, or None and the reason it is unavailable."""
     section = sections.get(resource.section)

@@ -35,7 +35,6 @@ def probe() -> str:
     return load_probe("cisaudit.kinds.k8s_node")
 
 
-
 def phase2_script(nonce: str, plan: StatPlan) -> str:
     """The probe in phase 2, with the reads and stats of ``plan`` as shell functions."""
 
@@ -71,7 +70,8 @@ def redact_records(text: str) -> str:
     if prefix is None:
         return scrub_text(text)
     out: list[str] = []
-    kind, body = "", []
+    kind: str = ""
+    body: list[str] = []
 
     def flush() -> None:
         if kind == "ARGV":

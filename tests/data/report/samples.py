@@ -87,34 +87,84 @@ def _control(
 
 def sample_controls() -> dict[str, ControlInfo]:
     controls = [
-        _control("1.1.1", DOCKER, "Ensure a separate partition for containers has been created",
-                 "确保为容器创建了单独的分区", mappings={"djbh-2.0": ["8.1.4.2"]}),
-        _control("1.1.3", DOCKER, "Ensure auditing is configured for the Docker daemon",
-                 "确保为 Docker 守护进程配置了审计", level=1,
-                 snippet="echo '-w /usr/bin/dockerd -k docker' >> /etc/audit/rules.d/docker.rules",
-                 mappings={"djbh-2.0": ["8.1.4.3"], "pci-dss-4.0": ["10.2.1"]}),
-        _control("2.2", DOCKER, "Ensure network traffic is restricted between containers",
-                 "确保限制默认网桥上容器之间的网络流量",
-                 snippet='{ "icc": false }', mappings={"pci-dss-4.0": ["1.3.1"]}),
-        _control("2.14", DOCKER, "Ensure Userland Proxy is Disabled", "确保禁用用户态代理",
-                 level=2),
-        _control("2.16", DOCKER, "Ensure that experimental features are not used in production",
-                 "确保生产环境中不使用实验性功能", level=2),
-        _control("5.5", DOCKER, "Ensure sensitive host system directories are not mounted",
-                 "确保容器中未挂载主机敏感目录",
-                 snippet="docker run --rm -v /srv/app:/app:ro IMAGE",
-                 mappings={"djbh-2.0": ["8.1.4.2"], "pci-dss-4.0": ["2.2.1"]}),
-        _control("5.10", DOCKER, "Ensure that the memory usage for containers is limited",
-                 "确保限制容器的内存使用量", snippet="docker update --memory 512m CONTAINER"),
-        _control("5.31", DOCKER, "Ensure that the Docker socket is not mounted inside containers",
-                 "确保容器内未挂载 Docker 套接字", mappings={"pci-dss-4.0": ["2.2.1"]}),
-        _control("6.1", DOCKER, "Ensure that image sprawl is avoided", "确保避免镜像泛滥",
-                 automated=False),
-        _control("4.2.1", K8S, "Ensure that the --anonymous-auth argument is set to false",
-                 "确保 --anonymous-auth 参数设置为 false",
-                 snippet="--anonymous-auth=false", mappings={"djbh-2.0": ["8.1.4.1"]}),
-        _control("4.2.6", K8S, "Ensure that the --make-iptables-util-chains argument is true",
-                 "确保 --make-iptables-util-chains 参数设置为 true", level=1),
+        _control(
+            "1.1.1",
+            DOCKER,
+            "Ensure a separate partition for containers has been created",
+            "确保为容器创建了单独的分区",
+            mappings={"djbh-2.0": ["8.1.4.2"]},
+        ),
+        _control(
+            "1.1.3",
+            DOCKER,
+            "Ensure auditing is configured for the Docker daemon",
+            "确保为 Docker 守护进程配置了审计",
+            level=1,
+            snippet="echo '-w /usr/bin/dockerd -k docker' >> /etc/audit/rules.d/docker.rules",
+            mappings={"djbh-2.0": ["8.1.4.3"], "pci-dss-4.0": ["10.2.1"]},
+        ),
+        _control(
+            "2.2",
+            DOCKER,
+            "Ensure network traffic is restricted between containers",
+            "确保限制默认网桥上容器之间的网络流量",
+            snippet='{ "icc": false }',
+            mappings={"pci-dss-4.0": ["1.3.1"]},
+        ),
+        _control(
+            "2.14", DOCKER, "Ensure Userland Proxy is Disabled", "确保禁用用户态代理", level=2
+        ),
+        _control(
+            "2.16",
+            DOCKER,
+            "Ensure that experimental features are not used in production",
+            "确保生产环境中不使用实验性功能",
+            level=2,
+        ),
+        _control(
+            "5.5",
+            DOCKER,
+            "Ensure sensitive host system directories are not mounted",
+            "确保容器中未挂载主机敏感目录",
+            snippet="docker run --rm -v /srv/app:/app:ro IMAGE",
+            mappings={"djbh-2.0": ["8.1.4.2"], "pci-dss-4.0": ["2.2.1"]},
+        ),
+        _control(
+            "5.10",
+            DOCKER,
+            "Ensure that the memory usage for containers is limited",
+            "确保限制容器的内存使用量",
+            snippet="docker update --memory 512m CONTAINER",
+        ),
+        _control(
+            "5.31",
+            DOCKER,
+            "Ensure that the Docker socket is not mounted inside containers",
+            "确保容器内未挂载 Docker 套接字",
+            mappings={"pci-dss-4.0": ["2.2.1"]},
+        ),
+        _control(
+            "6.1",
+            DOCKER,
+            "Ensure that image sprawl is avoided",
+            "确保避免镜像泛滥",
+            automated=False,
+        ),
+        _control(
+            "4.2.1",
+            K8S,
+            "Ensure that the --anonymous-auth argument is set to false",
+            "确保 --anonymous-auth 参数设置为 false",
+            snippet="--anonymous-auth=false",
+            mappings={"djbh-2.0": ["8.1.4.1"]},
+        ),
+        _control(
+            "4.2.6",
+            K8S,
+            "Ensure that the --make-iptables-util-chains argument is true",
+            "确保 --make-iptables-util-chains 参数设置为 true",
+            level=1,
+        ),
     ]
     return {f"{c.benchmark}/{c.id}": c for c in controls}
 
@@ -131,40 +181,77 @@ def _ev(command: str, output: str, rc: int = 0) -> dict[str, Any]:
 def _docker_results(name: str, weak: bool) -> list[Result]:
     hostile = Offender(kind="container", name=HOSTILE_CONTAINER, observed="/:/host", id="c0ffee01")
     return [
-        Result("1.1.1", Status.PASS, observed="/var/lib/docker on /dev/sdb1",
-               expected="separate partition", evidence=["mounts"]),
-        Result("1.1.3", Status.FAIL if weak else Status.PASS,
-               reason="no audit rule watches /usr/bin/dockerd",
-               observed="no rule", expected="-w /usr/bin/dockerd -k docker",
-               evidence=["auditctl"],
-               remediation="echo '-w /usr/bin/dockerd -k docker' >> /etc/audit/rules.d/docker.rules"
-               if weak else ""),
-        Result("2.2", Status.FAIL, reason="icc is enabled on the default bridge",
-               observed={"icc": True}, expected={"icc": False},
-               evidence=["daemon_json", "docker_info"],
-               remediation='# /etc/docker/daemon.json on ' + name + '\n{ "icc": false }'),
-        Result("2.14", Status.WAIVED, reason="needed by legacy NAT setup",
-               waiver={"by": "Li Wei", "reason": "legacy NAT, ticket OPS-42",
-                       "until": "2026-12-31"}),
+        Result(
+            "1.1.1",
+            Status.PASS,
+            observed="/var/lib/docker on /dev/sdb1",
+            expected="separate partition",
+            evidence=["mounts"],
+        ),
+        Result(
+            "1.1.3",
+            Status.FAIL if weak else Status.PASS,
+            reason="no audit rule watches /usr/bin/dockerd",
+            observed="no rule",
+            expected="-w /usr/bin/dockerd -k docker",
+            evidence=["auditctl"],
+            remediation="echo '-w /usr/bin/dockerd -k docker' >> /etc/audit/rules.d/docker.rules"
+            if weak
+            else "",
+        ),
+        Result(
+            "2.2",
+            Status.FAIL,
+            reason="icc is enabled on the default bridge",
+            observed={"icc": True},
+            expected={"icc": False},
+            evidence=["daemon_json", "docker_info"],
+            remediation="# /etc/docker/daemon.json on " + name + '\n{ "icc": false }',
+        ),
+        Result(
+            "2.14",
+            Status.WAIVED,
+            reason="needed by legacy NAT setup",
+            waiver={"by": "Li Wei", "reason": "legacy NAT, ticket OPS-42", "until": "2026-12-31"},
+        ),
         Result("2.16", Status.NOT_APPLICABLE, reason="experimental mode not available"),
-        Result("5.5", Status.FAIL if weak else Status.PASS,
-               reason="a container mounts / from the host",
-               observed="1 container mounts sensitive host paths",
-               expected="no mount of /, /boot, /dev, /etc, /lib, /proc, /sys, /usr",
-               offenders=[hostile] if weak else [], evidence=["docker_inspect"],
-               remediation="docker rm -f c0ffee01 && docker run --rm -v /srv/app:/app:ro IMAGE"
-               if weak else ""),
-        Result("5.10", Status.ERROR, reason="permission denied reading container config",
-               evidence=["docker_inspect"]),
-        Result("5.31", Status.PASS, observed="no socket mounts", expected="no socket mounts",
-               evidence=["docker_inspect"]),
+        Result(
+            "5.5",
+            Status.FAIL if weak else Status.PASS,
+            reason="a container mounts / from the host",
+            observed="1 container mounts sensitive host paths",
+            expected="no mount of /, /boot, /dev, /etc, /lib, /proc, /sys, /usr",
+            offenders=[hostile] if weak else [],
+            evidence=["docker_inspect"],
+            remediation="docker rm -f c0ffee01 && docker run --rm -v /srv/app:/app:ro IMAGE"
+            if weak
+            else "",
+        ),
+        Result(
+            "5.10",
+            Status.ERROR,
+            reason="permission denied reading container config",
+            evidence=["docker_inspect"],
+        ),
+        Result(
+            "5.31",
+            Status.PASS,
+            observed="no socket mounts",
+            expected="no socket mounts",
+            evidence=["docker_inspect"],
+        ),
         Result("6.1", Status.MANUAL, reason="review image inventory with the owners"),
     ]
 
 
 def _docker_evidence(weak: bool) -> dict[str, Any]:
-    inspect = [{"Id": "c0ffee01", "Name": "/" + HOSTILE_CONTAINER,
-                "Mounts": [{"Source": "/", "Destination": "/host"}] if weak else []}]
+    inspect = [
+        {
+            "Id": "c0ffee01",
+            "Name": "/" + HOSTILE_CONTAINER,
+            "Mounts": [{"Source": "/", "Destination": "/host"}] if weak else [],
+        }
+    ]
     long_info = "\n".join(f"Line {i}: Storage Driver: overlay2 <b>&amp;</b>" for i in range(80))
     return {
         "mounts": _ev("findmnt -no SOURCE,TARGET /var/lib/docker", "/dev/sdb1 /var/lib/docker\n"),
@@ -183,43 +270,86 @@ def sample_run() -> tuple[Run, dict[str, Any]]:
     for i, (name, weak) in enumerate(
         [("docker-01", False), (HOSTILE_HOST, True), ("docker-03", True)]
     ):
-        targets.append(TargetResult(
-            name=name, kind="docker-host", address=f"10.0.0.{11 + i}", groups=["prod", "web"],
-            benchmark=DOCKER, started_at=f"2026-11-22T08:00:0{i}Z", duration_s=2.5 + i,
-            remote_calls=1, facts_summary={"docker_version": "26.1.4", "containers": 1},
-            results=_docker_results(name, weak),
-        ))
+        targets.append(
+            TargetResult(
+                name=name,
+                kind="docker-host",
+                address=f"10.0.0.{11 + i}",
+                groups=["prod", "web"],
+                benchmark=DOCKER,
+                started_at=f"2026-11-22T08:00:0{i}Z",
+                duration_s=2.5 + i,
+                remote_calls=1,
+                facts_summary={"docker_version": "26.1.4", "containers": 1},
+                results=_docker_results(name, weak),
+            )
+        )
         evidence[name] = {"evidence": _docker_evidence(weak)}
-    targets.append(TargetResult(
-        name="docker-04", kind="docker-host", address="10.0.0.14", groups=["prod"],
-        benchmark=DOCKER, reachable=False,
-        error="ssh: connect to 10.0.0.14:22 timed out after 10 s",
-        results=[Result(cid.split("/")[1], Status.ERROR, reason="host unreachable")
-                 for cid in controls if cid.startswith(DOCKER)],
-    ))
-    targets.append(TargetResult(
-        name="k8s-worker-1", kind="k8s-node", address="10.0.1.21", groups=["k8s"],
-        benchmark=K8S, started_at="2026-11-22T08:00:09Z", duration_s=3.1, remote_calls=1,
-        results=[
-            Result("4.2.1", Status.FAIL, reason="kubelet allows anonymous requests",
-                   observed="--anonymous-auth=true", expected="--anonymous-auth=false",
-                   evidence=["kubelet_cmdline"],
-                   remediation="sed -i 's/--anonymous-auth=true/--anonymous-auth=false/' "
-                               "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"),
-            Result("4.2.6", Status.PASS, observed="true", expected="true",
-                   evidence=["kubelet_cmdline"]),
-        ],
-    ))
-    evidence["k8s-worker-1"] = {"evidence": {
-        "kubelet_cmdline": _ev("ps -o args= -C kubelet",
-                               "/usr/bin/kubelet --anonymous-auth=true "
-                               "--make-iptables-util-chains=true\n"),
-    }}
+    targets.append(
+        TargetResult(
+            name="docker-04",
+            kind="docker-host",
+            address="10.0.0.14",
+            groups=["prod"],
+            benchmark=DOCKER,
+            reachable=False,
+            error="ssh: connect to 10.0.0.14:22 timed out after 10 s",
+            results=[
+                Result(cid.split("/")[1], Status.ERROR, reason="host unreachable")
+                for cid in controls
+                if cid.startswith(DOCKER)
+            ],
+        )
+    )
+    targets.append(
+        TargetResult(
+            name="k8s-worker-1",
+            kind="k8s-node",
+            address="10.0.1.21",
+            groups=["k8s"],
+            benchmark=K8S,
+            started_at="2026-11-22T08:00:09Z",
+            duration_s=3.1,
+            remote_calls=1,
+            results=[
+                Result(
+                    "4.2.1",
+                    Status.FAIL,
+                    reason="kubelet allows anonymous requests",
+                    observed="--anonymous-auth=true",
+                    expected="--anonymous-auth=false",
+                    evidence=["kubelet_cmdline"],
+                    remediation="sed -i 's/--anonymous-auth=true/--anonymous-auth=false/' "
+                    "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+                ),
+                Result(
+                    "4.2.6",
+                    Status.PASS,
+                    observed="true",
+                    expected="true",
+                    evidence=["kubelet_cmdline"],
+                ),
+            ],
+        )
+    )
+    evidence["k8s-worker-1"] = {
+        "evidence": {
+            "kubelet_cmdline": _ev(
+                "ps -o args= -C kubelet",
+                "/usr/bin/kubelet --anonymous-auth=true --make-iptables-util-chains=true\n",
+            ),
+        }
+    }
     run = Run(
-        run_id="run-20261122-080000", tool_version="0.1.0",
-        started_at="2026-11-22T08:00:00Z", finished_at="2026-11-22T08:00:15Z",
-        benchmarks=[DOCKER, K8S], options={"profile": "Level 2", "inventory": "inv.yml"},
-        targets=targets, controls=controls, sections=SECTIONS,
+        run_id="run-20261122-080000",
+        tool_version="0.1.0",
+        started_at="2026-11-22T08:00:00Z",
+        finished_at="2026-11-22T08:00:15Z",
+        benchmarks=[DOCKER, K8S],
+        options={"profile": "Level 2", "inventory": "inv.yml"},
+        targets=targets,
+        controls=controls,
+        sections=SECTIONS,
     )
     run.summary = Report(run).summary()
     return run, {"schema_version": "1.0", "run_id": run.run_id, "targets": evidence}
@@ -229,46 +359,93 @@ def synthetic_run(hosts: int = 50, controls: int = 117, seed: int = 7) -> tuple[
     """A fleet of ``hosts`` Docker hosts x ``controls`` controls with a realistic mix."""
     rng = random.Random(seed)
     catalog: dict[str, ControlInfo] = {}
-    sections = {str(s): {"en": f"Section {s} of the benchmark", "zh": f"基准第 {s} 节"}
-                for s in range(1, 8)}
+    sections = {
+        str(s): {"en": f"Section {s} of the benchmark", "zh": f"基准第 {s} 节"} for s in range(1, 8)
+    }
     for n in range(controls):
         section = str(1 + n * 7 // controls)
         cid = f"{section}.{n + 1}"
         catalog[f"{DOCKER}/{cid}"] = _control(
-            cid, DOCKER, f"Ensure synthetic setting number {n + 1} is hardened",
-            f"确保第 {n + 1} 项合成设置已加固", level=1 + (n % 3 == 0),
-            automated=n % 9 != 0, snippet=f"cisaudit-fix --setting {n + 1}",
+            cid,
+            DOCKER,
+            f"Ensure synthetic setting number {n + 1} is hardened",
+            f"确保第 {n + 1} 项合成设置已加固",
+            level=1 + (n % 3 == 0),
+            automated=n % 9 != 0,
+            snippet=f"cisaudit-fix --setting {n + 1}",
             mappings={"djbh-2.0": [f"8.1.{n % 5}.{n % 3}"]} if n % 4 == 0 else {},
         )
     targets, evidence = [], {}
     for h in range(hosts):
         name = f"node-{h:03d}.example.internal"
-        ev = {f"probe_{k}": _ev(f"probe --part {k}", "\n".join(
-            f"{name} key{k}.{i} = value {rng.random():.6f}" for i in range(40))) for k in range(12)}
+        ev = {
+            f"probe_{k}": _ev(
+                f"probe --part {k}",
+                "\n".join(f"{name} key{k}.{i} = value {rng.random():.6f}" for i in range(40)),
+            )
+            for k in range(12)
+        }
         results = []
         for n, info in enumerate(catalog.values()):
             if not info.automated:
                 results.append(Result(info.id, Status.MANUAL, reason="needs a person"))
                 continue
             roll = rng.random()
-            status = (Status.FAIL if roll < 0.22 else Status.ERROR if roll < 0.25 else
-                      Status.NOT_APPLICABLE if roll < 0.3 else Status.PASS)
-            offenders = [Offender("container", f"app-{i}", observed="privileged")
-                         for i in range(rng.randint(0, 3))] if status is Status.FAIL else []
-            results.append(Result(
-                info.id, status, reason="synthetic verdict", observed=f"value-{n}",
-                expected=f"hardened-{n}", offenders=offenders,
-                evidence=[f"probe_{n % 12}"],
-                remediation=f"cisaudit-fix --setting {n + 1} --host {name}"
-                if status is Status.FAIL else "",
-            ))
-        targets.append(TargetResult(name=name, kind="docker-host", address=f"10.1.{h // 250}.{h % 250}",
-                                    groups=[f"rack-{h % 4}"], benchmark=DOCKER,
-                                    results=results, remote_calls=1, duration_s=2.0))
+            status = (
+                Status.FAIL
+                if roll < 0.22
+                else Status.ERROR
+                if roll < 0.25
+                else Status.NOT_APPLICABLE
+                if roll < 0.3
+                else Status.PASS
+            )
+            offenders = (
+                [
+                    Offender("container", f"app-{i}", observed="privileged")
+                    for i in range(rng.randint(0, 3))
+                ]
+                if status is Status.FAIL
+                else []
+            )
+            results.append(
+                Result(
+                    info.id,
+                    status,
+                    reason="synthetic verdict",
+                    observed=f"value-{n}",
+                    expected=f"hardened-{n}",
+                    offenders=offenders,
+                    evidence=[f"probe_{n % 12}"],
+                    remediation=f"cisaudit-fix --setting {n + 1} --host {name}"
+                    if status is Status.FAIL
+                    else "",
+                )
+            )
+        targets.append(
+            TargetResult(
+                name=name,
+                kind="docker-host",
+                address=f"10.1.{h // 250}.{h % 250}",
+                groups=[f"rack-{h % 4}"],
+                benchmark=DOCKER,
+                results=results,
+                remote_calls=1,
+                duration_s=2.0,
+            )
+        )
         evidence[name] = {"evidence": ev}
-    run = Run(run_id="bench", tool_version="0.1.0", started_at="2026-11-22T08:00:00Z",
-              finished_at="2026-11-22T08:05:00Z", benchmarks=[DOCKER], options={},
-              targets=targets, controls=catalog, sections={DOCKER: sections})
+    run = Run(
+        run_id="bench",
+        tool_version="0.1.0",
+        started_at="2026-11-22T08:00:00Z",
+        finished_at="2026-11-22T08:05:00Z",
+        benchmarks=[DOCKER],
+        options={},
+        targets=targets,
+        controls=catalog,
+        sections={DOCKER: sections},
+    )
     run.summary = Report(run).summary()
     return run, {"schema_version": "1.0", "run_id": run.run_id, "targets": evidence}
 
@@ -276,9 +453,11 @@ def synthetic_run(hosts: int = 50, controls: int = 117, seed: int = 7) -> tuple[
 def main() -> None:
     run, evidence = sample_run()
     (HERE / "sample-results.json").write_text(
-        json.dumps(run.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        json.dumps(run.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (HERE / "sample-evidence.json").write_text(
-        json.dumps(evidence, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        json.dumps(evidence, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":
