@@ -35,10 +35,12 @@ def load_catalog(
     *,
     extra: Sequence[Path] = (),
     tailoring: dict[str, dict[str, Any]] | None = None,
+    kinds: Iterable[str] | None = None,
 ) -> Catalog:
     """The catalog (built-in, plus the user packs in ``extra``), checked against the facts
-    every kind of target offers."""
-    catalog = _load_catalog(root, extra=extra, contract=CONTRACT)
+    every kind of target offers; with ``kinds``, only the packs (and checks) for targets of
+    those kinds, which is all a run needs."""
+    catalog = _load_catalog(root, extra=extra, contract=CONTRACT, kinds=kinds)
     if tailoring:
         apply_tailoring(catalog, tailoring, getattr(tailoring, "source", "") or "tailoring")
     return catalog

@@ -93,14 +93,20 @@ def _catalog_options(f: Command) -> Command:
     return f
 
 
-def _catalog(checks_dirs: tuple[str, ...] = (), tailoring: str | None = None) -> Catalog:
-    """The catalog with the user's packs and tailoring; input errors exit 2."""
+def _catalog(
+    checks_dirs: tuple[str, ...] = (),
+    tailoring: str | None = None,
+    kinds: set[str] | None = None,
+) -> Catalog:
+    """The catalog with the user's packs and tailoring (only the packs for ``kinds`` of
+    target, when given); input errors exit 2."""
     from cisaudit.api import load_catalog, load_tailoring
 
     try:
         return load_catalog(
             extra=[Path(d) for d in checks_dirs],
             tailoring=load_tailoring(Path(tailoring)) if tailoring else None,
+            kinds=kinds,
         )
     except (SourceError, KeyError) as exc:
         _input_error(exc)
@@ -205,9 +211,14 @@ def scan(
     from cisaudit.api import audit
     from cisaudit.inventory import load_inventory
 
-    catalog = _catalog(checks_dirs, tailoring)
     try:
         targets = load_inventory(inventory).select(_split(limit) or None)
+    except SourceError as exc:
+        _input_error(exc)
+    # Only the packs these targets need (a recorded bundle can be of any kind).
+    kinds = {t.kind for t in targets}
+    catalog = _catalog(checks_dirs, tailoring, None if "bundle" in kinds else kinds)
+    try:
         selection = _selection(catalog, benchmark, level, only, skip)
     except (SourceError, KeyError) as exc:
         _input_error(exc)
@@ -476,6 +487,8 @@ def _selection(
 ) -> Selection:
     from cisaudit.api import Selection
 
+    if benchmark and benchmark not in catalog.packs and benchmark in catalog.known:
+        raise KeyError(f"benchmark {benchmark!r} is not for the kinds of target audited here")
     if benchmark:
         catalog.get(benchmark)  # KeyError names the known ones
     return Selection(benchmark=benchmark, level=level, only=_split(only), skip=_split(skip))

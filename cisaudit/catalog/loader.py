@@ -236,9 +236,17 @@ class Selected:
 class Catalog:
     """All loaded packs (by id) and the checks they map onto (by slug)."""
 
-    def __init__(self, packs: dict[str, Pack], checks: dict[str, Check] | None = None) -> None:
+    def __init__(
+        self,
+        packs: dict[str, Pack],
+        checks: dict[str, Check] | None = None,
+        *,
+        known: set[str] | None = None,
+    ) -> None:
         self.packs = packs
         self.checks = checks or {}
+        # Every check slug and pack id the catalog folders hold, loaded for this run or not.
+        self.known = known if known is not None else set(self.checks) | set(self.packs)
 
     @property
     def benchmarks(self) -> dict[str, Pack]:
@@ -315,23 +323,26 @@ def load_catalog(
     extra: Sequence[Path] = (),
     contract: FactsContract | None = None,
     tailoring: dict[str, dict[str, Any]] | None = None,
+    kinds: Iterable[str] | None = None,
 ) -> Catalog:
     """Load the built-in catalog at ``root`` and the user packs in ``extra`` folders.
 
     ``contract``: the facts checks may name (without it, fact names are not checked and
     results name no evidence sections). ``tailoring``: parameter values by check slug or
-    ``pack/control``, over the checks' defaults and the packs' own values. User packs may
-    give their texts in English alone."""
+    ``pack/control``, over the checks' defaults and the packs' own values. ``kinds``: load
+    only the packs for these kinds of target, and only the checks they use (a run needs
+    no more; every file loaded is validated as fully as ever). User packs may give their
+    texts in English alone."""
     root = root or default_checks_dir()
     if not root.is_dir():
         raise SourceError(root, None, "control catalog folder not found")
-    loader = _Loader(contract)
+    loader = _Loader(contract, None if kinds is None else set(kinds))
     loader.load_folder(root, bilingual=True)
     for folder in extra:
         if not Path(folder).is_dir():
             raise SourceError(folder, None, "checks folder not found")
         loader.load_folder(Path(folder), bilingual=False)
-    catalog = Catalog(loader.packs, loader.checks)
+    catalog = Catalog(loader.packs, loader.checks, known=set(loader.library) | loader.pack_ids)
     for folder in (root, *extra):
         mappings_dir = Path(folder) / "mappings"
         if mappings_dir.is_dir():
@@ -343,24 +354,30 @@ def load_catalog(
 
 
 def apply_tailoring(catalog: Catalog, values: dict[str, dict[str, Any]], source: str) -> None:
-    """Set parameter values by check slug (every control on it) or by ``pack/control``."""
+    """Set parameter values by check slug (every control on it) or by ``pack/control``.
+    An entry for a check or pack this run did not load (another kind's) is left aside; an
+    entry nobody knows is an error naming the file and line."""
+
+    def line(mapping: Any, key: Any) -> int | None:
+        return mapping.line_of(key) if hasattr(mapping, "line_of") else None
+
     for key, params in values.items():
         if "/" in str(key):
             pack_id, _, control_id = str(key).rpartition("/")
             pack = catalog.packs.get(pack_id)
+            if pack is None and pack_id in catalog.known:
+                continue
             if pack is None or control_id not in pack.controls:
-                raise SourceError(
-                    source,
-                    getattr(values, "line_of", lambda k: None)(key),
-                    f"unknown control {key!r}",
-                )
+                raise SourceError(source, line(values, key), f"unknown control {key!r}")
             targets = [pack.controls[control_id]]
         else:
             if key not in catalog.checks:
+                if key in catalog.known:
+                    continue
                 raise SourceError(
                     source,
-                    getattr(values, "line_of", lambda k: None)(key),
-                    f"unknown check {key!r}{_suggest(str(key), catalog.checks)}",
+                    line(values, key),
+                    f"unknown check {key!r}{_suggest(str(key), catalog.known)}",
                 )
             targets = [
                 c
@@ -373,7 +390,7 @@ def apply_tailoring(catalog: Catalog, values: dict[str, dict[str, Any]], source:
                 if name not in control.params:
                     raise SourceError(
                         source,
-                        getattr(params, "line_of", lambda k: None)(name),
+                        line(params, name),
                         f"{key}: unknown parameter {name!r} (parameters: "
                         f"{', '.join(sorted(control.params)) or 'none'})",
                     )
@@ -381,29 +398,38 @@ def apply_tailoring(catalog: Catalog, values: dict[str, dict[str, Any]], source:
 
 
 class _Loader:
-    def __init__(self, contract: FactsContract | None) -> None:
+    def __init__(self, contract: FactsContract | None, kinds: set[str] | None = None) -> None:
         self.contract = contract
+        self.kinds = kinds
         self.packs: dict[str, Pack] = {}
         self.checks: dict[str, Check] = {}
         self.check_sources: dict[str, Path] = {}
+        self.library: dict[str, Path] = {}  # slug -> file, of every folder loaded so far
+        self.bilingual: dict[str, bool] = {}
+        self.pack_ids: set[str] = set()
 
     def load_folder(self, folder: Path, *, bilingual: bool) -> None:
         library = folder / "library"
-        for path in sorted(library.rglob("*.yaml")) if library.is_dir() else []:
-            check = self.load_check(path, bilingual=bilingual)
-            if check.slug in self.checks:
-                raise SourceError(
-                    path,
-                    None,
-                    f"check {check.slug!r} is already defined in {self.check_sources[check.slug]}",
-                )
-            self.checks[check.slug] = check
-            self.check_sources[check.slug] = path
         packs = folder / "packs"
         if not packs.is_dir() and not library.is_dir():
             raise SourceError(folder, None, "a checks folder holds packs/ and library/ folders")
+        for path in sorted(library.rglob("*.yaml")) if library.is_dir() else []:
+            if path.stem in self.library:
+                raise SourceError(
+                    path,
+                    None,
+                    f"check {path.stem!r} is already defined in {self.library[path.stem]}",
+                )
+            self.library[path.stem] = path
+            self.bilingual[path.stem] = bilingual
+        if self.kinds is None:  # everything: every check, whether a pack uses it or not
+            for slug in list(self.library):
+                self.check(slug)
         for path in sorted(packs.glob("*.yaml")) if packs.is_dir() else []:
+            self.pack_ids.add(path.stem)
             pack = self.load_pack(path, bilingual=bilingual)
+            if pack is None:
+                continue
             if pack.id in self.packs:
                 raise SourceError(
                     path,
@@ -411,6 +437,14 @@ class _Loader:
                     f"pack {pack.id!r} is already loaded from {self.packs[pack.id].source}",
                 )
             self.packs[pack.id] = pack
+
+    def check(self, slug: str) -> Check | None:
+        """The check ``slug``, loaded (and validated) on first use; None when unknown."""
+        if slug not in self.checks and slug in self.library:
+            path = self.library[slug]
+            self.checks[slug] = self.load_check(path, bilingual=self.bilingual[slug])
+            self.check_sources[slug] = path
+        return self.checks.get(slug)
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -650,7 +684,7 @@ class _Loader:
 
     # -- packs -------------------------------------------------------------------------------
 
-    def load_pack(self, path: Path, *, bilingual: bool) -> Pack:
+    def load_pack(self, path: Path, *, bilingual: bool) -> Pack | None:
         meta = _mapping(load_file(path), path, "pack file")
         _known_keys(meta, set(PACK_KEYS), path)
         for key, required in PACK_KEYS.items():
@@ -664,6 +698,9 @@ class _Loader:
         pack_type = str(meta.get("type", "benchmark" if bilingual else "custom"))
         if pack_type not in PACK_TYPES:
             raise SourceError(path, meta.line_of("type"), f"type must be one of {PACK_TYPES}")
+        kinds = _required(meta, "target_kinds", list, path)
+        if self.kinds is not None and not self.kinds & {str(k) for k in kinds}:
+            return None  # not for any target of this run
         sections = {}
         for sid, titles in _required(meta, "sections", dict, path).items():
             sections[str(sid)] = _texts(titles, path, meta["sections"].line_of(sid), bilingual)
@@ -702,12 +739,12 @@ class _Loader:
             if key not in entry:
                 raise SourceError(path, entry.line, f"control {cid}: missing {key!r}")
         slug = str(entry["check"])
-        check = self.checks.get(slug)
+        check = self.check(slug)
         if check is None:
             raise SourceError(
                 path,
                 entry.line_of("check"),
-                f"control {cid}: unknown check {slug!r}{_suggest(slug, self.checks)}",
+                f"control {cid}: unknown check {slug!r}{_suggest(slug, self.library)}",
             )
         section = str(entry["section"])
         if section not in sections:
