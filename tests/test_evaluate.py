@@ -73,3 +73,12 @@ def test_the_catalog_names_the_evidence_behind_each_control() -> None:
         "k8s.inventory",
     ]
     assert "docker.inspect" in packs["cis-docker-1.6.0"].controls["5.5"].evidence_sections
+
+
+def test_an_operator_that_fails_on_a_value_is_that_controls_error() -> None:
+    from cisaudit.api import _evaluate_safely
+
+    broken = control({"test": {"fact": "engine.x", "op": "contains", "value": "a"}})
+    result = _evaluate_safely(broken, FactSet({"engine": {"x": 7}}), {})
+    assert result.status is Status.ERROR and "evaluation failed: TypeError" in result.reason
+    assert result.pack == "b"
