@@ -10,10 +10,13 @@ derived is that target's ERROR, a control that cannot be evaluated is that contr
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +47,35 @@ def load_catalog(
     if tailoring:
         apply_tailoring(catalog, tailoring, getattr(tailoring, "source", "") or "tailoring")
     return catalog
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_saved: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextmanager
+def bulk_objects() -> Iterator[None]:
+    """While the pipeline builds facts from large object lists (a 5,000-pod cluster makes
+    millions of dicts and lists, none of them in cycles), the cyclic garbage collector
+    runs rarely instead of every 700 allocations, which otherwise triples the time.
+
+    This is the run's policy, set here where the run is orchestrated (never inside a
+    pure function): reentrant, shared by the collection threads, and undone when the
+    last holder leaves."""
+    global _gc_holders, _gc_saved
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(100_000, _gc_saved[1], _gc_saved[2])
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 def load_tailoring(path: Path) -> dict[str, dict[str, Any]]:
@@ -196,7 +228,8 @@ def collect_target(target: Target, accept_new_host_keys: bool = False) -> Target
     refused jump channel, a bug met on one host's odd output) becomes that target's
     error with the reason, and every other target is audited as usual."""
     try:
-        return _collect_target(target, accept_new_host_keys)
+        with bulk_objects():
+            return _collect_target(target, accept_new_host_keys)
     except Exception as exc:  # the boundary: recorded as this target's error, never lost
         return _failed(target, f"collection failed: {_describe(exc)}")
 
@@ -327,7 +360,8 @@ def build_run(
     sections: dict[str, dict[str, dict[str, str]]] = {}
     for item in evidence:
         planned = plan(item, catalog, selection)
-        result, judged = evaluate_target(item, planned, catalog, selection)
+        with bulk_objects():
+            result, judged = evaluate_target(item, planned, catalog, selection)
         for control in judged:
             controls[control.key] = control.info()
             sections[control.benchmark] = catalog.packs[control.benchmark].sections

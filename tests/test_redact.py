@@ -55,6 +55,18 @@ def test_names_that_hold_no_secret(name: str) -> None:
     assert not secret_name(name)
 
 
+def test_a_field_called_key_is_masked_only_when_it_looks_generated() -> None:
+    text = (
+        "tolerations:\n- key: node-role.kubernetes.io/control-plane\n"
+        "items: [{key: ca.crt, path: ca.crt}]\napi: {key: kD8f93jfLQ0vX72mZp1qRw}\n"
+    )
+    doc = yaml.safe_load(redact_yaml_text(text))
+    assert doc["tolerations"][0]["key"] == "node-role.kubernetes.io/control-plane"
+    assert doc["items"][0]["key"] == "ca.crt" and doc["api"]["key"] == MASK
+    listed = json.loads(redact_json_text(json.dumps({"items": [{"key": "ca.crt"}]})))
+    assert listed == {"items": [{"key": "ca.crt"}]}
+
+
 @pytest.mark.parametrize(
     ("value", "random"),
     [(RANDOM, True), ("a3f9" * 10, True), ("release_2024_rc1", False),
