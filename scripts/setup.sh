@@ -53,10 +53,21 @@ if [ -z "${PYTHON_GIVEN:-}" ]; then
     [ -x .venv/bin/python ] || python3 -m venv .venv
     PYTHON=.venv/bin/python
 fi
-PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --upgrade pip > /dev/null
-PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q -e '.[all]'
+# pip's and setuptools' chatter goes to a log, shown only when an install fails.
+log=$(mktemp)
+pip_install() {
+    if ! PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q "$@" > "$log" 2>&1; then
+        cat "$log" >&2
+        echo "setup.sh: pip install $* failed" >&2
+        exit 1
+    fi
+}
+echo "setup.sh: installing cisaudit and its lab into ${PYTHON%/bin/python}"
+pip_install --upgrade pip
+pip_install -e '.[all]'
 # The lab (demo and tests) is its own package, kept out of cisaudit's runtime wheel.
-PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q -e ./lab
+pip_install -e ./lab
+rm -f "$log"
 
 if [ "${1:-}" = --lab ]; then
     "$PYTHON" -c 'from cisaudit_lab import build_host_image, ensure_engine
