@@ -25,12 +25,15 @@ from typing import Any
 from cisaudit import __version__
 from cisaudit.catalog import Catalog, Control, Pack, apply_tailoring
 from cisaudit.catalog import load_catalog as _load_catalog
+from cisaudit.catalog.frameworks import Framework
 from cisaudit.evaluate import FactSet, evaluate
 from cisaudit.evidence import EvidenceError, TargetEvidence, load_bundle, write_bundle
 from cisaudit.kinds import CONTRACT, KINDS
 from cisaudit.model import Result, Run, Status, TargetResult
+from cisaudit.rollup import rescore
 from cisaudit.score import Report
 from cisaudit.targets import Target
+from cisaudit.waivers import WaiverSet, apply_waivers
 
 
 def load_catalog(
@@ -107,6 +110,8 @@ class Selection:
     level: int | None = None
     only: Sequence[str] = ()
     skip: Sequence[str] = ()
+    # Frameworks rolled up and rendered: None = every one mapped onto the packs judged.
+    frameworks: Sequence[str] | None = None
 
     def matches(self, control: Control) -> bool:
         if self.level is not None and control.level > self.level:
@@ -174,6 +179,7 @@ def audit(
     limit: Sequence[str] | None = None,
     catalog: Catalog | None = None,
     progress: ProgressFn | None = None,
+    waivers: WaiverSet | None = None,
 ) -> Outcome:
     """Collect from every target (in parallel, bounded) and evaluate. Never raises for one
     bad target: it becomes ERROR results with the reason. Ctrl-C keeps what finished."""
@@ -217,6 +223,7 @@ def audit(
         started=started,
         options=_options(selection, concurrency, timeout),
         interrupted=interrupted,
+        waivers=waivers,
     )
     return Outcome(run, ordered)
 
@@ -302,6 +309,7 @@ def evaluate_bundle(
     selection: Selection | None = None,
     catalog: Catalog | None = None,
     allow_modified_evidence: bool = False,
+    waivers: WaiverSet | None = None,
 ) -> Outcome:
     """Re-evaluate a recorded evidence bundle offline: same facts, same verdicts.
 
@@ -314,7 +322,12 @@ def evaluate_bundle(
         catalog=catalog or load_catalog(),
         selection=selection or Selection(),
         started=_now(),
-        options={"evaluated_from": str(path), "original_run_id": bundle.meta.get("run_id")},
+        options={
+            **_options(selection or Selection(), None, None),
+            "evaluated_from": str(path),
+            "original_run_id": bundle.meta.get("run_id"),
+        },
+        waivers=waivers,
     )
     run.evidence = {
         "file": path.name,
@@ -354,7 +367,10 @@ def build_run(
     started: str,
     options: dict[str, Any],
     interrupted: bool = False,
+    waivers: WaiverSet | None = None,
+    as_of: dt.date | None = None,
 ) -> Run:
+    """Evaluate every target, apply the waivers, score, and roll the frameworks up."""
     targets: list[TargetResult] = []
     controls: dict[str, Any] = {}
     sections: dict[str, dict[str, dict[str, str]]] = {}
@@ -378,8 +394,31 @@ def build_run(
         sections=sections,
         interrupted=interrupted,
     )
-    run.summary = Report(run).summary()
+    run.frameworks = {
+        f.id: f.to_dict() for f in select_frameworks(catalog, selection, set(sections))
+    }
+    apply_waivers(run, waivers, as_of)
+    finish_run(run)
     return run
+
+
+def finish_run(run: Run) -> None:
+    """Score the run and roll its frameworks up (again, after waivers or a subset)."""
+    rescore(run)
+
+
+def select_frameworks(catalog: Catalog, selection: Selection, packs: set[str]) -> list[Framework]:
+    """The frameworks named in the selection (unknown ones are a KeyError naming the
+    known ones), or every framework mapped onto the packs judged."""
+    if selection.frameworks is not None:
+        unknown = [f for f in selection.frameworks if f not in catalog.frameworks]
+        if unknown:
+            raise KeyError(
+                f"unknown framework(s) {', '.join(unknown)}; known: "
+                f"{', '.join(sorted(catalog.frameworks))}"
+            )
+        return [catalog.frameworks[f] for f in dict.fromkeys(selection.frameworks)]
+    return [f for f in catalog.frameworks.values() if f.packs() & packs]
 
 
 def evaluate_target(
@@ -440,7 +479,39 @@ def evaluate_target(
     result.results = [_evaluate_safely(c, facts, overrides) for c in chosen] + [
         _result(c, Status.NOT_APPLICABLE, reason) for c, reason in stand_ins
     ]
+    result.evidence_sha256 = {name: s.sha256 for name, s in item.sections.items()}
+    result.variants = _variants(chosen, facts, overrides, catalog, selection, result.results)
     return result, chosen + [c for c, _ in stand_ins]
+
+
+def _variants(
+    chosen: list[Control],
+    facts: FactSet,
+    overrides: Mapping[str, Mapping[str, Any]],
+    catalog: Catalog,
+    selection: Selection,
+    judged: list[Result],
+) -> dict[str, list[Result]]:
+    """Controls judged again for each framework that sets its own values of their
+    parameters (only where those differ from the values already used)."""
+    frameworks = (
+        [catalog.frameworks[f] for f in selection.frameworks if f in catalog.frameworks]
+        if selection.frameworks is not None
+        else list(catalog.frameworks.values())
+    )
+    by_id = {(r.pack, r.control_id): r for r in judged}
+    variants: dict[str, list[Result]] = {}
+    for framework in frameworks:
+        for control in chosen:
+            values = framework.params.get(control.check_slug)
+            base = by_id.get((control.benchmark, control.id))
+            if not values or base is None:
+                continue
+            if {**(base.params or {}), **values} == (base.params or {}):
+                continue  # the framework asks for the values already used
+            variant = _evaluate_safely(control, facts, overrides, values)
+            variants.setdefault(framework.id, []).append(variant)
+    return variants
 
 
 def _result(control: Control, status: Status, reason: str) -> Result:
@@ -454,13 +525,21 @@ def _target_params(item: TargetEvidence) -> Mapping[str, Mapping[str, Any]]:
 
 
 def _evaluate_safely(
-    control: Control, facts: FactSet, overrides: Mapping[str, Mapping[str, Any]]
+    control: Control,
+    facts: FactSet,
+    overrides: Mapping[str, Mapping[str, Any]],
+    pinned: Mapping[str, Any] | None = None,
 ) -> Result:
-    """One control's verdict; a failure while evaluating it is that control's ERROR."""
+    """One control's verdict; a failure while evaluating it is that control's ERROR.
+
+    Parameter values, later ones winning: the check's default and the tailoring file
+    (``control.params``), the target's own values from the inventory, and, when judging
+    for a framework, the values that framework requires (``pinned``)."""
     params = {
         **control.params,
         **overrides.get(control.check_slug, {}),
         **overrides.get(control.key, {}),
+        **(pinned or {}),
     }
     try:
         result = evaluate(control, facts, params)
@@ -483,8 +562,11 @@ def _not_collected(target: Target, interrupted: bool) -> TargetEvidence:
     )
 
 
-def _options(selection: Selection, concurrency: int, timeout: float | None) -> dict[str, Any]:
+def _options(
+    selection: Selection, concurrency: int | None, timeout: float | None
+) -> dict[str, Any]:
     return {
+        "frameworks": list(selection.frameworks) if selection.frameworks is not None else None,
         "benchmark": selection.benchmark,
         "level": selection.level,
         "only": list(selection.only),

@@ -19,6 +19,7 @@ from cisaudit import __version__
 from cisaudit.report.cli import keys_group, report_command, verify_command
 from cisaudit.score import EXIT_CODES_HELP, EXIT_USAGE
 from cisaudit.termtext import console, literal, printable
+from cisaudit.waivers import DEFAULT_MAX_DAYS
 from cisaudit.yamlsrc import SourceError
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from cisaudit.catalog import Catalog
     from cisaudit.evidence import TargetEvidence
     from cisaudit.model import Run
+    from cisaudit.waivers import KnownControls, WaiverSet
 
 Command = Callable[..., Any]
 
@@ -93,6 +95,60 @@ def _catalog_options(f: Command) -> Command:
     return f
 
 
+def _framework_option(f: Command) -> Command:
+    return click.option(
+        "--framework",
+        "frameworks",
+        multiple=True,
+        help="Frameworks to roll up and render, e.g. mlps-2.0-l3,pci-dss-4.0.1 (default: every "
+        "framework mapped onto the benchmarks audited; see `cisaudit frameworks list`).",
+    )(f)
+
+
+def _waiver_options(f: Command) -> Command:
+    f = click.option(
+        "--waiver-max-days",
+        default=DEFAULT_MAX_DAYS,
+        show_default=True,
+        type=click.IntRange(1, 3650),
+        help="Longest validity a waiver may have; a longer one is refused.",
+    )(f)
+    f = click.option(
+        "--waivers",
+        "waivers_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Waiver file: accepted risks with approver, ticket and expiry (docs/waivers.md).",
+    )(f)
+    return f
+
+
+def _known_controls(checks_dirs: tuple[str, ...] = ()) -> KnownControls:
+    """Every control of every pack (all kinds), which is what a waiver file may name."""
+    from cisaudit.waivers import KnownControl, KnownControls
+
+    catalog = _catalog(checks_dirs)
+    return KnownControls(
+        KnownControl(pack.id, c.id, c.check_slug)
+        for pack in catalog.packs.values()
+        for c in pack.controls.values()
+    )
+
+
+def _waivers(
+    path: str | None, max_days: int, checks_dirs: tuple[str, ...] = ()
+) -> WaiverSet | None:
+    """The validated waiver file, or exit 2 naming its file and line."""
+    if not path:
+        return None
+    from cisaudit.waivers import load_waivers
+
+    try:
+        return load_waivers(Path(path), _known_controls(checks_dirs), max_days=max_days)
+    except SourceError as exc:
+        _input_error(exc)
+
+
 def _catalog(
     checks_dirs: tuple[str, ...] = (),
     tailoring: str | None = None,
@@ -120,8 +176,15 @@ class Group(click.Group):
 
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="cisaudit")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Agentless CIS benchmark audits of Docker hosts (and Kubernetes) over SSH."""
+    # The report commands read only results; what they need of the catalog (the
+    # controls a waiver may name, framework definitions) they ask of these providers.
+    ctx.obj = {
+        "known_controls": _known_controls,
+        "frameworks": lambda: {f.id: f.to_dict() for f in _catalog().frameworks.values()},
+    }
     # paramiko logs every dropped connection with a traceback; cisaudit reports the reason
     # per target itself, so its log stays quiet unless asked for (CISAUDIT_DEBUG=1).
     if not os.environ.get("CISAUDIT_DEBUG"):
@@ -187,6 +250,8 @@ def main() -> None:
 @click.option(
     "--no-progress", is_flag=True, help="No progress bar (implied when stderr is not a terminal)."
 )
+@_framework_option
+@_waiver_options
 @_catalog_options
 @_lang_option
 def scan(
@@ -204,6 +269,9 @@ def scan(
     formats: str,
     report_lang: str,
     no_progress: bool,
+    frameworks: tuple[str, ...],
+    waivers_path: str | None,
+    waiver_max_days: int,
     checks_dirs: tuple[str, ...],
     tailoring: str | None,
 ) -> None:
@@ -219,9 +287,10 @@ def scan(
     kinds = {t.kind for t in targets}
     catalog = _catalog(checks_dirs, tailoring, None if "bundle" in kinds else kinds)
     try:
-        selection = _selection(catalog, benchmark, level, only, skip)
+        selection = _selection(catalog, benchmark, level, only, skip, frameworks)
     except (SourceError, KeyError) as exc:
         _input_error(exc)
+    waivers = _waivers(waivers_path, waiver_max_days, checks_dirs)
     outcome = _with_progress(
         lambda progress: audit(
             targets,
@@ -231,6 +300,7 @@ def scan(
             accept_new_host_keys=accept_new_host_keys,
             catalog=catalog,
             progress=progress,
+            waivers=waivers,
         ),
         len(targets),
         quiet=no_progress,
@@ -257,6 +327,8 @@ def scan(
     help="Evaluate evidence whose sections no longer match their SHA-256; the results and "
     "reports then say so in a banner.",
 )
+@_framework_option
+@_waiver_options
 @_catalog_options
 @_lang_option
 def evaluate(
@@ -269,6 +341,9 @@ def evaluate(
     formats: str,
     report_lang: str,
     allow_modified_evidence: bool,
+    frameworks: tuple[str, ...],
+    waivers_path: str | None,
+    waiver_max_days: int,
     checks_dirs: tuple[str, ...],
     tailoring: str | None,
 ) -> None:
@@ -279,13 +354,15 @@ def evaluate(
     from cisaudit.api import evaluate_bundle
 
     catalog = _catalog(checks_dirs, tailoring)
+    waivers = _waivers(waivers_path, waiver_max_days, checks_dirs)
     try:
-        selection = _selection(catalog, benchmark, level, only, skip)
+        selection = _selection(catalog, benchmark, level, only, skip, frameworks)
         outcome = evaluate_bundle(
             Path(evidence),
             selection=selection,
             catalog=catalog,
             allow_modified_evidence=allow_modified_evidence,
+            waivers=waivers,
         )
     except (SourceError, KeyError) as exc:
         _input_error(exc)
@@ -422,6 +499,215 @@ def checks_show(
             out.print(literal(f"ref: {ref}"))
 
 
+@main.group()
+def frameworks() -> None:
+    """Compliance frameworks (等保 2.0, PCI DSS, ISO 27001, CIS Controls) and their mappings."""
+
+
+@frameworks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_catalog_options
+@_lang_option
+def frameworks_list(as_json: bool, checks_dirs: tuple[str, ...], tailoring: str | None) -> None:
+    """Every framework: its id, name, items, and how many the checks cover."""
+    from cisaudit.i18n import lang
+
+    catalog = _catalog(checks_dirs, tailoring)
+    rows: list[dict[str, Any]] = []
+    for framework in catalog.frameworks.values():
+        coverage = {
+            c: sum(1 for i in framework.items if i.coverage == c)
+            for c in ("full", "partial", "none")
+        }
+        rows.append(
+            {
+                "id": framework.id,
+                "name": framework.name,
+                "standard": framework.standard,
+                "vocabulary": framework.vocabulary,
+                "items": len(framework.items),
+                "coverage": coverage,
+                "packs": sorted(framework.packs()),
+                "params": framework.params,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    language = lang()
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    for col in ("items", "full", "partial", "none"):
+        table.add_column(col, justify="right")
+    table.add_column("name")
+    for row in rows:
+        table.add_row(
+            literal(row["id"]),
+            str(row["items"]),
+            str(row["coverage"]["full"]),
+            str(row["coverage"]["partial"]),
+            str(row["coverage"]["none"]),
+            literal(row["name"].get(language) or row["name"].get("en", "")),
+        )
+    out.print(table)
+
+
+@frameworks.command("show")
+@click.argument("framework_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_catalog_options
+@_lang_option
+def frameworks_show(
+    framework_id: str, as_json: bool, checks_dirs: tuple[str, ...], tailoring: str | None
+) -> None:
+    """Show a framework's items and the controls that give evidence for each."""
+    from cisaudit.i18n import lang
+
+    catalog = _catalog(checks_dirs, tailoring)
+    framework = catalog.frameworks.get(framework_id)
+    if framework is None:
+        _input_error(
+            KeyError(
+                f"unknown framework {framework_id!r}; known: {', '.join(sorted(catalog.frameworks))}"
+            )
+        )
+    if as_json:
+        click.echo(json.dumps(framework.to_dict(), ensure_ascii=False, indent=1))
+        return
+    language = lang()
+
+    def text(value: dict[str, str]) -> str:
+        return value.get(language) or value.get("en") or value.get("zh") or ""
+
+    out.print(literal(f"{framework.id}: {text(framework.name)}", "bold"))
+    if framework.standard:
+        out.print(literal(text(framework.standard)))
+    if framework.description:
+        out.print(literal(text(framework.description)))
+    for slug, values in framework.params.items():
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        out.print(literal(f"parameter: {slug}: {shown}"))
+    titles = {
+        f"{pack.id}/{c.id}": c.title.get(language) or c.title["en"]
+        for pack in catalog.packs.values()
+        for c in pack.controls.values()
+    }
+    for item in framework.items:
+        where = " ".join(p for p in (item.clause, text(item.layer), text(item.control_point)) if p)
+        out.print(Text())
+        out.print(
+            Text.assemble(
+                literal(item.id, "bold"),
+                literal(f"  [{item.coverage}]  {where}"),
+            )
+        )
+        out.print(literal(text(item.title)))
+        for role, keys in (("controls", item.controls), ("supporting", item.supporting)):
+            for key in keys:
+                out.print(literal(f"  {role}: {key}  {titles.get(key, '')}"))
+        if item.note:
+            out.print(literal(f"  note: {text(item.note)}", "dim"))
+
+
+@main.group()
+def waivers() -> None:
+    """Waiver files: accepted risks with an approver, a ticket and an expiry."""
+
+
+@waivers.command("check")
+@click.argument("waiver_file", type=click.Path(dir_okay=False))
+@click.option(
+    "-i",
+    "--inventory",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also check which targets of this inventory each waiver covers.",
+)
+@click.option(
+    "--max-days",
+    default=DEFAULT_MAX_DAYS,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="Longest validity a waiver may have.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--checks",
+    "checks_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Folders of your own packs, whose controls waivers may name.",
+)
+@_lang_option
+def waivers_check(
+    waiver_file: str,
+    inventory: str | None,
+    max_days: int,
+    as_json: bool,
+    checks_dirs: tuple[str, ...],
+) -> None:
+    """Lint WAIVER_FILE before use: exit 2 when it is invalid (the file and line named),
+    1 when a waiver has expired or covers no target of the inventory, 0 otherwise."""
+    import datetime as dt
+
+    from cisaudit.waivers import EXPIRING_SOON_DAYS
+
+    loaded = _waivers(waiver_file, max_days, checks_dirs)
+    assert loaded is not None
+    targets = None
+    if inventory:
+        from cisaudit.inventory import load_inventory
+
+        try:
+            targets = load_inventory(inventory).select(None)
+        except SourceError as exc:
+            _input_error(exc)
+    today = dt.date.today()
+    rows, problems = [], 0
+    for waiver in loaded:
+        days = (waiver.expires - today).days
+        state = "expired" if days < 0 else ("expiring" if days <= EXPIRING_SOON_DAYS else "valid")
+        covered = None
+        if targets is not None:
+            from cisaudit.model import TargetResult
+
+            covered = [
+                t.name
+                for t in targets
+                if waiver.covers_target(
+                    TargetResult(name=t.name, kind=t.kind, groups=list(t.groups))
+                )
+            ]
+        problems += state == "expired" or covered == []
+        rows.append({**waiver.describe(), "state": state, "days_left": days, "covers": covered})
+    if as_json:
+        click.echo(json.dumps({"file": waiver_file, "waivers": rows}, ensure_ascii=False, indent=1))
+    else:
+        table = Table(title=literal(f"{waiver_file}: {len(rows)} waiver(s), valid"))
+        for col in ("id", "state", "expires", "controls", "targets", "approved_by", "ticket"):
+            table.add_column(col)
+        if targets is not None:
+            table.add_column("covers")
+        for row in rows:
+            colour = {"expired": "red", "expiring": "yellow"}.get(row["state"], "green")
+            cells = [
+                literal(row["id"]),
+                literal(f"{row['state']} ({row['days_left']} d)", colour),
+                row["expires"],
+                literal(", ".join(row["controls"])),
+                literal(", ".join(row["targets"] + [f"[{o}]" for o in row["objects"]])),
+                literal(row["approved_by"]),
+                literal(row["ticket"]),
+            ]
+            if targets is not None:
+                names = row["covers"] or []
+                shown = ", ".join(names[:5]) + (f" (+{len(names) - 5})" if len(names) > 5 else "")
+                cells.append(literal(shown or "NO TARGET", "" if names else "red"))
+            table.add_row(*cells)
+        out.print(table)
+    sys.exit(1 if problems else 0)
+
+
 @main.command(epilog=EXIT_CODES_HELP)
 @click.option(
     "-o",
@@ -484,6 +770,7 @@ def _selection(
     level: int | None,
     only: tuple[str, ...],
     skip: tuple[str, ...],
+    frameworks: tuple[str, ...] = (),
 ) -> Selection:
     from cisaudit.api import Selection
 
@@ -491,7 +778,20 @@ def _selection(
         raise KeyError(f"benchmark {benchmark!r} is not for the kinds of target audited here")
     if benchmark:
         catalog.get(benchmark)  # KeyError names the known ones
-    return Selection(benchmark=benchmark, level=level, only=_split(only), skip=_split(skip))
+    named = _split(frameworks)
+    unknown = [f for f in named if f not in catalog.frameworks]
+    if unknown:
+        raise KeyError(
+            f"unknown framework(s) {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(catalog.frameworks))} (cisaudit frameworks list)"
+        )
+    return Selection(
+        benchmark=benchmark,
+        level=level,
+        only=_split(only),
+        skip=_split(skip),
+        frameworks=named or None,
+    )
 
 
 def _with_progress(
@@ -569,26 +869,91 @@ def _summary_table(run: Run) -> None:
     from cisaudit.i18n import t
     from cisaudit.model import Status
 
+    waived = run.waivers is not None
+
+    def fmt(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1f}"
+
     table = Table(title=literal(f"cisaudit {__version__}: {', '.join(run.benchmarks)}"))
     table.add_column(t("target"))
     for status in Status:
         table.add_column(t(status.value), justify="right")
     table.add_column(t("score"), justify="right")
+    if waived:
+        table.add_column(t("score_without_waivers"), justify="right")
     colours = {"PASS": "green", "FAIL": "red", "ERROR": "magenta"}
     for name, block in run.summary["targets"].items():
         counts = block["counts"]
         cells = [Text(str(counts[s.value]), style=colours.get(s.value, "")) for s in Status]
-        score = "—" if block["score"] is None else f"{block['score']:.1f}"
         label = name if block["reachable"] else f"{name} ({t('unreachable')}: {block['error']})"
-        table.add_row(literal(label), *cells, score, end_section=False)
+        extra = [fmt(block["score_without_waivers"])] if waived else []
+        table.add_row(literal(label), *cells, fmt(block["score"]), *extra, end_section=False)
     fleet = run.summary["fleet"]
     table.add_row(
         Text(t("fleet"), style="bold"),
         *[str(fleet["counts"][s.value]) for s in Status],
-        "—" if fleet["score"] is None else f"{fleet['score']:.1f}",
+        fmt(fleet["score"]),
+        *([fmt(fleet["score_without_waivers"])] if waived else []),
         end_section=True,
     )
     err.print(table)
+    _frameworks_table(run, fmt)
+    _waiver_notes(run)
+
+
+def _frameworks_table(run: Run, fmt: Callable[[float | None], str]) -> None:
+    from cisaudit.i18n import t
+    from cisaudit.rollup import COMPLIANT, NON_COMPLIANT, NOT_COVERED, PARTIAL
+
+    if not run.frameworks:
+        return
+    table = Table(title=t("frameworks_title"))
+    table.add_column(t("framework"), no_wrap=True)
+    for key in ("v_compliant", "v_partial", "v_non_compliant", "other", "v_not_covered"):
+        table.add_column(t(key), justify="right")
+    table.add_column(t("score"), justify="right")
+    if run.waivers is not None:
+        table.add_column(t("score_without_waivers"), justify="right")
+    for fid, framework in run.frameworks.items():
+        fleet = framework["summary"]["fleet"]
+        counts = fleet["counts"]
+        main_counts = [counts.get(v, 0) for v in (COMPLIANT, PARTIAL, NON_COMPLIANT)]
+        other = sum(counts.values()) - sum(main_counts) - counts.get(NOT_COVERED, 0)
+        extra = [fmt(fleet["score_without_waivers"])] if run.waivers is not None else []
+        table.add_row(
+            literal(fid),
+            *[str(n) for n in main_counts],
+            str(other),
+            str(counts.get(NOT_COVERED, 0)),
+            fmt(fleet["score"]),
+            *extra,
+        )
+    err.print(table)
+
+
+def _waiver_notes(run: Run) -> None:
+    from cisaudit.i18n import t
+
+    if not run.waivers:
+        return
+    register = run.waivers["waivers"]
+    applied = [w for w in register if w["state"] == "active"]
+    err.print(
+        literal(
+            t("waivers_applied").format(
+                n=len(applied), results=sum(len(w["covered"]) for w in applied)
+            )
+        )
+    )
+    for key, style in (("expired", "yellow"), ("unused", "yellow")):
+        ids = run.waivers.get(key) or []
+        if ids:
+            err.print(
+                literal(t(f"waivers_{key}").format(ids=", ".join(ids)), style), soft_wrap=True
+            )
+    soon = [w["id"] for w in register if w.get("expiring_soon")]
+    if soon:
+        err.print(literal(t("waivers_expiring").format(ids=", ".join(soon))), soft_wrap=True)
 
 
 def _input_error(exc: BaseException) -> NoReturn:

@@ -27,6 +27,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "已中断：已完成目标的结果已保留。",
     },
     "exit": {"en": "exit code", "zh": "退出码"},
+    "score_without_waivers": {"en": "w/o waivers", "zh": "不计豁免"},
+    "v_compliant": {"en": "Met", "zh": "符合"},
+    "v_partial": {"en": "Partly", "zh": "部分符合"},
+    "v_non_compliant": {"en": "Not met", "zh": "不符合"},
+    "v_not_covered": {"en": "Not covered", "zh": "未覆盖"},
+    "frameworks_title": {"en": "Framework items (fleet verdicts)", "zh": "合规框架测评项（整体结论）"},
+    "framework": {"en": "Framework", "zh": "框架"},
+    "other": {"en": "Other", "zh": "其他"},  # not applicable, not assessed, review, error
+    "waivers_applied": {
+        "en": "Waivers: {n} applied, covering {results} result(s).",
+        "zh": "豁免：{n} 项生效，覆盖 {results} 个结果。",
+    },
+    "waivers_expired": {
+        "en": "Expired waivers (applied nothing): {ids}",
+        "zh": "已过期的豁免（未生效）：{ids}",
+    },
+    "waivers_unused": {
+        "en": "Unused waivers (matched nothing in this run): {ids}",
+        "zh": "未使用的豁免（本次未匹配任何结果）：{ids}",
+    },
+    "waivers_expiring": {
+        "en": "Waivers expiring within 30 days: {ids}",
+        "zh": "30 天内到期的豁免：{ids}",
+    },
     "input_error": {"en": "Input error", "zh": "输入错误"},
     "evidence_modified": {
         "en": "WARNING: evaluated MODIFIED evidence: {n} section(s) no longer match their "

@@ -11,7 +11,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 class Status(str, enum.Enum):
@@ -85,6 +85,11 @@ class TargetResult:
     results: list[Result] = field(default_factory=list)
     packs: list[str] = field(default_factory=list)  # every pack run on this target
     selection: str = ""  # why this benchmark was chosen (named, by version, or newest)
+    # SHA-256 of each raw evidence section of this target (the keys of Result.evidence).
+    evidence_sha256: dict[str, str] = field(default_factory=dict)
+    # Controls judged again against a framework's own parameter values (audit-log
+    # retention of 180 days for 等保, 365 for PCI DSS): framework id -> those results.
+    variants: dict[str, list[Result]] = field(default_factory=dict)
 
     def pack_of(self, result: Result) -> str:
         return result.pack or self.benchmark
@@ -94,14 +99,19 @@ class TargetResult:
         return f"{self.pack_of(result)}/{result.control_id}"
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "results"}
+        data = {k: v for k, v in asdict(self).items() if k not in ("results", "variants")}
         data["results"] = [r.to_dict() for r in self.results]
+        data["variants"] = {f: [r.to_dict() for r in rs] for f, rs in self.variants.items()}
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TargetResult:
         data = dict(data)
         data["results"] = [Result.from_dict(r) for r in data.get("results", [])]
+        data["variants"] = {
+            str(f): [Result.from_dict(r) for r in rs]
+            for f, rs in (data.get("variants") or {}).items()
+        }
         return cls(**data)
 
 
@@ -147,6 +157,11 @@ class Run:
     # SHA-256 (of the file's bytes), run id, and the sections that no longer matched
     # their own hashes when it was read (evaluated anyway only on request).
     evidence: dict[str, Any] | None = None
+    # Compliance frameworks rendered for this run: each one's items (definitions, as
+    # mapped in checks/mappings) and their verdicts, rolled up by cisaudit.rollup.
+    frameworks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The waiver register: the file applied, each waiver and what it covered here.
+    waivers: dict[str, Any] | None = None
 
     @property
     def evidence_modified(self) -> list[str]:
@@ -167,6 +182,8 @@ class Run:
             "sections": self.sections,
             "controls": {cid: asdict(info) for cid, info in self.controls.items()},
             "targets": [t.to_dict() for t in self.targets],
+            "frameworks": self.frameworks,
+            "waivers": self.waivers,
         }
 
     @classmethod
@@ -190,4 +207,6 @@ class Run:
             summary=data.get("summary", {}),
             interrupted=bool(data.get("interrupted", False)),
             evidence=data.get("evidence") if isinstance(data.get("evidence"), dict) else None,
+            frameworks=dict(data.get("frameworks") or {}),
+            waivers=data.get("waivers") if isinstance(data.get("waivers"), dict) else None,
         )

@@ -3,6 +3,11 @@
 Score = PASS / (PASS + FAIL) over automated verdicts, as a percentage. MANUAL,
 NOT_APPLICABLE, WAIVED and ERROR do not move the score; ERROR is reported on its own
 because "could not tell" is not "passed".
+
+Every score is given twice: ``score`` with waivers (a waived result is out of the count,
+the risk being accepted) and ``score_without_waivers`` (each waived result counted as
+what it was judged: a waived FAIL is a FAIL), per target, group, section, level and
+fleet, so that accepting a risk never looks like fixing it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from cisaudit.model import Run, Status, TargetResult
+from cisaudit.model import Result, Run, Status, TargetResult
+from cisaudit.waivers import status_without_waivers
 
 EXIT_OK = 0  # every applicable automated control passed
 EXIT_FAIL = 1  # some control failed
@@ -23,14 +29,42 @@ EXIT_CODES_HELP = (
 )
 
 
-def _block(counts: Counter[str], total: int) -> dict[str, Any]:
+def _score(counts: Counter[str]) -> float | None:
     decided = counts[Status.PASS.value] + counts[Status.FAIL.value]
+    return round(100.0 * counts[Status.PASS.value] / decided, 1) if decided else None
+
+
+def _block(
+    counts: Counter[str], total: int, unwaived: Counter[str] | None = None
+) -> dict[str, Any]:
+    unwaived = counts if unwaived is None else unwaived
     return {
         "counts": {s.value: counts[s.value] for s in Status},
         "total": total,
-        "score": round(100.0 * counts[Status.PASS.value] / decided, 1) if decided else None,
+        "score": _score(counts),
         "pass_rate": round(counts[Status.PASS.value] / total, 4) if total else None,
+        "score_without_waivers": _score(unwaived),
+        "counts_without_waivers": {s.value: unwaived[s.value] for s in Status},
     }
+
+
+class _Tally:
+    """Counts of a scope with waivers applied, and as judged before them."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.unwaived: Counter[str] = Counter()
+
+    def add(self, result: Result) -> None:
+        self.counts[result.status.value] += 1
+        self.unwaived[status_without_waivers(result).value] += 1
+
+    def update(self, other: _Tally) -> None:
+        self.counts.update(other.counts)
+        self.unwaived.update(other.unwaived)
+
+    def block(self) -> dict[str, Any]:
+        return _block(self.counts, sum(self.counts.values()), self.unwaived)
 
 
 @dataclass
@@ -51,32 +85,35 @@ class Report:
         return sum(1 for t in self.run.targets for r in t.results if r.status is status)
 
     def summary(self) -> dict[str, Any]:
-        fleet: Counter[str] = Counter()
+        fleet = _Tally()
         targets: dict[str, Any] = {}
-        sections: dict[str, dict[str, Counter[str]]] = {}
-        levels: dict[str, Counter[str]] = {}
+        groups: dict[str, _Tally] = {}
+        sections: dict[str, dict[str, _Tally]] = {}
+        levels: dict[str, _Tally] = {}
         automated = sum(1 for c in self.run.controls.values() if c.automated)
         for target in self.run.targets:
-            counts: Counter[str] = Counter(r.status.value for r in target.results)
-            fleet.update(counts)
+            tally = _Tally()
+            for result in target.results:
+                tally.add(result)
+                info = self.run.controls.get(target.control_key(result))
+                section = info.section.split(".")[0] if info else result.control_id.split(".")[0]
+                sections.setdefault(target.pack_of(result), {}).setdefault(section, _Tally()).add(
+                    result
+                )
+                if info:
+                    levels.setdefault(f"L{info.level}", _Tally()).add(result)
+            fleet.update(tally)
+            for group in target.groups:
+                groups.setdefault(group, _Tally()).update(tally)
             targets[target.name] = {
-                **_block(counts, len(target.results)),
+                **tally.block(),
                 "reachable": target.reachable,
                 "error": target.error,
                 "benchmark": target.benchmark,
             }
-            for result in target.results:
-                info = self.run.controls.get(target.control_key(result))
-                section = info.section.split(".")[0] if info else result.control_id.split(".")[0]
-                sections.setdefault(target.pack_of(result), {}).setdefault(section, Counter())[
-                    result.status.value
-                ] += 1
-                if info:
-                    levels.setdefault(f"L{info.level}", Counter())[result.status.value] += 1
-        total = sum(fleet.values())
         return {
             "fleet": {
-                **_block(fleet, total),
+                **fleet.block(),
                 "targets": len(self.run.targets),
                 "unreachable": [t.name for t in self.run.targets if not t.reachable],
                 "automated_coverage": round(automated / len(self.run.controls), 4)
@@ -86,11 +123,12 @@ class Report:
                 "automated_controls": automated,
             },
             "targets": targets,
+            "groups": {g: t.block() for g, t in sorted(groups.items())},
             "sections": {
-                b: {s: _block(c, sum(c.values())) for s, c in secs.items()}
-                for b, secs in sections.items()
+                b: {s: t.block() for s, t in secs.items()} for b, secs in sections.items()
             },
-            "levels": {lvl: _block(c, sum(c.values())) for lvl, c in sorted(levels.items())},
+            "levels": {lvl: t.block() for lvl, t in sorted(levels.items())},
+            "waived": fleet.counts[Status.WAIVED.value],
             "exit_code": self.exit_code,
         }
 

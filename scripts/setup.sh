@@ -22,6 +22,7 @@ packages=(
     gcc libc6-dev      # the lab image compiles its Kubernetes stand-in (static)
     iproute2 tar ca-certificates
     poppler-utils      # pdftotext/pdfinfo: tests read generated PDFs back
+    gnumeric           # ssconvert: tests read the xlsx workbooks back with another reader
     fonts-noto-cjk     # fonts for PDF reports
     libpango-1.0-0 libpangoft2-1.0-0   # weasyprint's text layout
     libharfbuzz-subset0   # fast font subsetting for the Chinese fonts in PDFs

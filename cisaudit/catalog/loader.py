@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cisaudit.catalog.facts import FactsContract, Subject
+from cisaudit.catalog.frameworks import Framework, load_framework
 from cisaudit.catalog.operators import OPERATORS, UNARY, PatternError, compile_pattern, parse_mode
 from cisaudit.model import ControlInfo
 from cisaudit.yamlsrc import LineDict, SourceError, load_file
@@ -247,6 +248,8 @@ class Catalog:
         self.checks = checks or {}
         # Every check slug and pack id the catalog folders hold, loaded for this run or not.
         self.known = known if known is not None else set(self.checks) | set(self.packs)
+        self.complete = known is None or self.known <= set(self.checks) | set(self.packs)
+        self.frameworks: dict[str, Framework] = {}
 
     @property
     def benchmarks(self) -> dict[str, Pack]:
@@ -346,8 +349,8 @@ def load_catalog(
     for folder in (root, *extra):
         mappings_dir = Path(folder) / "mappings"
         if mappings_dir.is_dir():
-            for path in sorted(mappings_dir.glob("*.y*ml")):
-                _apply_mapping(path, catalog.packs)
+            for path in sorted(mappings_dir.glob("*.yaml")):
+                _add_framework(catalog, load_framework(path, catalog))
     if tailoring:
         apply_tailoring(catalog, tailoring, "tailoring")
     return catalog
@@ -844,24 +847,16 @@ def _params(data: LineDict, path: Path) -> dict[str, Param]:
     return params
 
 
-def _apply_mapping(path: Path, packs: dict[str, Pack]) -> None:
-    data = _mapping(load_file(path), path, "mapping file")
-    _known_keys(data, {"framework", "title", "benchmark", "controls", "clauses"}, path)
-    framework = _required(data, "framework", str, path)
-    pack_id = _required(data, "benchmark", str, path)
-    pack = packs.get(pack_id)
-    if pack is None:
-        raise SourceError(path, data.line_of("benchmark"), f"unknown benchmark {pack_id!r}")
-    controls = _required(data, "controls", dict, path)
-    for cid, clauses in controls.items():
-        cid = str(cid)
-        if cid not in pack.controls:
-            raise SourceError(
-                path,
-                controls.line_of(cid) if isinstance(controls, LineDict) else None,
-                f"unknown control {cid!r} in {pack_id}",
-            )
-        pack.controls[cid].mappings.setdefault(framework, []).extend(str(c) for c in clauses)
+def _add_framework(catalog: Catalog, framework: Framework) -> None:
+    """Register a framework and note, on each control, the items it gives evidence for."""
+    if framework.id in catalog.frameworks:
+        raise SourceError(framework.source, None, f"framework {framework.id!r} is defined twice")
+    catalog.frameworks[framework.id] = framework
+    for item in framework.items:
+        for key in item.controls + item.supporting:
+            pack_id, _, control_id = key.partition("/")
+            control = catalog.packs[pack_id].controls[control_id]
+            control.mappings.setdefault(framework.id, []).append(item.id)
 
 
 # -- small validation helpers -------------------------------------------------------------

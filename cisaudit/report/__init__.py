@@ -39,7 +39,8 @@ OUTPUT_NAMES = {
     "junit": "junit.xml",
     "sarif": "results.sarif",
 }
-FORMATS = tuple(OUTPUT_NAMES)
+# The assessment workbook is one file per framework: OUTDIR/<framework-id>.xlsx.
+FORMATS = (*OUTPUT_NAMES, "xlsx")
 _DATA_RENDERERS: dict[str, Callable[..., Path]] = {
     "csv": render_csv,
     "junit": render_junit,
@@ -189,7 +190,7 @@ def render(
     SHA-256, see :func:`bind_evidence`).
     """
     formats = list(dict.fromkeys(formats))
-    unknown = [f for f in formats if f not in OUTPUT_NAMES]
+    unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report format(s) {unknown}; choose from {list(FORMATS)}")
     if lang not in LANG_CHOICES:
@@ -202,6 +203,12 @@ def render(
         for f in formats
         if f in _DATA_RENDERERS
     ]
+    workbooks: list[Path] = []
+    if "xlsx" in formats:
+        from cisaudit.report.xlsx import render_xlsx
+
+        workbooks = render_xlsx(run, outdir, lang=lang, client=(meta or ReportMeta()).client)
+        written += workbooks
     documents = [f for f in formats if f in ("html", "pdf")]
     evidence = load_evidence(evidence_path) if evidence_path else None
     modified = list(run.evidence_modified)
@@ -231,6 +238,10 @@ def render(
         )
     if sign is not None and evidence_path is not None:
         written += _sign_evidence(evidence_path, outdir, sign, signer)
+    if sign is not None and workbooks:
+        from cisaudit.report.signing import sign_file
+
+        written += [sign_file(book, sign, signer=signer) for book in workbooks]
     return written
 
 

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import fnmatch
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,7 +18,9 @@ from cisaudit.model import Run
 from cisaudit.report import FORMATS, ReportMeta, render
 from cisaudit.report.i18n import LANG_CHOICES
 from cisaudit.report.signing import SignConfig, SigningError, Verification, init_keys, verify
+from cisaudit.rollup import rescore
 from cisaudit.termtext import printable
+from cisaudit.waivers import DEFAULT_MAX_DAYS
 
 EXIT_VERIFY_FAILED = 1
 EXIT_USAGE = 2
@@ -65,7 +69,6 @@ def _sign_config(
 
 def _limit(run: Run, patterns: list[str]) -> Run:
     """Only the targets whose name or one of whose groups matches a glob; scored again."""
-    from cisaudit.score import Report
 
     def wanted(name: str, groups: list[str]) -> bool:
         return any(fnmatch.fnmatchcase(n, p) for p in patterns for n in (name, *groups))
@@ -75,9 +78,55 @@ def _limit(run: Run, patterns: list[str]) -> Run:
         raise click.BadParameter(
             f"no target or group matches {','.join(patterns)}", param_hint="--limit"
         )
-    subset = dataclasses.replace(run, targets=targets)
-    subset.summary = Report(subset).summary()
+    subset = dataclasses.replace(run, targets=targets, frameworks=copy.deepcopy(run.frameworks))
+    rescore(subset)
     return subset
+
+
+def _select_frameworks(ctx: click.Context, run: Run, wanted: list[str]) -> None:
+    """Keep only the frameworks named. One the results lack is added from the catalog
+    (through the main command's provider) when it sets no parameter of its own for the
+    controls of this run; otherwise the evidence must be evaluated again for it."""
+    provider = (ctx.find_root().obj or {}).get("frameworks")
+    known: dict[str, dict[str, Any]] = provider() if provider else {}
+    checks = {info.check for info in run.controls.values()}
+    selected: dict[str, dict[str, Any]] = {}
+    for framework_id in wanted:
+        if framework_id in run.frameworks:
+            selected[framework_id] = run.frameworks[framework_id]
+            continue
+        definition = known.get(framework_id)
+        if definition is None:
+            raise click.BadParameter(
+                f"unknown framework {framework_id!r}; these results carry "
+                f"{', '.join(run.frameworks) or 'none'}",
+                param_hint="--framework",
+            )
+        pinned = sorted(set(definition.get("params") or {}) & checks)
+        if pinned:
+            raise click.BadParameter(
+                f"{framework_id} sets its own values for {', '.join(pinned)}, which these "
+                "results were not judged against: evaluate the evidence again with "
+                f"--framework {framework_id}",
+                param_hint="--framework",
+            )
+        selected[framework_id] = copy.deepcopy(definition)
+    run.frameworks = selected
+
+
+def _apply_waiver_file(ctx: click.Context, run: Run, path: Path, max_days: int) -> None:
+    """Take back the waivers the results carry and apply this file's instead."""
+    from cisaudit.waivers import KnownControls, apply_waivers, load_waivers
+    from cisaudit.yamlsrc import SourceError
+
+    provider = (ctx.find_root().obj or {}).get("known_controls")
+    known = provider() if provider else KnownControls.from_run(run)
+    try:
+        waivers = load_waivers(path, known, max_days=max_days)
+    except SourceError as exc:
+        click.echo(f"error: {printable(exc)}", err=True)
+        sys.exit(EXIT_USAGE)
+    apply_waivers(run, waivers)
 
 
 def _load_run(path: Path) -> tuple[Run, bytes]:
@@ -164,7 +213,30 @@ def _load_run(path: Path) -> tuple[Run, bytes]:
     help="Report from evidence whose sections no longer match their SHA-256 (the "
     "report then says so in a banner). Evidence of another run is always refused.",
 )
+@click.option(
+    "--framework",
+    "frameworks",
+    default="",
+    metavar="IDS",
+    help="Only these frameworks (comma-separated), e.g. mlps-2.0-l3; xlsx writes one "
+    "workbook per framework.",
+)
+@click.option(
+    "--waivers",
+    "waivers_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Apply this waiver file instead of the one the results were made with.",
+)
+@click.option(
+    "--waiver-max-days",
+    default=DEFAULT_MAX_DAYS,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="Longest validity a waiver may have; a longer one is refused.",
+)
+@click.pass_context
 def report_command(
+    ctx: click.Context,
     results: Path,
     outdir: Path,
     formats: str,
@@ -182,14 +254,28 @@ def report_command(
     assessor: str,
     org: str,
     allow_modified_evidence: bool,
+    frameworks: str,
+    waivers_path: Path | None,
+    waiver_max_days: int,
 ) -> None:
-    """Render RESULTS (a results.json) as PDF, HTML, CSV, JUnit XML and SARIF, optionally signed.
+    """Render RESULTS (a results.json) as PDF, HTML, CSV, JUnit XML, SARIF and the
+    assessment workbook (xlsx), optionally signed.
 
     --evidence must be the evidence file these results were made from: results name its
     SHA-256, and any other file is refused (exit 2)."""
     wanted = _formats(formats)
     sign = _sign_config(sign_key, sign_cert, sign_p12, sign_pass_env, tsa_url)
     run, raw = _load_run(results)
+    changed = False
+    wanted_frameworks = [f.strip() for f in frameworks.split(",") if f.strip()]
+    if wanted_frameworks:
+        _select_frameworks(ctx, run, wanted_frameworks)
+        changed = True
+    if waivers_path is not None:
+        _apply_waiver_file(ctx, run, waivers_path, waiver_max_days)
+        changed = True
+    if changed:
+        rescore(run)
     patterns = [p.strip() for p in limit.split(",") if p.strip()]
     if patterns:
         run = _limit(run, patterns)
@@ -204,7 +290,8 @@ def report_command(
             evidence_path=evidence_path,
             sign=sign,
             meta=ReportMeta(org=org, client=client, assessor=assessor),
-            results_bytes=raw,
+            # The results as rendered: re-serialised when waivers or frameworks changed them.
+            results_bytes=None if changed else raw,
             allow_modified_evidence=allow_modified_evidence,
         )
     except (SigningError, ValueError, OSError) as exc:

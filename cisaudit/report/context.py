@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cisaudit import rollup
 from cisaudit.digest import text_sha256
 from cisaudit.model import ControlInfo, Result, Run, Status, TargetResult
 from cisaudit.report import charts
@@ -163,6 +164,8 @@ def _summary(ctx: _Ctx) -> dict[str, Any]:
     )
     return {
         "score": fleet.get("score"),
+        "score_without_waivers": fleet.get("score_without_waivers", fleet.get("score")),
+        "waived": counts["WAIVED"],
         "pass_rate": pass_rate,
         "automated_coverage": coverage,
         "counts": counts,
@@ -287,7 +290,22 @@ def _finding(ctx: _Ctx, target: TargetResult, result: Result) -> dict[str, Any]:
         "snippet": result.remediation or info.snippet,
         "snippet_kind": info.snippet_kind,
         "audit": ctx.tx(info.audit),
-        "waiver": {str(k): format_value(v) for k, v in (result.waiver or {}).items()},
+        "waiver": _waiver_view(result.waiver),
+    }
+
+
+def _waiver_view(waiver: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """What a finding shows of the waiver on it (results of any schema version)."""
+    if not waiver:
+        return None
+    ids = waiver.get("ids") or ([waiver["id"]] if waiver.get("id") else [])
+    return {
+        "ids": ", ".join(str(i) for i in ids),
+        "approved_by": format_value(waiver.get("approved_by") or waiver.get("by") or ""),
+        "ticket": format_value(waiver.get("ticket") or ""),
+        "expires": format_value(waiver.get("expires") or waiver.get("until") or ""),
+        "reason": format_value(waiver.get("reason") or ""),
+        "partial": "yes" if waiver.get("partial") else "",
     }
 
 
@@ -316,7 +334,7 @@ def _target(ctx: _Ctx, target: TargetResult) -> dict[str, Any]:
                     "control_id": r.control_id,
                     "title": ctx.tx(ctx.control(target, r).title),
                     "reason": r.reason,
-                    "waiver": {str(k): format_value(v) for k, v in (r.waiver or {}).items()},
+                    "waiver": _waiver_view(r.waiver),
                 }
                 for r in results
                 if r.status.value == status
@@ -345,44 +363,186 @@ def _target(ctx: _Ctx, target: TargetResult) -> dict[str, Any]:
         "started_at": target.started_at or "",
         "counts": counts,
         "score": scored.get("score") if isinstance(scored, dict) else None,
+        "score_without_waivers": scored.get("score_without_waivers", scored.get("score"))
+        if isinstance(scored, dict)
+        else None,
         "findings": full,
         "compact": compact,
     }
 
 
+TARGET_RECORDS = 3  # per item in the documents; the workbook has them all
+
+
 def _frameworks(ctx: _Ctx) -> list[dict[str, Any]]:
-    clauses: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for key, info in ctx.run.controls.items():
-        for framework, ids in (info.mappings or {}).items():
-            for clause in ids:
-                clauses[framework][str(clause)].append(key)
-    failing: dict[str, set[str]] = defaultdict(set)
-    for target in ctx.run.targets:
-        for result in target.results:
-            if result.status is Status.FAIL:
-                failing[target.control_key(result)].add(target.name)
+    """One chapter per framework of the run: its items in the assessor's terms, each
+    with its verdict, result record and the controls behind it (cisaudit/rollup.py)."""
     views = []
-    for framework in sorted(clauses):
-        rows = []
-        for clause in sorted(clauses[framework], key=natural_key):
-            keys = sorted(clauses[framework][clause])
-            rows.append(
-                {
-                    "clause": clause,
-                    "controls": [
+    for framework_id, framework in ctx.run.frameworks.items():
+        verdicts = framework.get("verdicts", {})
+        items: list[dict[str, Any]] = []
+        uncovered: list[dict[str, Any]] = []
+        for item in framework.get("items", []):
+            verdict = verdicts.get(item["id"], {})
+            row = _framework_item(ctx, framework_id, item, verdict)
+            (uncovered if item.get("coverage") == "none" else items).append(row)
+        fleet = framework.get("summary", {}).get("fleet", {})
+        views.append(
+            {
+                "id": framework_id,
+                "anchor": _anchor("fw", framework_id),
+                "name": ctx.tx(framework.get("name")),
+                "standard": ctx.tx(framework.get("standard")),
+                "description": ctx.tx(framework.get("description")),
+                "vocabulary": framework.get("vocabulary", "generic"),
+                "params": [
+                    {"check": slug, "values": ", ".join(f"{k}={v}" for k, v in values.items())}
+                    for slug, values in (framework.get("params") or {}).items()
+                ],
+                "summary": {
+                    "score": fleet.get("score"),
+                    "score_without_waivers": fleet.get("score_without_waivers"),
+                    "counts": [
                         {
-                            "key": k,
-                            "control_id": ctx.run.controls[k].id,
-                            "title": ctx.tx(ctx.run.controls[k].title),
-                            "failing_targets": len(failing.get(k, ())),
+                            "verdict": v,
+                            "label": ctx.tx(rollup.LABELS[v]),
+                            "count": (fleet.get("counts") or {}).get(v, 0),
+                            "count_without_waivers": (
+                                fleet.get("counts_without_waivers") or {}
+                            ).get(v, 0),
                         }
-                        for k in keys
+                        for v in rollup.VERDICTS
                     ],
-                    "failing_targets": len(set().union(*(failing.get(k, set()) for k in keys))),
+                },
+                "rows": items,  # (not "items": templates would find dict.items)
+                "not_covered": uncovered,
+            }
+        )
+    return views
+
+
+def _framework_item(
+    ctx: _Ctx, framework_id: str, item: dict[str, Any], verdict: dict[str, Any]
+) -> dict[str, Any]:
+    def control_row(key: str) -> dict[str, Any]:
+        info = ctx.run.controls.get(key)
+        pack, _, cid = key.partition("/")
+        return {
+            "key": key,
+            "control_id": cid,
+            "benchmark": pack,
+            "title": ctx.tx(info.title) if info else {lang: cid for lang in ctx.langs},
+        }
+
+    judged = [k for k in item.get("controls", []) if k in ctx.run.controls]
+    supporting = [k for k in item.get("supporting", []) if k in ctx.run.controls]
+    by_name = {t.name: t for t in ctx.run.targets}
+    grouped: dict[str, list[str]] = defaultdict(list)
+    failing: dict[str, list[str]] = defaultdict(list)
+    records = []
+    for name, (with_w, _without) in (verdict.get("targets") or {}).items():
+        grouped[with_w].append(name)
+        target = by_name[name]
+        results = rollup.results_for(target, framework_id)
+        for key in judged:
+            result = results.get(key)
+            if result is not None and result.status is Status.FAIL:
+                failing[key].append(name)
+        # Full result records only for the targets that fail the item, a few per item;
+        # the workbook (--format xlsx) has the record of every item on every target.
+        if with_w in (rollup.NON_COMPLIANT, rollup.ERROR) and len(records) < TARGET_RECORDS:
+            detail = rollup.target_detail(ctx.run, framework_id, item, target)
+            records.append(
+                {
+                    "name": name,
+                    "verdict": with_w,
+                    "verdict_label": ctx.tx(rollup.LABELS[with_w]),
+                    "record": ctx.tx(detail["record"]),
                 }
             )
-        views.append({"id": framework, "clauses": rows})
-    return views
+    targets = [
+        {
+            "verdict": v,
+            "label": ctx.tx(rollup.LABELS[v]),
+            "names": grouped[v][:12],
+            "more": max(len(grouped[v]) - 12, 0),
+        }
+        for v in rollup.VERDICTS
+        if grouped.get(v)
+    ]
+    verdict_name = verdict.get("verdict", rollup.NOT_COVERED)
+    return {
+        "id": item["id"],
+        "anchor": _anchor("fwi", framework_id, item["id"]),
+        "clause": item.get("clause", ""),
+        "test_unit": item.get("test_unit", ""),
+        "layer": ctx.tx(item.get("layer")) if item.get("layer") else None,
+        "control_point": ctx.tx(item.get("control_point")) if item.get("control_point") else None,
+        "group": item.get("group", ""),
+        "title": ctx.tx(item.get("title")),
+        "coverage": item.get("coverage", "none"),
+        "note": ctx.tx(item.get("note")) if item.get("note") else None,
+        "verdict": verdict_name,
+        "verdict_label": ctx.tx(rollup.LABELS[verdict_name]),
+        "verdict_without_waivers": verdict.get("verdict_without_waivers", verdict_name),
+        "verdict_without_waivers_label": ctx.tx(
+            rollup.LABELS[verdict.get("verdict_without_waivers", verdict_name)]
+        ),
+        "record": ctx.tx(verdict.get("record")) if verdict.get("record") else None,
+        "controls": [
+            {
+                **control_row(k),
+                "failing": failing.get(k, [])[:8],
+                "failing_more": max(len(failing.get(k, [])) - 8, 0),
+            }
+            for k in judged
+        ],
+        "supporting": [control_row(k) for k in supporting],
+        "targets": targets,
+        "records": records,
+    }
+
+
+def _waivers(ctx: _Ctx) -> dict[str, Any] | None:
+    """The waiver register: every waiver of the file applied, and what it covered."""
+    register = ctx.run.waivers
+    if not register:
+        return None
+    entries = []
+    for waiver in register.get("waivers", []):
+        covered = waiver.get("covered") or []
+        entries.append(
+            {
+                **{k: waiver.get(k) for k in ("id", "reason", "approved_by", "ticket", "expires")},
+                "approved_on": waiver.get("approved_on") or "",
+                "controls": ", ".join(waiver.get("controls") or []),
+                "targets": ", ".join(waiver.get("targets") or []),
+                "objects": ", ".join(waiver.get("objects") or []),
+                "state": waiver.get("state"),
+                "days_left": waiver.get("days_left"),
+                "expiring_soon": bool(waiver.get("expiring_soon")),
+                "covered_count": len(covered),
+                "covered": [
+                    {
+                        "target": c.get("target", ""),
+                        "control": c.get("control", ""),
+                        "status": c.get("status", ""),
+                        "objects": ", ".join(c.get("objects") or []),
+                    }
+                    for c in covered[:40]
+                ],
+                "covered_more": max(len(covered) - 40, 0),
+            }
+        )
+    return {
+        "file": register.get("file", ""),
+        "sha256": register.get("sha256", ""),
+        "as_of": register.get("as_of", ""),
+        "max_validity_days": register.get("max_validity_days"),
+        "entries": entries,
+        "expired": list(register.get("expired") or []),
+        "unused": list(register.get("unused") or []),
+    }
 
 
 def _manual(ctx: _Ctx) -> list[dict[str, Any]]:
@@ -512,6 +672,7 @@ def build_context(
         "targets": [_target(ctx, t) for t in run.targets],
         "manual": _manual(ctx),
         "frameworks": _frameworks(ctx),
+        "waivers": _waivers(ctx),
         "evidence": _evidence(ctx),
         "has_evidence": bool(evidence),
         # Sections of the evidence that no longer match their SHA-256 (evaluated on

@@ -116,15 +116,72 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "none": {"en": "none", "zh": "无"},
     # frameworks
-    "frameworks": {"en": "Framework views", "zh": "合规框架视图"},
+    "frameworks": {"en": "Compliance frameworks", "zh": "合规框架测评"},
     "frameworks_intro": {
-        "en": "Each framework clause with the benchmark controls mapped to it.",
-        "zh": "各合规框架条款及其对应的基准控制项。",
+        "en": "Each framework item (for 等保 2.0, each GB/T 28448 test unit) with its verdict, "
+        "the result record written from the control results, and the controls behind it.",
+        "zh": "逐项列出各框架的测评项（等保 2.0 按 GB/T 28448 测评单元）：符合情况、依据控制项结果"
+        "生成的结果记录，以及对应的控制项。",
+    },
+    "frameworks_rule": {
+        "en": "How verdicts are reached: any failing control makes an item non-compliant, or "
+        "partly compliant when others pass; an item that also needs interviews or documents "
+        "is at best partly compliant on technical evidence; a waived control is an accepted "
+        "risk, never compliance; supporting controls never decide. See docs/frameworks.md.",
+        "zh": "判定规则：任一控制项不通过即为不符合（其他控制项通过时为部分符合）；还需访谈或文档核查的"
+        "测评项，仅凭技术证据最多为部分符合；已豁免的控制项是已接受的风险，不计为符合；旁证控制项"
+        "不参与判定。详见 docs/frameworks.md。",
     },
     "frameworks_none": {
-        "en": "No framework mappings were available for these controls.",
-        "zh": "这些控制项没有可用的合规框架映射。",
+        "en": "No framework was selected, or none maps onto the benchmarks of this audit.",
+        "zh": "未选择合规框架，或没有框架映射到本次审计的基准。",
     },
+    "judged_against": {"en": "Judged against", "zh": "判定参数"},
+    "item_score": {"en": "Item score", "zh": "测评项得分"},
+    "with_waivers": {"en": "with waivers", "zh": "计入豁免"},
+    "without_waivers": {"en": "without waivers", "zh": "不计豁免"},
+    "test_unit": {"en": "Test unit / item", "zh": "测评单元编号"},
+    "requirement": {"en": "Requirement", "zh": "测评指标"},
+    "verdict": {"en": "Verdict", "zh": "符合情况"},
+    "result_record": {"en": "Result record", "zh": "结果记录"},
+    "coverage": {"en": "Coverage", "zh": "覆盖程度"},
+    "coverage_full": {"en": "decided by the checks", "zh": "由技术核查判定"},
+    "coverage_partial": {"en": "also needs interviews or documents", "zh": "还需访谈或文档核查"},
+    "coverage_none": {"en": "not covered", "zh": "未覆盖"},
+    "supporting": {"en": "Supporting", "zh": "旁证"},
+    "not_covered_items": {
+        "en": "Items not covered by automated checks",
+        "zh": "自动化核查未覆盖的测评项",
+    },
+    "not_covered_intro": {
+        "en": "These items are never judged here: assess them by interview, document review or "
+        "other tools.",
+        "zh": "以下测评项不在此判定，需通过访谈、文档审查或其他工具测评。",
+    },
+    "score_without_waivers": {"en": "Score without waivers", "zh": "不计豁免得分"},
+    # waiver register
+    "waiver_register": {"en": "Waiver register", "zh": "风险豁免登记"},
+    "waiver_register_intro": {
+        "en": "Every waiver of the file applied to this run: who accepted which risk, why, "
+        "until when, and what it covered here. Scores are given with and without waivers.",
+        "zh": "本次运行所用豁免文件中的每一项豁免：谁接受了哪项风险、原因、有效期，以及本次覆盖的结果。"
+        "得分分别给出计入豁免与不计豁免两种。",
+    },
+    "waiver_id": {"en": "Waiver", "zh": "豁免编号"},
+    "waiver_scope": {"en": "Scope", "zh": "范围"},
+    "waiver_covered": {"en": "Covered in this run", "zh": "本次覆盖"},
+    "waiver_covered_nothing": {"en": "nothing", "zh": "无"},
+    "waiver_state_active": {"en": "applied", "zh": "已生效"},
+    "waiver_state_expired": {"en": "EXPIRED: applied nothing", "zh": "已过期：未生效"},
+    "waiver_state_unused": {"en": "unused: matched nothing", "zh": "未使用：无匹配"},
+    "expiring_soon": {"en": "expires within 30 days", "zh": "30 天内到期"},
+    "waivers_as_of": {"en": "Judged on", "zh": "判定日期"},
+    "max_validity": {"en": "Longest validity (days)", "zh": "最长有效期（天）"},
+    "objects": {"en": "Objects", "zh": "对象"},
+    "approved_by": {"en": "Approved by", "zh": "批准人"},
+    "ticket": {"en": "Ticket", "zh": "工单"},
+    "expires": {"en": "Expires", "zh": "到期日"},
+    "days": {"en": "days", "zh": "天"},
     "clause": {"en": "Clause", "zh": "条款"},
     "controls": {"en": "Controls", "zh": "控制项"},
     "failing_targets": {"en": "Failing targets", "zh": "不通过对象数"},

@@ -13,6 +13,7 @@ fleet of any size for the benchmark.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import random
@@ -31,7 +32,9 @@ from cisaudit.model import (  # noqa: E402
     Status,
     TargetResult,
 )
+from cisaudit.rollup import rescore  # noqa: E402
 from cisaudit.score import Report  # noqa: E402
+from cisaudit.waivers import KnownControls, apply_waivers, parse_waivers  # noqa: E402
 
 DOCKER = "cis-docker-1.6.0"
 K8S = "cis-kubernetes-1.12"
@@ -210,9 +213,11 @@ def _docker_results(name: str, weak: bool) -> list[Result]:
         ),
         Result(
             "2.14",
-            Status.WAIVED,
-            reason="needed by legacy NAT setup",
-            waiver={"by": "Li Wei", "reason": "legacy NAT, ticket OPS-42", "until": "2026-12-31"},
+            Status.FAIL,
+            reason="userland-proxy is enabled",
+            observed={"userland-proxy": True},
+            expected={"userland-proxy": False},
+            evidence=["daemon_json"],
         ),
         Result("2.16", Status.NOT_APPLICABLE, reason="experimental mode not available"),
         Result(
@@ -351,8 +356,125 @@ def sample_run() -> tuple[Run, dict[str, Any]]:
         controls=controls,
         sections=SECTIONS,
     )
-    run.summary = Report(run).summary()
+    for target in targets:
+        target.evidence_sha256 = {
+            k: v["sha256"] for k, v in evidence.get(target.name, {}).get("evidence", {}).items()
+        }
+    run.frameworks = {SAMPLE_FRAMEWORK["id"]: json.loads(json.dumps(SAMPLE_FRAMEWORK))}
+    waivers = parse_waivers(
+        SAMPLE_WAIVERS, "waivers.yaml", KnownControls.from_run(run), today=SAMPLE_DAY
+    )
+    apply_waivers(run, waivers, as_of=SAMPLE_DAY)
+    rescore(run)
     return run, {"schema_version": "1.0", "run_id": run.run_id, "targets": evidence}
+
+
+SAMPLE_DAY = dt.date(2026, 11, 22)
+# One waiver applied (2.14 everywhere), one for some containers, one expired, one unused.
+SAMPLE_WAIVERS = """
+waivers:
+  - id: W-2026-042
+    controls: ["2.14"]
+    targets: ["group:web"]
+    reason: legacy NAT needs the userland proxy
+    approved_by: Li Wei (CISO)
+    ticket: OPS-42
+    expires: 2026-12-31
+  - id: W-2026-043
+    controls: ["cis-docker-1.6.0:5.5"]
+    targets: ["*"]
+    objects: ["container:<script>*"]
+    reason: backup agent reads the host root until it moves to snapshots
+    approved_by: 王芳
+    ticket: OPS-77
+    expires: 2027-02-28
+  - id: W-2025-007
+    controls: ["2.2"]
+    reason: expired exception
+    approved_by: Li Wei
+    expires: 2025-12-31
+  - id: W-2026-050
+    controls: ["4.2.6"]
+    targets: ["nowhere-*"]
+    reason: matches nothing
+    approved_by: Li Wei
+    expires: 2027-01-31
+"""
+_TEXT = {"en": "", "zh": ""}
+SAMPLE_FRAMEWORK: dict[str, Any] = {
+    "id": "mlps-2.0-l3",
+    "name": {"en": "MLPS 2.0 level 3 (sample)", "zh": "等保 2.0 第三级（样例）"},
+    "standard": {"en": "GB/T 28448-2019", "zh": "GB/T 28448-2019"},
+    "vocabulary": "mlps",
+    "description": {"en": "A sample framework for the report tests.", "zh": "报告测试用的样例框架。"},
+    "params": {},
+    "items": [
+        {
+            "id": "L3-CES1-01",
+            "clause": "8.1.4.1 a)",
+            "test_unit": "",
+            "layer": {"en": "Secure computing environment", "zh": "安全计算环境"},
+            "control_point": {"en": "Identification and authentication", "zh": "身份鉴别"},
+            "requirement_set": "general",
+            "title": {"en": "Users are identified and authenticated", "zh": "对用户进行身份标识和鉴别"},
+            "objects": ["docker-host", "k8s-node"],
+            "coverage": "full",
+            "procedure": {},
+            "controls": [f"{K8S}/4.2.1"],
+            "supporting": [],
+            "note": {},
+            "group": "",
+        },
+        {
+            "id": "L3-CES1-17",
+            "clause": "8.1.4.4 a)",
+            "test_unit": "",
+            "layer": {"en": "Secure computing environment", "zh": "安全计算环境"},
+            "control_point": {"en": "Intrusion prevention", "zh": "入侵防范"},
+            "requirement_set": "general",
+            "title": {"en": "Only needed components are installed", "zh": "遵循最小安装原则"},
+            "objects": ["docker-host"],
+            "coverage": "partial",
+            "procedure": {},
+            "controls": [f"{DOCKER}/5.5", f"{DOCKER}/5.31", f"{DOCKER}/2.14"],
+            "supporting": [f"{DOCKER}/2.2"],
+            "note": {},
+            "group": "",
+        },
+        {
+            "id": "L3-ABS1-01",
+            "clause": "8.1.3.1 a)",
+            "test_unit": "",
+            "layer": {"en": "Secure area boundary", "zh": "安全区域边界"},
+            "control_point": {"en": "Boundary protection", "zh": "边界防护"},
+            "requirement_set": "general",
+            "title": {"en": "Cross-boundary traffic passes controlled ports", "zh": "跨边界访问经受控接口"},
+            "objects": ["docker-host"],
+            "coverage": "full",
+            "procedure": {},
+            "controls": [f"{DOCKER}/2.2"],
+            "supporting": [],
+            "note": {},
+            "group": "",
+        },
+        {
+            "id": "L3-SMC1-06",
+            "clause": "8.1.5.3 c)",
+            "test_unit": "",
+            "layer": {"en": "Security management centre", "zh": "安全管理中心"},
+            "control_point": {"en": "Centralised control", "zh": "集中管控"},
+            "requirement_set": "general",
+            "title": {"en": "Audit records are gathered centrally", "zh": "对审计数据进行集中分析"},
+            "objects": ["docker-host", "k8s-node"],
+            "coverage": "none",
+            "procedure": {},
+            "controls": [],
+            "supporting": [],
+            "note": {"en": "a log platform question", "zh": "属于日志平台范畴"},
+            "group": "",
+        },
+    ],
+}
 
 
 def synthetic_run(hosts: int = 50, controls: int = 117, seed: int = 7) -> tuple[Run, dict]:
