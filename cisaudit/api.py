@@ -395,7 +395,8 @@ def build_run(
         interrupted=interrupted,
     )
     run.frameworks = {
-        f.id: f.to_dict() for f in select_frameworks(catalog, selection, set(sections))
+        f.id: _definition(f, set(sections), {c.check for c in controls.values()})
+        for f in select_frameworks(catalog, selection, set(sections))
     }
     apply_waivers(run, waivers, as_of)
     finish_run(run)
@@ -405,6 +406,18 @@ def build_run(
 def finish_run(run: Run) -> None:
     """Score the run and roll its frameworks up (again, after waivers or a subset)."""
     rescore(run)
+
+
+def _definition(framework: Framework, packs: set[str], checks: set[str]) -> dict[str, Any]:
+    """A framework as this run carries it: only the controls of the packs judged and the
+    parameters of the checks used, so that a run means the same whichever catalog (all
+    kinds, or only the kinds audited) it was made with."""
+    data = framework.to_dict()
+    data["params"] = {k: v for k, v in data["params"].items() if k in checks}
+    for item in data["items"]:
+        for key in ("controls", "supporting"):
+            item[key] = [k for k in item[key] if k.split("/", 1)[0] in packs]
+    return data
 
 
 def select_frameworks(catalog: Catalog, selection: Selection, packs: set[str]) -> list[Framework]:

@@ -257,6 +257,11 @@ def parse_waivers(
     waivers: list[Waiver] = []
     seen: dict[str, int] = {}
     for entry in entries:
+        if not isinstance(entry, LineDict):
+            raise SourceError(
+                name, getattr(entries, "line", None) or data.line_of("waivers"),
+                f"each waiver is a mapping, not {type(entry).__name__} {str(entry)[:40]!r}",
+            )
         waiver = _waiver(entry, name, known, max_days, today)
         if waiver.id in seen:
             raise SourceError(
@@ -344,6 +349,13 @@ def _strings(entry: LineDict, key: str, name: str, label: str) -> list[str]:
     for item in value:
         if isinstance(item, dict | list) or item is None or not str(item).strip():
             raise SourceError(name, entry.line_of(key), f"{label}: {key} holds plain texts")
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            raise SourceError(
+                name,
+                entry.line_of(key),
+                f"{label}: quote {item!r} in {key} ('5.10'): YAML reads an unquoted 5.10 as "
+                "the number 5.1",
+            )
         text = str(item).strip()
         if len(text) > MAX_PATTERN:
             raise SourceError(

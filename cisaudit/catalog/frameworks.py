@@ -159,6 +159,8 @@ def _item(raw: LineDict, path: Path, known: Any) -> FrameworkItem:
     for key in ("id", "title", "coverage"):
         if key not in raw:
             raise SourceError(path, raw.line, f"item: missing required key {key!r}")
+    if isinstance(raw["id"], int | float) and not isinstance(raw["id"], bool):
+        raise SourceError(path, raw.line_of("id"), f"quote the item id {raw['id']!r}")
     item_id = str(raw["id"])
     coverage = str(raw["coverage"])
     if coverage not in COVERAGE:
@@ -211,6 +213,13 @@ def _controls(raw: LineDict, key: str, path: Path, known: Any, item_id: str) -> 
         if not isinstance(ids, list):
             raise SourceError(path, value.line_of(pack_id), f"{item_id}: a list of control ids")
         for cid in ids:
+            if isinstance(cid, int | float) and not isinstance(cid, bool):
+                raise SourceError(
+                    path,
+                    getattr(ids, "line", None) or value.line_of(pack_id),
+                    f"{item_id}: quote the control id {cid!r} ('5.10'): YAML reads an unquoted "
+                    "5.10 as the number 5.1",
+                )
             if str(cid) not in pack.controls:
                 raise SourceError(
                     path,
