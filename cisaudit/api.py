@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cisaudit import __version__
-from cisaudit.catalog import Catalog, Control, Pack, apply_tailoring
+from cisaudit.catalog import Catalog, Control, Pack, apply_tailoring, tailor_frameworks
 from cisaudit.catalog import load_catalog as _load_catalog
 from cisaudit.catalog.frameworks import Framework
 from cisaudit.evaluate import FactSet, evaluate
@@ -34,6 +34,7 @@ from cisaudit.rollup import rescore
 from cisaudit.score import Report
 from cisaudit.targets import Target
 from cisaudit.waivers import WaiverSet, apply_waivers
+from cisaudit.yamlsrc import LineDict
 
 
 def load_catalog(
@@ -47,8 +48,10 @@ def load_catalog(
     every kind of target offers; with ``kinds``, only the packs (and checks) for targets of
     those kinds, which is all a run needs."""
     catalog = _load_catalog(root, extra=extra, contract=CONTRACT, kinds=kinds)
-    if tailoring:
-        apply_tailoring(catalog, tailoring, getattr(tailoring, "source", "") or "tailoring")
+    if tailoring is not None:
+        source = getattr(tailoring, "source", "") or "tailoring"
+        apply_tailoring(catalog, tailoring, source)
+        tailor_frameworks(catalog, getattr(tailoring, "frameworks", None) or {}, source)
     return catalog
 
 
@@ -82,24 +85,52 @@ def bulk_objects() -> Iterator[None]:
 
 
 def load_tailoring(path: Path) -> dict[str, dict[str, Any]]:
-    """A tailoring file: ``params: {<check slug or pack/control>: {<parameter>: value}}``.
-    Unknown checks, controls and parameters are refused when the catalog applies it."""
-    from cisaudit.yamlsrc import LineDict, SourceError, load_file
+    """A tailoring file::
+
+        params: {<check slug or pack/control>: {<parameter>: value}}
+        frameworks: {<framework id>: {<check slug>: {<parameter>: value}}}
+
+    ``frameworks`` changes the values a framework judges against (an assessor agreed, say,
+    that audit logs shipped to a central store may rotate locally after 30 days); the
+    report says which values each verdict was judged against. Unknown checks, controls,
+    frameworks and parameters are refused when the catalog applies it."""
+    from cisaudit.yamlsrc import SourceError, load_file
 
     data = load_file(path)
-    if not isinstance(data, LineDict) or set(data) - {"params"}:
+    if not isinstance(data, LineDict) or not data or set(data) - {"params", "frameworks"}:
         raise SourceError(
-            path, getattr(data, "line", None), "a tailoring file is a mapping with one key, params:"
+            path,
+            getattr(data, "line", None),
+            "a tailoring file is a mapping of params: and frameworks:",
         )
-    params = data.get("params") or {}
+    params = data.get("params") or LineDict()
     if not isinstance(params, LineDict) or not all(isinstance(v, dict) for v in params.values()):
         raise SourceError(
             path,
             data.line_of("params"),
             "params: maps a check slug or pack/control to {parameter: value}",
         )
-    params.source = str(path)  # errors about its entries name the file
-    return params
+    frameworks = data.get("frameworks") or LineDict()
+    if not isinstance(frameworks, LineDict) or not all(
+        isinstance(v, dict) and all(isinstance(p, dict) for p in v.values())
+        for v in frameworks.values()
+    ):
+        raise SourceError(
+            path,
+            data.line_of("frameworks"),
+            "frameworks: maps a framework id to {check slug: {parameter: value}}",
+        )
+    tailoring = Tailoring(params)
+    tailoring.line, tailoring.key_lines = params.line, dict(getattr(params, "key_lines", {}))
+    tailoring.source = str(path)  # errors about its entries name the file
+    tailoring.frameworks = frameworks
+    return tailoring
+
+
+class Tailoring(LineDict):
+    """A tailoring file's ``params`` (by check or control), with its ``frameworks``."""
+
+    frameworks: dict[str, dict[str, dict[str, Any]]]
 
 
 @dataclass

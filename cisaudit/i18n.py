@@ -32,7 +32,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "v_partial": {"en": "Partly", "zh": "部分符合"},
     "v_non_compliant": {"en": "Not met", "zh": "不符合"},
     "v_not_covered": {"en": "Not covered", "zh": "未覆盖"},
-    "frameworks_title": {"en": "Framework items (fleet verdicts)", "zh": "合规框架测评项（整体结论）"},
+    "frameworks_title": {
+        "en": "Framework items (fleet verdicts)",
+        "zh": "合规框架测评项（整体结论）",
+    },
     "framework": {"en": "Framework", "zh": "框架"},
     "other": {"en": "Other", "zh": "其他"},  # not applicable, not assessed, review, error
     "waivers_applied": {

@@ -259,7 +259,8 @@ def parse_waivers(
     for entry in entries:
         if not isinstance(entry, LineDict):
             raise SourceError(
-                name, getattr(entries, "line", None) or data.line_of("waivers"),
+                name,
+                getattr(entries, "line", None) or data.line_of("waivers"),
                 f"each waiver is a mapping, not {type(entry).__name__} {str(entry)[:40]!r}",
             )
         waiver = _waiver(entry, name, known, max_days, today)

@@ -27,15 +27,37 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 DOCKER_BUNDLE = DATA / "bundles" / "lab-docker.json"
 K8S_BUNDLE = DATA / "bundles" / "lab-k8s-nodes.json"
-IDS = {"mlps-2.0-l2", "mlps-2.0-l3", "mlps-2.0-l4", "pci-dss-4.0.1", "iso-27001-2022",
-       "cis-controls-v8"}
+IDS = {
+    "mlps-2.0-l2",
+    "mlps-2.0-l3",
+    "mlps-2.0-l4",
+    "pci-dss-4.0.1",
+    "iso-27001-2022",
+    "cis-controls-v8",
+}
 # GB/T 28448-2019 test units per level and class (general 1, cloud extension 2): facts.
 UNIT_COUNTS = {
     "L2": {"CNS1": 4, "ABS1": 11, "CES1": 23, "SMC1": 4, "CNS2": 3, "ABS2": 7, "CES2": 11},
-    "L3": {"CNS1": 8, "ABS1": 20, "CES1": 34, "SMC1": 12, "CNS2": 5, "ABS2": 8, "CES2": 19,
-           "SMC2": 4},
-    "L4": {"CNS1": 11, "ABS1": 21, "CES1": 36, "SMC1": 13, "CNS2": 8, "ABS2": 8, "CES2": 19,
-           "SMC2": 4},
+    "L3": {
+        "CNS1": 8,
+        "ABS1": 20,
+        "CES1": 34,
+        "SMC1": 12,
+        "CNS2": 5,
+        "ABS2": 8,
+        "CES2": 19,
+        "SMC2": 4,
+    },
+    "L4": {
+        "CNS1": 11,
+        "ABS1": 21,
+        "CES1": 36,
+        "SMC1": 13,
+        "CNS2": 8,
+        "ABS2": 8,
+        "CES2": 19,
+        "SMC2": 4,
+    },
 }
 
 
@@ -120,16 +142,22 @@ def _copy_catalog(tmp_path: Path, edit: str, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("cis-docker-1.6.0: ['2.2', '5.30']", "cis-docker-1.6.0: ['2.2', '9.99']",
-         "unknown control '9.99'"),
+        (
+            "cis-docker-1.6.0: ['2.2', '5.30']",
+            "cis-docker-1.6.0: ['2.2', '9.99']",
+            "unknown control '9.99'",
+        ),
         ("cis-docker-1.6.0: ['2.2', '5.30']", "cis-dokker-1.6.0: ['2.2']", "unknown pack"),
         ("- id: L3-CNS1-02", "- id: L3-CNS1-01", "duplicate item 'L3-CNS1-01'"),
         ("  coverage: none\n", "  coverage: partial\n", "needs at least one direct control"),
         ("  coverage: none\n", "  coverage: most\n", "coverage is one of"),
         ("id: mlps-2.0-l3", "id: mlps-3", "must equal the file name"),
         ("    min_days: 180", "    min_weeks: 26", "has no parameter 'min_weeks'"),
-        ("cis-docker-1.6.0: ['2.2', '5.30']", "cis-docker-1.6.0: [2.2, 5.30]",
-         "quote the control id"),
+        (
+            "cis-docker-1.6.0: ['2.2', '5.30']",
+            "cis-docker-1.6.0: [2.2, 5.30]",
+            "quote the control id",
+        ),
     ],
 )
 def test_a_bad_mapping_is_an_error_naming_file_and_line(
@@ -144,8 +172,14 @@ def test_a_bad_mapping_is_an_error_naming_file_and_line(
 
 # -- the roll-up rule -------------------------------------------------------------------------
 
-P, F, W, M, E, N = (Status.PASS, Status.FAIL, Status.WAIVED, Status.MANUAL, Status.ERROR,
-                    Status.NOT_APPLICABLE)
+P, F, W, M, E, N = (
+    Status.PASS,
+    Status.FAIL,
+    Status.WAIVED,
+    Status.MANUAL,
+    Status.ERROR,
+    Status.NOT_APPLICABLE,
+)
 
 
 @pytest.mark.parametrize(
@@ -214,8 +248,14 @@ def test_recorded_lab_gives_every_judged_verdict(docker_run, k8s_run) -> None:  
             for verdict in framework["verdicts"].values():
                 seen.update(v[0] for v in verdict["targets"].values())
                 seen.add(verdict["verdict"])
-    assert {rollup.COMPLIANT, rollup.PARTIAL, rollup.NON_COMPLIANT, rollup.NOT_APPLICABLE,
-            rollup.MANUAL, rollup.NOT_COVERED} <= seen
+    assert {
+        rollup.COMPLIANT,
+        rollup.PARTIAL,
+        rollup.NON_COMPLIANT,
+        rollup.NOT_APPLICABLE,
+        rollup.MANUAL,
+        rollup.NOT_COVERED,
+    } <= seen
 
 
 def test_verdicts_follow_the_rule_on_recorded_results(docker_run) -> None:  # type: ignore[no-untyped-def]
@@ -229,7 +269,9 @@ def test_verdicts_follow_the_rule_on_recorded_results(docker_run) -> None:  # ty
         for target in docker_run.targets:
             if target.name not in verdict["targets"]:
                 continue
-            statuses = [r.status for r in target.results if target.control_key(r) in item["controls"]]
+            statuses = [
+                r.status for r in target.results if target.control_key(r) in item["controls"]
+            ]
             assert verdict["targets"][target.name][0] == rollup.judge(statuses, item["coverage"])
             checked += 1
         assert verdict["verdict"] == rollup.combine(v[0] for v in verdict["targets"].values())
@@ -268,8 +310,11 @@ def test_a_target_override_does_not_weaken_a_framework(k8s_run) -> None:  # type
     for item in bundle.targets:
         item.params = {"apiserver-audit-log-maxage": {"min_days": 7}}
     run = api.build_run(
-        bundle.targets, catalog=catalog, selection=Selection(frameworks=["mlps-2.0-l3"]),
-        started="", options={},
+        bundle.targets,
+        catalog=catalog,
+        selection=Selection(frameworks=["mlps-2.0-l3"]),
+        started="",
+        options={},
     )
     target = [t for t in run.targets if t.name == "lab-k8s-cp-weak"][0]
     assert [r for r in target.results if r.control_id == "1.2.17"][0].status is Status.PASS
@@ -279,18 +324,26 @@ def test_a_target_override_does_not_weaken_a_framework(k8s_run) -> None:  # type
 
 
 def test_result_record_names_failures_and_partial_coverage() -> None:
-    target = TargetResult(name="web-1", kind="docker-host", benchmark="cis-docker-1.6.0",
-                          packs=["cis-docker-1.6.0"])
+    target = TargetResult(
+        name="web-1", kind="docker-host", benchmark="cis-docker-1.6.0", packs=["cis-docker-1.6.0"]
+    )
     target.results = [
         Result("5.10", Status.FAIL, reason="2 of 3 containers fail: a, b", pack="cis-docker-1.6.0"),
         Result("5.11", Status.PASS, pack="cis-docker-1.6.0"),
     ]
-    item = {"id": "X", "coverage": "partial", "objects": ["docker-host"],
-            "controls": ["cis-docker-1.6.0/5.10", "cis-docker-1.6.0/5.11"], "supporting": []}
+    item = {
+        "id": "X",
+        "coverage": "partial",
+        "objects": ["docker-host"],
+        "controls": ["cis-docker-1.6.0/5.10", "cis-docker-1.6.0/5.11"],
+        "supporting": [],
+    }
     run = api.Run("r", "0", "", "", [], {}, [target], {})
     detail = rollup.target_detail(run, "f", item, target)
     assert detail["verdict"] == rollup.PARTIAL
-    assert "1 项不通过（5.10）" in detail["record"]["zh"] and "5.10：2 of 3" in detail["record"]["zh"]
+    assert (
+        "1 项不通过（5.10）" in detail["record"]["zh"] and "5.10：2 of 3" in detail["record"]["zh"]
+    )
     assert "1 fail (5.10)" in detail["record"]["en"]
 
 
@@ -349,7 +402,10 @@ def _ssconvert(book: Path, out: Path) -> list[list[list[str]]]:
     [("zh", "测评单元编号"), ("en", "Test unit"), ("both", "测评单元编号 / Test unit")],
 )
 def test_workbook_read_back_by_independent_readers(
-    docker_run, tmp_path: Path, lang: str, first_header: str  # type: ignore[no-untyped-def]
+    docker_run,
+    tmp_path: Path,
+    lang: str,
+    first_header: str,  # type: ignore[no-untyped-def]
 ) -> None:
     from python_calamine import CalamineWorkbook
 
@@ -388,14 +444,42 @@ def test_workbook_cells_are_never_formulas(tmp_path: Path) -> None:
     framework = run.frameworks["mlps-2.0-l3"]
     for verdict in framework["verdicts"].values():
         if "lab-bare" in verdict["targets"]:
-            verdict["targets"] = {run.targets[0].name: verdict["targets"].pop("lab-bare"),
-                                  **verdict["targets"]}
+            verdict["targets"] = {
+                run.targets[0].name: verdict["targets"].pop("lab-bare"),
+                **verdict["targets"],
+            }
     render(run, tmp_path, formats=["xlsx"], lang="en")
-    rows = CalamineWorkbook.from_path(str(tmp_path / "mlps-2.0-l3.xlsx")).get_sheet_by_index(
-        1
-    ).to_python()
+    rows = (
+        CalamineWorkbook.from_path(str(tmp_path / "mlps-2.0-l3.xlsx"))
+        .get_sheet_by_index(1)
+        .to_python()
+    )
     cells = [r[3] for r in rows]
     assert run.targets[0].name in cells  # kept as the text it is, not evaluated
     with __import__("zipfile").ZipFile(tmp_path / "mlps-2.0-l3.xlsx") as archive:
         sheet = archive.read("xl/worksheets/sheet2.xml").decode()
     assert "<f>" not in sheet
+
+
+def test_a_tailoring_file_can_set_what_a_framework_judges_against(tmp_path: Path) -> None:
+    tailoring = tmp_path / "tailoring.yaml"
+    tailoring.write_text(
+        "frameworks:\n  mlps-2.0-l3:\n    apiserver-audit-log-maxage: {min_days: 30}\n"
+    )
+    catalog = api.load_catalog(tailoring=api.load_tailoring(tailoring))
+    assert catalog.frameworks["mlps-2.0-l3"].params["apiserver-audit-log-maxage"] == {
+        "min_days": 30
+    }
+    run = api.evaluate_bundle(K8S_BUNDLE, catalog=catalog).run
+    target = [t for t in run.targets if t.name == "lab-k8s-cp-hardened"][0]
+    assert "mlps-2.0-l3" not in target.variants  # the values CIS uses: nothing to re-judge
+    assert target.variants["pci-dss-4.0.1"]
+    tailoring.write_text("frameworks:\n  sox:\n    apiserver-audit-log-maxage: {min_days: 1}\n")
+    with pytest.raises(SourceError, match="unknown framework 'sox'") as caught:
+        api.load_catalog(tailoring=api.load_tailoring(tailoring))
+    assert caught.value.line == 2
+    tailoring.write_text(
+        "frameworks:\n  mlps-2.0-l3:\n    apiserver-audit-log-maxage: {min_weeks: 1}\n"
+    )
+    with pytest.raises(SourceError, match="unknown parameter 'min_weeks'"):
+        api.load_catalog(tailoring=api.load_tailoring(tailoring))

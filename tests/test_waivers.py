@@ -80,8 +80,10 @@ def _one(extra: str = "", **fields: str) -> str:
         (_one(colour="red"), 7, "unknown key 'colour'"),
         (_one(targets="[]"), 7, "targets is a non-empty list"),
         (
-            _one("  - id: W-1\n    controls: ['5.11']\n    reason: r\n    approved_by: a\n"
-                 "    expires: 2027-01-01\n"),
+            _one(
+                "  - id: W-1\n    controls: ['5.11']\n    reason: r\n    approved_by: a\n"
+                "    expires: 2027-01-01\n"
+            ),
             7,
             "duplicate waiver id 'W-1' (first on line 2)",
         ),
@@ -90,7 +92,9 @@ def _one(extra: str = "", **fields: str) -> str:
         ("rules: []\n", 1, "unknown key 'rules'"),
     ],
 )
-def test_invalid_files_name_the_line(known: KnownControls, text: str, line: int, message: str) -> None:
+def test_invalid_files_name_the_line(
+    known: KnownControls, text: str, line: int, message: str
+) -> None:
     with pytest.raises(SourceError) as caught:
         _parse(text, known)
     assert caught.value.line == line, caught.value
@@ -106,8 +110,10 @@ def test_validity_is_counted_from_approval_and_configurable(known: KnownControls
 
 
 def test_controls_may_be_sections_slugs_and_pack_qualified(known: KnownControls) -> None:
-    text = _one(controls='["5", "cis-docker-1.6.0/2.2", "cis-kubernetes-1.12:4.2.1", '
-                '"container-memory-limit", "cis-docker-1.6.0"]')
+    text = _one(
+        controls='["5", "cis-docker-1.6.0/2.2", "cis-kubernetes-1.12:4.2.1", '
+        '"container-memory-limit", "cis-docker-1.6.0"]'
+    )
     waiver = _parse(text, known).waivers[0]
     assert waiver.covers_control("cis-docker-1.6.0", "5.31", "")
     assert waiver.covers_control("cis-docker-1.6.0", "2.2", "")
@@ -285,7 +291,9 @@ def test_waivers_check(tmp_path: Path) -> None:
         "groups:\n  batch:\n    hosts: [db-1]\n"
     )
     good = tmp_path / "good.yaml"
-    good.write_text(_one(targets='["group:batch"]', expires=str(dt.date.today() + dt.timedelta(100))))
+    good.write_text(
+        _one(targets='["group:batch"]', expires=str(dt.date.today() + dt.timedelta(100)))
+    )
     result = CliRunner().invoke(main, ["waivers", "check", str(good), "-i", str(inventory)])
     assert result.exit_code == 0, result.output
     assert "db-1" in result.output
@@ -305,9 +313,7 @@ def test_report_applies_another_waiver_file(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert CliRunner().invoke(main, ["evaluate", str(BUNDLE), "-o", str(out)]).exit_code == 1
     waivers = tmp_path / "w.yaml"
-    waivers.write_text(
-        _one(controls='["2.2"]', expires=str(dt.date.today() + dt.timedelta(60)))
-    )
+    waivers.write_text(_one(controls='["2.2"]', expires=str(dt.date.today() + dt.timedelta(60))))
     result = CliRunner().invoke(
         main,
         [

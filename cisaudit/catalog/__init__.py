@@ -15,6 +15,7 @@ from cisaudit.catalog.loader import (
     control_sort_key,
     default_checks_dir,
     load_catalog,
+    tailor_frameworks,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Selected",
     "Subject",
     "apply_tailoring",
+    "tailor_frameworks",
     "control_sort_key",
     "default_checks_dir",
     "load_catalog",

@@ -356,6 +356,40 @@ def load_catalog(
     return catalog
 
 
+def tailor_frameworks(
+    catalog: Catalog, values: dict[str, dict[str, dict[str, Any]]], source: str
+) -> None:
+    """Set the parameter values a framework judges against (a tailoring file's
+    ``frameworks:``); unknown frameworks, checks and parameters are errors."""
+
+    def line(mapping: Any, key: Any) -> int | None:
+        return mapping.line_of(key) if hasattr(mapping, "line_of") else None
+
+    for framework_id, checks in values.items():
+        framework = catalog.frameworks.get(str(framework_id))
+        if framework is None:
+            raise SourceError(
+                source,
+                line(values, framework_id),
+                f"unknown framework {framework_id!r} (known: {', '.join(sorted(catalog.frameworks))})",
+            )
+        for slug, params in checks.items():
+            check = catalog.checks.get(str(slug))
+            if check is None:
+                if slug in catalog.known:
+                    continue
+                raise SourceError(source, line(checks, slug), f"unknown check {slug!r}")
+            for name in params:
+                if name not in check.params:
+                    raise SourceError(
+                        source,
+                        line(params, name),
+                        f"{slug}: unknown parameter {name!r} (parameters: "
+                        f"{', '.join(sorted(check.params)) or 'none'})",
+                    )
+            framework.params[str(slug)] = {**framework.params.get(str(slug), {}), **params}
+
+
 def apply_tailoring(catalog: Catalog, values: dict[str, dict[str, Any]], source: str) -> None:
     """Set parameter values by check slug (every control on it) or by ``pack/control``.
     An entry for a check or pack this run did not load (another kind's) is left aside; an

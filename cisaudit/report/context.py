@@ -439,7 +439,7 @@ def _framework_item(
     by_name = {t.name: t for t in ctx.run.targets}
     grouped: dict[str, list[str]] = defaultdict(list)
     failing: dict[str, list[str]] = defaultdict(list)
-    records = []
+    records: list[dict[str, Any]] = []
     for name, (with_w, _without) in (verdict.get("targets") or {}).items():
         grouped[with_w].append(name)
         target = by_name[name]

@@ -67,8 +67,19 @@ def scanned(lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
     result = CliRunner().invoke(
         main,
         [
-            "scan", "-i", str(inventory_path), "--limit", "lab-weak,lab-bare", "-o", str(out),
-            "--waivers", str(waivers), "--framework", "mlps-2.0-l3", "--format", "xlsx",
+            "scan",
+            "-i",
+            str(inventory_path),
+            "--limit",
+            "lab-weak,lab-bare",
+            "-o",
+            str(out),
+            "--waivers",
+            str(waivers),
+            "--framework",
+            "mlps-2.0-l3",
+            "--format",
+            "xlsx",
             "--no-progress",
         ],
     )
@@ -119,8 +130,16 @@ def test_offline_evaluation_with_the_same_waivers_agrees(scanned, tmp_path: Path
     again = tmp_path / "again"
     result = CliRunner().invoke(
         main,
-        ["evaluate", str(out / "evidence.json"), "-o", str(again), "--waivers", str(waivers),
-         "--framework", "mlps-2.0-l3"],
+        [
+            "evaluate",
+            str(out / "evidence.json"),
+            "-o",
+            str(again),
+            "--waivers",
+            str(waivers),
+            "--framework",
+            "mlps-2.0-l3",
+        ],
     )
     assert result.exit_code == 1, result.output
     offline = json.loads((again / "results.json").read_text())
@@ -138,13 +157,25 @@ def test_offline_evaluation_with_the_same_waivers_agrees(scanned, tmp_path: Path
         assert offline["summary"][key] == run["summary"][key], key
 
 
-def test_unknown_control_in_waivers_stops_the_scan_before_any_connection(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_control_in_waivers_stops_the_scan_before_any_connection(
+    lab, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.yaml"
     bad.write_text(WAIVERS.replace('["4.1"]', '["4.1", "8.8.8"]'), encoding="utf-8")
     result = CliRunner().invoke(
         main,
-        ["scan", "-i", str(lab.inventory_path), "--limit", "lab-weak", "-o", str(tmp_path / "o"),
-         "--waivers", str(bad), "--no-progress"],
+        [
+            "scan",
+            "-i",
+            str(lab.inventory_path),
+            "--limit",
+            "lab-weak",
+            "-o",
+            str(tmp_path / "o"),
+            "--waivers",
+            str(bad),
+            "--no-progress",
+        ],
     )
     assert result.exit_code == 2
     assert f"{bad}:" in result.output and "8.8.8" in result.output

@@ -382,7 +382,7 @@ waivers:
     expires: 2026-12-31
   - id: W-2026-043
     controls: ["cis-docker-1.6.0:5.5"]
-    targets: ["*"]
+    targets: ["docker-03"]
     objects: ["container:<script>*"]
     reason: backup agent reads the host root until it moves to snapshots
     approved_by: 王芳
@@ -406,7 +406,10 @@ SAMPLE_FRAMEWORK: dict[str, Any] = {
     "name": {"en": "MLPS 2.0 level 3 (sample)", "zh": "等保 2.0 第三级（样例）"},
     "standard": {"en": "GB/T 28448-2019", "zh": "GB/T 28448-2019"},
     "vocabulary": "mlps",
-    "description": {"en": "A sample framework for the report tests.", "zh": "报告测试用的样例框架。"},
+    "description": {
+        "en": "A sample framework for the report tests.",
+        "zh": "报告测试用的样例框架。",
+    },
     "params": {},
     "items": [
         {
@@ -416,7 +419,10 @@ SAMPLE_FRAMEWORK: dict[str, Any] = {
             "layer": {"en": "Secure computing environment", "zh": "安全计算环境"},
             "control_point": {"en": "Identification and authentication", "zh": "身份鉴别"},
             "requirement_set": "general",
-            "title": {"en": "Users are identified and authenticated", "zh": "对用户进行身份标识和鉴别"},
+            "title": {
+                "en": "Users are identified and authenticated",
+                "zh": "对用户进行身份标识和鉴别",
+            },
             "objects": ["docker-host", "k8s-node"],
             "coverage": "full",
             "procedure": {},
@@ -448,7 +454,10 @@ SAMPLE_FRAMEWORK: dict[str, Any] = {
             "layer": {"en": "Secure area boundary", "zh": "安全区域边界"},
             "control_point": {"en": "Boundary protection", "zh": "边界防护"},
             "requirement_set": "general",
-            "title": {"en": "Cross-boundary traffic passes controlled ports", "zh": "跨边界访问经受控接口"},
+            "title": {
+                "en": "Cross-boundary traffic passes controlled ports",
+                "zh": "跨边界访问经受控接口",
+            },
             "objects": ["docker-host"],
             "coverage": "full",
             "procedure": {},
