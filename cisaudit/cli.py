@@ -239,7 +239,7 @@ def main(ctx: click.Context) -> None:
     "formats",
     default="json",
     show_default=True,
-    help="Also render reports: json plus any of pdf,html,csv,junit,sarif.",
+    help="Also render reports: json plus any of pdf,html,csv,junit,sarif,xlsx.",
 )
 @click.option(
     "--report-lang",
@@ -495,6 +495,10 @@ def checks_show(
         if c.check:
             out.print(Text("\ncheck", style="underline"))
             out.print(literal(json.dumps(c.check, ensure_ascii=False, indent=1)))
+        if c.mappings:
+            out.print(Text("\nframeworks", style="underline"))
+            for framework_id, items in sorted(c.mappings.items()):
+                out.print(literal(f"{framework_id}: {', '.join(items)}"))
         for ref in c.references:
             out.print(literal(f"ref: {ref}"))
 
