@@ -458,6 +458,25 @@ def _framework_item(
                     "verdict": with_w,
                     "verdict_label": ctx.tx(rollup.LABELS[with_w]),
                     "record": ctx.tx(detail["record"]),
+                    "links": [
+                        {
+                            "control_id": c["id"],
+                            "status": c["status"],
+                            # findings are printed in full for FAIL and ERROR as judged
+                            # for the benchmark; a framework's re-judged verdict has none
+                            "anchor": _anchor(name, c["id"])
+                            if target.reachable
+                            and c["status"] in FULL_STATUSES
+                            and not c["framework_params"]
+                            else "",
+                            "evidence": [
+                                {"section": e["section"], "sha256": e["sha256"]}
+                                for e in c["evidence"]
+                            ],
+                        }
+                        for c in detail["controls"]
+                        if c["role"] == "direct" and c["status"] != "NOT_APPLICABLE"
+                    ],
                 }
             )
     targets = [
