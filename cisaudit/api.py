@@ -178,7 +178,11 @@ class Outcome:
         write_bundle(
             evidence,
             self.evidence,
-            {"run_id": self.run.run_id, "tool": {"name": "cisaudit", "version": __version__}},
+            {
+                "run_id": self.run.run_id,
+                "tool": {"name": "cisaudit", "version": __version__},
+                "scope": self.run.options.get("scope"),
+            },
         )
         self.run.evidence = {
             "file": evidence.name,
@@ -357,6 +361,7 @@ def evaluate_bundle(
             **_options(selection or Selection(), None, None),
             "evaluated_from": str(path),
             "original_run_id": bundle.meta.get("run_id"),
+            "recorded_scope": bundle.meta.get("scope"),
         },
         waivers=waivers,
     )

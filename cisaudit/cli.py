@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -16,6 +17,16 @@ from rich.table import Table
 from rich.text import Text
 
 from cisaudit import __version__
+from cisaudit.cli_history import (
+    COMMANDS as HISTORY_COMMANDS,
+)
+from cisaudit.cli_history import (
+    RunStore,
+    exit_code,
+    notify,
+    print_drift,
+    run_store_options,
+)
 from cisaudit.report.cli import keys_group, report_command, verify_command
 from cisaudit.score import EXIT_CODES_HELP, EXIT_USAGE
 from cisaudit.termtext import console, literal, printable
@@ -181,9 +192,13 @@ def main(ctx: click.Context) -> None:
     """Agentless CIS benchmark audits of Docker hosts (and Kubernetes) over SSH."""
     # The report commands read only results; what they need of the catalog (the
     # controls a waiver may name, framework definitions) they ask of these providers.
+    from cisaudit.cli_history import history_for_results, stored_run_for_report
+
     ctx.obj = {
         "known_controls": _known_controls,
         "frameworks": lambda: {f.id: f.to_dict() for f in _catalog().frameworks.values()},
+        "stored_run": stored_run_for_report,
+        "history_for": history_for_results,
     }
     # paramiko logs every dropped connection with a traceback; cisaudit reports the reason
     # per target itself, so its log stays quiet unless asked for (CISAUDIT_DEBUG=1).
@@ -252,6 +267,7 @@ def main(ctx: click.Context) -> None:
 )
 @_framework_option
 @_waiver_options
+@run_store_options
 @_catalog_options
 @_lang_option
 def scan(
@@ -272,10 +288,17 @@ def scan(
     frameworks: tuple[str, ...],
     waivers_path: str | None,
     waiver_max_days: int,
+    store_url: str | None,
+    no_store: bool,
+    scope: str | None,
+    baseline: str | None,
+    fail_on: str,
+    notify_urls: tuple[str, ...],
     checks_dirs: tuple[str, ...],
     tailoring: str | None,
 ) -> None:
-    """Audit every host of INVENTORY; write results.json and evidence.json to OUTDIR."""
+    """Audit every host of INVENTORY; write results.json and evidence.json to OUTDIR and
+    keep the run in the store (history, diff, trend)."""
     from cisaudit.api import audit
     from cisaudit.inventory import load_inventory
 
@@ -291,21 +314,41 @@ def scan(
     except (SourceError, KeyError) as exc:
         _input_error(exc)
     waivers = _waivers(waivers_path, waiver_max_days, checks_dirs)
-    outcome = _with_progress(
-        lambda progress: audit(
-            targets,
-            selection=selection,
-            concurrency=concurrency,
-            timeout=timeout,
-            accept_new_host_keys=accept_new_host_keys,
-            catalog=catalog,
-            progress=progress,
-            waivers=waivers,
-        ),
-        len(targets),
-        quiet=no_progress,
+    _check_notify(notify_urls)
+    from cisaudit.history import inventory_sha256, scan_scope
+
+    scope = scope or scan_scope(
+        inventory,
+        _split(limit),
+        {"benchmark": benchmark, "level": level, "only": _split(only), "skip": _split(skip)},
     )
-    _finish(outcome, Path(outdir), gzip_evidence, formats, report_lang)
+    session = RunStore.open(store_url, not no_store, scope)
+    with session.locked():
+        outcome = _with_progress(
+            lambda progress: audit(
+                targets,
+                selection=selection,
+                concurrency=concurrency,
+                timeout=timeout,
+                accept_new_host_keys=accept_new_host_keys,
+                catalog=catalog,
+                progress=progress,
+                waivers=waivers,
+            ),
+            len(targets),
+            quiet=no_progress,
+        )
+        outcome.run.options["scope"] = scope
+        _finish(
+            outcome,
+            Path(outdir),
+            gzip_evidence,
+            formats,
+            report_lang,
+            history=_History(
+                session, "scan", inventory_sha256(inventory), baseline, fail_on, notify_urls
+            ),
+        )
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -329,6 +372,7 @@ def scan(
 )
 @_framework_option
 @_waiver_options
+@run_store_options
 @_catalog_options
 @_lang_option
 def evaluate(
@@ -344,6 +388,12 @@ def evaluate(
     frameworks: tuple[str, ...],
     waivers_path: str | None,
     waiver_max_days: int,
+    store_url: str | None,
+    no_store: bool,
+    scope: str | None,
+    baseline: str | None,
+    fail_on: str,
+    notify_urls: tuple[str, ...],
     checks_dirs: tuple[str, ...],
     tailoring: str | None,
 ) -> None:
@@ -366,6 +416,12 @@ def evaluate(
         )
     except (SourceError, KeyError) as exc:
         _input_error(exc)
+    _check_notify(notify_urls)
+    scope = (
+        scope or outcome.run.options.get("recorded_scope") or f"evidence:{Path(evidence).resolve()}"
+    )
+    outcome.run.options["scope"] = scope
+    session = RunStore.open(store_url, not no_store, scope)
     _finish(
         outcome,
         Path(outdir),
@@ -374,6 +430,7 @@ def evaluate(
         report_lang,
         write_evidence=False,
         evidence_path=Path(evidence),
+        history=_History(session, "evaluate", None, baseline, fail_on, notify_urls),
     )
 
 
@@ -822,6 +879,28 @@ def _with_progress(
         return fn(tick)
 
 
+@dataclass
+class _History:
+    """What a scan or evaluate does with the store after the audit."""
+
+    session: RunStore
+    kind: str
+    inventory_sha256: str | None
+    baseline: str | None
+    fail_on: str
+    notify: tuple[str, ...]
+
+
+def _check_notify(urls: tuple[str, ...]) -> None:
+    from cisaudit.notify import parse
+
+    for url in urls:
+        try:
+            parse(url)
+        except ValueError as exc:
+            _input_error(exc)
+
+
 def _finish(
     outcome: Outcome,
     outdir: Path,
@@ -830,6 +909,7 @@ def _finish(
     report_lang: str,
     write_evidence: bool = True,
     evidence_path: Path | None = None,
+    history: _History | None = None,
 ) -> None:
     from cisaudit.i18n import t
 
@@ -839,6 +919,29 @@ def _finish(
     else:
         results, evidence = outcome.write_results(outdir), evidence_path
     _summary_table(outcome.run)
+    found = None
+    past = None
+    if history is not None:
+        history.session.save(
+            outcome.run,
+            outcome.evidence,
+            kind=history.kind,
+            inventory_sha256=history.inventory_sha256,
+            # the evidence file's own header, so that the stored evidence rebuilds it
+            evidence_meta={
+                "run_id": outcome.run.run_id,
+                "tool": {"name": "cisaudit", "version": __version__},
+                "scope": outcome.run.options.get("scope"),
+            }
+            if write_evidence
+            else None,
+        )
+        found = history.session.baseline(outcome.run, history.baseline)
+        if found is not None:
+            print_drift(found)
+        for note in history.session.notes:
+            err.print(literal(note))
+        past = history.session.history_view(outcome.run)
     if outcome.run.evidence_modified:
         err.print(
             literal(
@@ -855,7 +958,12 @@ def _finish(
         from cisaudit.report import render
 
         for path in render(
-            outcome.run, outdir, formats=wanted, lang=report_lang, evidence_path=evidence
+            outcome.run,
+            outdir,
+            formats=wanted,
+            lang=report_lang,
+            evidence_path=evidence,
+            history=past,
         ):
             err.print(literal(f"{t('wrote')} {path}"), soft_wrap=True)
     err.print(
@@ -865,6 +973,9 @@ def _finish(
     if outcome.run.interrupted:
         err.print(literal(t("interrupted"), "yellow"))
     code = outcome.exit_code
+    if history is not None:
+        notify(history.notify, outcome.run, found, history.session)
+        code = exit_code(code, found, history.fail_on, history.session)
     err.print(f"{t('exit')} {code}")
     sys.exit(code)
 
@@ -973,3 +1084,5 @@ def _input_error(exc: BaseException) -> NoReturn:
 main.add_command(report_command)
 main.add_command(keys_group)
 main.add_command(verify_command)
+for _command in HISTORY_COMMANDS:
+    main.add_command(_command)

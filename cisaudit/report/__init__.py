@@ -179,6 +179,7 @@ def render(
     meta: ReportMeta | None = None,
     results_bytes: bytes | None = None,
     allow_modified_evidence: bool = False,
+    history: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write the requested ``formats`` of ``run`` into ``outdir``; return the files written.
 
@@ -187,7 +188,8 @@ def render(
     copied into ``outdir`` with a detached ``.sig``. ``results_bytes`` are the
     results.json bytes to embed in the PDF (by default the run is serialised again).
     ``evidence_path`` must be the evidence these results were made from (checked by
-    SHA-256, see :func:`bind_evidence`).
+    SHA-256, see :func:`bind_evidence`). ``history`` (``cisaudit.history.history_view``)
+    adds the "changes since" chapter and the trend chart.
     """
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -232,6 +234,7 @@ def render(
             attachments=attachments[:-1],  # the manifest lists the others
             signature=_signature_info(sign, signer),
             evidence_modified=modified,
+            history=history,
         )
         written += _render_documents(
             context, outdir, documents, template_dir, attachments, sign, signer

@@ -78,3 +78,48 @@ def stacked_bars(
         "rows": out_rows,
         "legend": legend,
     }
+
+
+LINE_WIDTH = 520
+LINE_HEIGHT = 160
+LINE_PAD = 30
+
+
+def score_line(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A score-over-time line (0–100 %) from ``[{started_at, score, score_without_waivers}]``,
+    oldest first: the polyline points of both series, the axis ticks and the dates."""
+    usable = [p for p in points if p.get("score") is not None]
+    width, height, pad = LINE_WIDTH, LINE_HEIGHT, LINE_PAD
+    span = max(len(usable) - 1, 1)
+
+    def xy(i: int, value: float) -> tuple[float, float]:
+        x = pad + (width - 2 * pad) * (i / span if len(usable) > 1 else 0.5)
+        y = pad / 2 + (height - pad) * (1 - value / 100.0)
+        return round(x, 1), round(y, 1)
+
+    def line(key: str) -> str:
+        return " ".join(
+            "{},{}".format(*xy(i, float(p[key])))
+            for i, p in enumerate(usable)
+            if p.get(key) is not None
+        )
+
+    dots = [
+        {
+            "x": xy(i, float(p["score"]))[0],
+            "y": xy(i, float(p["score"]))[1],
+            "label": f"{str(p.get('started_at', ''))[:10]}: {float(p['score']):.1f} %",
+        }
+        for i, p in enumerate(usable)
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "score": line("score"),
+        "unwaived": line("score_without_waivers"),
+        "dots": dots,
+        "ticks": [{"y": xy(0, v)[1], "label": f"{v} %"} for v in (0, 50, 100)],
+        "first": str(usable[0].get("started_at", ""))[:10] if usable else "",
+        "last": str(usable[-1].get("started_at", ""))[:10] if usable else "",
+        "points": len(usable),
+    }

@@ -147,7 +147,24 @@ def _load_run(path: Path) -> tuple[Run, bytes]:
 
 
 @click.command("report")
-@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "results", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--run",
+    "run_ref",
+    default=None,
+    metavar="RUN",
+    help="Render a stored run instead of a results file: its id, a prefix, last or last~N "
+    "(its evidence is rebuilt from the store and attached).",
+)
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    metavar="URL",
+    help="The store --run reads (default: CISAUDIT_STORE or the local SQLite store).",
+)
 @click.option(
     "-o",
     "--output",
@@ -237,7 +254,9 @@ def _load_run(path: Path) -> tuple[Run, bytes]:
 @click.pass_context
 def report_command(
     ctx: click.Context,
-    results: Path,
+    results: Path | None,
+    run_ref: str | None,
+    store_url: str | None,
     outdir: Path,
     formats: str,
     lang: str,
@@ -265,7 +284,23 @@ def report_command(
     SHA-256, and any other file is refused (exit 2)."""
     wanted = _formats(formats)
     sign = _sign_config(sign_key, sign_cert, sign_p12, sign_pass_env, tsa_url)
-    run, raw = _load_run(results)
+    providers = ctx.find_root().obj or {}
+    history = None
+    raw: bytes | None
+    if (results is None) == (run_ref is None):
+        raise click.UsageError("give either RESULTS (a results.json) or --run RUN")
+    if run_ref is not None:
+        if "stored_run" not in providers:
+            raise click.UsageError("--run needs the store (cisaudit report, not the library)")
+        run, rebuilt, history = providers["stored_run"](store_url, run_ref, outdir)
+        raw = None
+        if evidence_path is None:
+            evidence_path = rebuilt
+    else:
+        assert results is not None
+        run, raw = _load_run(results)
+        if "history_for" in providers:
+            history = providers["history_for"](run)
     changed = False
     wanted_frameworks = [f.strip() for f in frameworks.split(",") if f.strip()]
     if wanted_frameworks:
@@ -292,6 +327,7 @@ def report_command(
             meta=ReportMeta(org=org, client=client, assessor=assessor),
             # The results as rendered: re-serialised when waivers or frameworks changed them.
             results_bytes=None if changed else raw,
+            history=history,
             allow_modified_evidence=allow_modified_evidence,
         )
     except (SigningError, ValueError, OSError) as exc:

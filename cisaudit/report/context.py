@@ -522,6 +522,48 @@ def _framework_item(
     }
 
 
+CHANGE_ROWS = 100  # rows of each kind in the documents' "changes since" chapter
+
+
+def _changes(ctx: _Ctx, history: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The changes since the previous stored run of the same scope, and the trend."""
+    if not history:
+        return None
+    drift = history.get("drift") or {}
+
+    def rows(key: str) -> list[dict[str, Any]]:
+        found = []
+        for row in (drift.get(key) or [])[:CHANGE_ROWS]:
+            info = ctx.run.controls.get(str(row.get("control", "")))
+            found.append(
+                {
+                    **{k: str(v) for k, v in row.items()},
+                    "control_id": str(row.get("control", "")).split("/", 1)[-1],
+                    "title": ctx.tx(info.title) if info else {lang: "" for lang in ctx.langs},
+                }
+            )
+        return found
+
+    return {
+        "since": history.get("since", ""),
+        "previous_run": history.get("previous_run", ""),
+        "counts": dict(drift.get("counts") or {}),
+        "notes": list(drift.get("notes") or []),
+        "new_failures": rows("new_failures"),
+        "fixed": rows("fixed"),
+        "changed": rows("changed"),
+        "more": {
+            k: max(len(drift.get(k) or []) - CHANGE_ROWS, 0)
+            for k in ("new_failures", "fixed", "changed")
+        },
+        "targets_added": list(drift.get("targets_added") or []),
+        "targets_removed": list(drift.get("targets_removed") or []),
+        "controls_added": list(drift.get("controls_added") or []),
+        "controls_removed": list(drift.get("controls_removed") or []),
+        "trend": charts.score_line(history.get("trend") or []),
+    }
+
+
 def _waivers(ctx: _Ctx) -> dict[str, Any] | None:
     """The waiver register: every waiver of the file applied, and what it covered."""
     register = ctx.run.waivers
@@ -669,6 +711,7 @@ def build_context(
     attachments: Iterable[Attachment] = (),
     signature: SignatureInfo | None = None,
     evidence_modified: Iterable[str] = (),
+    history: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The documented template context for ``run`` (see ``docs/reports.md``)."""
     if lang not in LANG_CHOICES:
@@ -692,6 +735,7 @@ def build_context(
         "manual": _manual(ctx),
         "frameworks": _frameworks(ctx),
         "waivers": _waivers(ctx),
+        "changes": _changes(ctx, history),
         "evidence": _evidence(ctx),
         "has_evidence": bool(evidence),
         # Sections of the evidence that no longer match their SHA-256 (evaluated on

@@ -159,6 +159,27 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "以下测评项不在此判定，需通过访谈、文档审查或其他工具测评。",
     },
     "score_without_waivers": {"en": "Score without waivers", "zh": "不计豁免得分"},
+    # changes since the previous run
+    "changes_since": {"en": "Changes since", "zh": "相比上次审计的变化："},
+    "changes_intro": {
+        "en": "Compared with the previous stored run of the same scope. Objects are known by "
+        "name (a container re-created under the same name is the same object).",
+        "zh": "与同一范围上一次存储的审计运行相比。对象按名称识别（以同名重新创建的容器视为同一对象）。",
+    },
+    "new_failures": {"en": "New failures", "zh": "新增不通过"},
+    "fixed": {"en": "Fixed", "zh": "已修复"},
+    "still_failing": {"en": "Still failing", "zh": "仍不通过"},
+    "other_changes": {"en": "Other changes", "zh": "其他变化"},
+    "targets_added": {"en": "Targets added", "zh": "新增对象"},
+    "targets_removed": {"en": "Targets removed", "zh": "移除对象"},
+    "controls_added": {"en": "Controls added", "zh": "新增控制项"},
+    "controls_removed": {"en": "Controls removed", "zh": "移除控制项"},
+    "score_trend": {"en": "Score over time", "zh": "得分趋势"},
+    "trend_legend": {
+        "en": "Solid: score; dashed: score without waivers.",
+        "zh": "实线：得分；虚线：不计豁免得分。",
+    },
+    "object": {"en": "Object", "zh": "对象"},
     # waiver register
     "waiver_register": {"en": "Waiver register", "zh": "风险豁免登记"},
     "waiver_register_intro": {
