@@ -29,6 +29,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0002"
 _VOLATILE = ("started_at", "duration_s", "remote_calls")  # differ run to run: in the row
 _CHUNK = 500
+_MIGRATING = threading.Lock()
 
 
 class StoreError(Exception):
@@ -155,6 +157,18 @@ class Store:
     # -- opening --------------------------------------------------------------------------
 
     def _migrate(self) -> None:
+        """Bring the schema to this tool's revision. Stores opened at once by several
+        processes (or threads: Alembic's context is process-global) migrate one at a
+        time: a file lock beside an SQLite store, an advisory lock in PostgreSQL."""
+        with _MIGRATING, contextlib.ExitStack() as stack:
+            if self.path is not None:
+                handle = stack.enter_context(
+                    self.path.with_name(f"{self.path.name}.migrate.lock").open("a+")
+                )
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            self._migrate_locked()
+
+    def _migrate_locked(self) -> None:
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
@@ -165,6 +179,8 @@ class Store:
         script = ScriptDirectory.from_config(config)
         try:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7370126574)"))
                 current = MigrationContext.configure(conn).get_current_revision()
                 tables = set(sa.inspect(conn).get_table_names())
                 if current is None and tables - {"alembic_version"}:
