@@ -541,7 +541,43 @@ def load_stored(store_url: str | None, ref: str) -> tuple[Run, dict[str, Any], l
     return run, meta, evidence, store
 
 
-COMMANDS = [history_command, diff_command, trend_command, prune_command]
+@click.command("dashboard")
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    default="cisaudit-dashboard",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the static site.",
+)
+@click.option("--scope", default=None, help="Only runs of this scope.")
+@click.option(
+    "--runs",
+    "count",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many of the newest runs it holds.",
+)
+@store_option
+def dashboard_command(outdir: str, scope: str | None, count: int, store_url: str | None) -> None:
+    """Write a static dashboard of the store: open OUTDIR/index.html from file://, no
+    server needed."""
+    from pathlib import Path
+
+    from cisaudit.dashboard import build
+    from cisaudit.store import StoreError
+
+    store = _open(store_url)
+    try:
+        figures = build(store, Path(outdir), scope=scope, runs=count)
+    except StoreError as exc:
+        _fail(str(exc))
+    err.print(literal(f"Wrote {Path(outdir) / 'index.html'} ({figures['runs']} run(s))"))
+
+
+COMMANDS = [history_command, diff_command, trend_command, prune_command, dashboard_command]
 
 
 def stored_run_for_report(

@@ -23,6 +23,8 @@ packages=(
     iproute2 tar ca-certificates
     poppler-utils      # pdftotext/pdfinfo: tests read generated PDFs back
     gnumeric           # ssconvert: tests read the xlsx workbooks back with another reader
+    postgresql         # a real PostgreSQL server for the store's tests (started by the tests)
+    chromium chromium-driver   # a real headless browser for the dashboard's tests
     fonts-noto-cjk     # fonts for PDF reports
     libpango-1.0-0 libpangoft2-1.0-0   # weasyprint's text layout
     libharfbuzz-subset0   # fast font subsetting for the Chinese fonts in PDFs

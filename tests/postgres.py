@@ -28,8 +28,15 @@ class Postgres:
 
     def stop(self) -> None:
         subprocess.run(
-            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"),
-             "-m", "immediate", "stop"],
+            [
+                *self.as_user,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
             capture_output=True,
             check=False,
         )
@@ -38,8 +45,15 @@ class Postgres:
     def kill(self) -> None:
         """Stop the server, keeping its files (a store that becomes unreachable)."""
         subprocess.run(
-            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"),
-             "-m", "immediate", "stop"],
+            [
+                *self.as_user,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
             capture_output=True,
             check=False,
         )
@@ -70,8 +84,21 @@ def start_postgres() -> Postgres:
         as_user = ["runuser", "-u", "nobody", "--"]
     port = _free_port()
     initdb = subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(root / "data"), "-A", "trust",
-         "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale", "C"],
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(root / "data"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale",
+            "C",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -80,9 +107,18 @@ def start_postgres() -> Postgres:
         shutil.rmtree(root, ignore_errors=True)
         raise PostgresUnavailable(f"initdb failed: {initdb.stderr[-500:]}")
     start = subprocess.run(
-        [*as_user, str(bindir / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "log"),
-         "-w", "-o", f"-k {root} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off",
-         "start"],
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(root / "data"),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-o",
+            f"-k {root} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -91,5 +127,4 @@ def start_postgres() -> Postgres:
         log = (root / "log").read_text(errors="replace")[-800:] if (root / "log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)
         raise PostgresUnavailable(f"pg_ctl start failed: {start.stderr[-300:]} {log}")
-    return Postgres(f"postgresql://postgres@127.0.0.1:{port}/postgres", port, root, as_user,
-                    bindir)
+    return Postgres(f"postgresql://postgres@127.0.0.1:{port}/postgres", port, root, as_user, bindir)

@@ -24,29 +24,47 @@ B = {"run": "b", "started_at": "2026-12-02", "scope": "s", "benchmarks": ["cis-d
 
 
 def _digest(**controls: list[Any]) -> dict[str, Any]:
-    return {"reachable": True, "error": None,
-            "controls": {k.replace("_", "."): v for k, v in controls.items()}}
+    return {
+        "reachable": True,
+        "error": None,
+        "controls": {k.replace("_", "."): v for k, v in controls.items()},
+    }
 
 
 def test_new_fixed_still_and_changed() -> None:
-    a = {"web-1": _digest(c5_4=["FAIL", "FAIL", ["container:db", "container:web"], []],
-                          c2_2=["FAIL", "FAIL", [], []],
-                          c2_3=["PASS", "PASS", [], []],
-                          c2_4=["FAIL", "FAIL", [], []],
-                          c2_5=["FAIL", "FAIL", [], []])}
-    b = {"web-1": _digest(c5_4=["FAIL", "FAIL", ["container:db", "container:cache"], []],
-                          c2_2=["PASS", "PASS", [], []],
-                          c2_3=["ERROR", "ERROR", [], []],
-                          c2_4=["ERROR", "ERROR", [], []],
-                          c2_5=["WAIVED", "FAIL", [], []])}
+    a = {
+        "web-1": _digest(
+            c5_4=["FAIL", "FAIL", ["container:db", "container:web"], []],
+            c2_2=["FAIL", "FAIL", [], []],
+            c2_3=["PASS", "PASS", [], []],
+            c2_4=["FAIL", "FAIL", [], []],
+            c2_5=["FAIL", "FAIL", [], []],
+        )
+    }
+    b = {
+        "web-1": _digest(
+            c5_4=["FAIL", "FAIL", ["container:db", "container:cache"], []],
+            c2_2=["PASS", "PASS", [], []],
+            c2_3=["ERROR", "ERROR", [], []],
+            c2_4=["ERROR", "ERROR", [], []],
+            c2_5=["WAIVED", "FAIL", [], []],
+        )
+    }
     found = compare(A, B, a, b, {"c5.4"}, {"c5.4"})
-    assert [(r["control"], r["object"]) for r in found.new_failures] == [("c5.4", "container:cache")]
+    assert [(r["control"], r["object"]) for r in found.new_failures] == [
+        ("c5.4", "container:cache")
+    ]
     assert [(r["control"], r["object"]) for r in found.fixed] == [
-        ("c2.2", ""), ("c5.4", "container:web")]
+        ("c2.2", ""),
+        ("c5.4", "container:web"),
+    ]
     assert [(r["control"], r["object"]) for r in found.still_failing] == [("c5.4", "container:db")]
     # could-not-tell is never fixed; a waived failure is a change, not a fix
     assert {(r["control"], r["before"], r["after"]) for r in found.changed} == {
-        ("c2.3", "PASS", "ERROR"), ("c2.4", "FAIL", "ERROR"), ("c2.5", "FAIL", "WAIVED")}
+        ("c2.3", "PASS", "ERROR"),
+        ("c2.4", "FAIL", "ERROR"),
+        ("c2.5", "FAIL", "WAIVED"),
+    }
     assert found.drifted
 
 
@@ -93,16 +111,36 @@ def test_history_diff_trend_and_fail_on_new(tmp_path: Path, store: str) -> None:
     assert first.exit_code == 1
     assert "no earlier run of this scope" in first.output
     # the same evidence again: no new failure, so --fail-on new passes
-    second = _run("evaluate", str(BUNDLE), "-o", str(tmp_path / "2"), "--scope", "lab",
-                  "--fail-on", "new", store=store)
+    second = _run(
+        "evaluate",
+        str(BUNDLE),
+        "-o",
+        str(tmp_path / "2"),
+        "--scope",
+        "lab",
+        "--fail-on",
+        "new",
+        store=store,
+    )
     assert second.exit_code == 0, second.output
     assert "0 new failure(s)" in second.output
     # a waiver file makes waived failures "other changes"
     waivers = tmp_path / "w.yaml"
-    waivers.write_text("waivers:\n  - id: W\n    controls: ['2.2']\n    reason: r\n"
-                       "    approved_by: a\n    expires: 2027-06-01\n")
-    third = _run("evaluate", str(BUNDLE), "-o", str(tmp_path / "3"), "--scope", "lab",
-                 "--waivers", str(waivers), store=store)
+    waivers.write_text(
+        "waivers:\n  - id: W\n    controls: ['2.2']\n    reason: r\n"
+        "    approved_by: a\n    expires: 2027-06-01\n"
+    )
+    third = _run(
+        "evaluate",
+        str(BUNDLE),
+        "-o",
+        str(tmp_path / "3"),
+        "--scope",
+        "lab",
+        "--waivers",
+        str(waivers),
+        store=store,
+    )
     assert third.exit_code == 1
     history = json.loads(_run("history", "--json", store=store).output)
     assert len(history) == 3 and {h["scope"] for h in history} == {"lab"}
@@ -125,13 +163,35 @@ def test_history_diff_trend_and_fail_on_new(tmp_path: Path, store: str) -> None:
 
 def test_fail_on_new_exits_1_for_a_new_failure(tmp_path: Path, store: str) -> None:
     waivers = tmp_path / "w.yaml"
-    waivers.write_text("waivers:\n  - id: W\n    controls: ['2.2']\n    reason: r\n"
-                       "    approved_by: a\n    expires: 2027-06-01\n")
-    _run("evaluate", str(BUNDLE), "-o", str(tmp_path / "1"), "--scope", "ci",
-         "--waivers", str(waivers), store=store)
+    waivers.write_text(
+        "waivers:\n  - id: W\n    controls: ['2.2']\n    reason: r\n"
+        "    approved_by: a\n    expires: 2027-06-01\n"
+    )
+    _run(
+        "evaluate",
+        str(BUNDLE),
+        "-o",
+        str(tmp_path / "1"),
+        "--scope",
+        "ci",
+        "--waivers",
+        str(waivers),
+        store=store,
+    )
     # without the waiver, the 2.2 failures are new against the baseline
-    again = _run("evaluate", str(BUNDLE), "-o", str(tmp_path / "2"), "--scope", "ci",
-                 "--fail-on", "new", "--baseline", "last", store=store)
+    again = _run(
+        "evaluate",
+        str(BUNDLE),
+        "-o",
+        str(tmp_path / "2"),
+        "--scope",
+        "ci",
+        "--fail-on",
+        "new",
+        "--baseline",
+        "last",
+        store=store,
+    )
     assert again.exit_code == 1
     assert "5 new failure(s)" in again.output
 
@@ -139,8 +199,14 @@ def test_fail_on_new_exits_1_for_a_new_failure(tmp_path: Path, store: str) -> No
 def test_unreachable_store_keeps_the_results_and_exits_3(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main,
-        ["evaluate", str(BUNDLE), "-o", str(tmp_path / "o"), "--store",
-         "postgresql://audit:pw@127.0.0.1:1/cisaudit"],
+        [
+            "evaluate",
+            str(BUNDLE),
+            "-o",
+            str(tmp_path / "o"),
+            "--store",
+            "postgresql://audit:pw@127.0.0.1:1/cisaudit",
+        ],
     )
     assert result.exit_code == 3
     assert "will NOT be stored" in result.output and "pw@" not in result.output
@@ -157,8 +223,18 @@ def test_report_renders_a_stored_run_with_its_changes(tmp_path: Path, store: str
     for i in range(2):
         _run("evaluate", str(BUNDLE), "-o", str(tmp_path / str(i)), "--scope", "lab", store=store)
     result = CliRunner().invoke(
-        main, ["report", "--run", "last", "--store", store, "-o", str(tmp_path / "rep"),
-               "--format", "html,csv"],
+        main,
+        [
+            "report",
+            "--run",
+            "last",
+            "--store",
+            store,
+            "-o",
+            str(tmp_path / "rep"),
+            "--format",
+            "html,csv",
+        ],
     )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
@@ -204,11 +280,22 @@ def test_notifications_generic_and_presets(tmp_path: Path, store: str, hook: Any
     base, handler = hook
     _run("evaluate", str(BUNDLE), "-o", str(tmp_path / "1"), "--scope", "n", store=store)
     result = _run(
-        "evaluate", str(BUNDLE), "-o", str(tmp_path / "2"), "--scope", "n",
-        "--notify", f"{base}/generic?token=SECRET1",
-        "--notify", f"dingtalk+{base}/robot/send?access_token=SECRET2",
-        "--notify", f"wecom+{base}/wecom", "--notify", f"feishu+{base}/feishu",
-        "--notify", f"slack+{base}/slack",
+        "evaluate",
+        str(BUNDLE),
+        "-o",
+        str(tmp_path / "2"),
+        "--scope",
+        "n",
+        "--notify",
+        f"{base}/generic?token=SECRET1",
+        "--notify",
+        f"dingtalk+{base}/robot/send?access_token=SECRET2",
+        "--notify",
+        f"wecom+{base}/wecom",
+        "--notify",
+        f"feishu+{base}/feishu",
+        "--notify",
+        f"slack+{base}/slack",
         store=store,
     )
     assert result.exit_code == 1
@@ -227,15 +314,24 @@ def test_notifications_generic_and_presets(tmp_path: Path, store: str, hook: Any
 def test_a_failed_notification_never_fails_the_run(tmp_path: Path, store: str, hook: Any) -> None:
     base, handler = hook
     handler.reply = b'{"errcode": 310000, "errmsg": "keywords not in content"}'
-    result = _run("evaluate", str(BUNDLE), "-o", str(tmp_path / "1"),
-                  "--notify", f"dingtalk+{base}/robot", "--notify", "http://127.0.0.1:1/down",
-                  store=store)
+    result = _run(
+        "evaluate",
+        str(BUNDLE),
+        "-o",
+        str(tmp_path / "1"),
+        "--notify",
+        f"dingtalk+{base}/robot",
+        "--notify",
+        "http://127.0.0.1:1/down",
+        store=store,
+    )
     assert result.exit_code == 1  # the audit's own code
     assert "dingtalk refused the message: 310000" in result.output
     assert "http://127.0.0.1 (json): FAILED" in result.output
     assert json.loads(_run("history", "--json", store=store).output)  # stored all the same
-    bad = _run("evaluate", str(BUNDLE), "-o", str(tmp_path / "2"), "--notify", "ftp://x",
-               store=store)
+    bad = _run(
+        "evaluate", str(BUNDLE), "-o", str(tmp_path / "2"), "--notify", "ftp://x", store=store
+    )
     assert bad.exit_code == 2
 
 

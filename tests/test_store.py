@@ -65,8 +65,17 @@ def test_concurrent_writers_both_land(store_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "CISAUDIT_STORE": store_url}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "cisaudit", "evaluate", str(BUNDLE), "-o", str(tmp_path / f"o{i}"),
-             "--scope", f"writer-{i}"],
+            [
+                sys.executable,
+                "-m",
+                "cisaudit",
+                "evaluate",
+                str(BUNDLE),
+                "-o",
+                str(tmp_path / f"o{i}"),
+                "--scope",
+                f"writer-{i}",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -160,8 +169,10 @@ def test_a_modified_blob_is_refused_when_read(tmp_path: Path) -> None:
 
     with sqlite3.connect(tmp_path / "s.db") as db:
         sha, data = db.execute("SELECT sha256, data FROM blobs LIMIT 1").fetchone()
-        db.execute("UPDATE blobs SET data = ? WHERE sha256 = ?",
-                   (zlib.compress(zlib.decompress(data) + b" "), sha))
+        db.execute(
+            "UPDATE blobs SET data = ? WHERE sha256 = ?",
+            (zlib.compress(zlib.decompress(data) + b" "), sha),
+        )
     with pytest.raises(StoreError, match="no longer matches its SHA-256"):
         for row in store.runs():
             store.load(row.id)
@@ -183,16 +194,20 @@ def test_an_old_schema_is_migrated_in_place(tmp_path: Path) -> None:
         config.attributes["connection"] = conn
         command.upgrade(config, "0001")
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO runs VALUES ('r1', 'k', 'old', 'scan', '2026-01-01T00:00:00', "
-            "'2026-01-01T00:01:00', '2026-01-01T00:01:00', '0.1.0', '[]', NULL, 1, 0, 1, 50.0, "
-            "NULL, '{}', 'h', '{}')"
-        ))
-        conn.execute(sa.text(
-            "INSERT INTO target_runs VALUES ('r1', 'web-1', 0, 'docker-host', '[\"web\"]', "
-            "'cis-docker-1.6.0', 1, NULL, NULL, NULL, NULL, 50.0, NULL, "
-            "'{\"PASS\": 3, \"FAIL\": 1}', 'x', 'y', NULL)"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs VALUES ('r1', 'k', 'old', 'scan', '2026-01-01T00:00:00', "
+                "'2026-01-01T00:01:00', '2026-01-01T00:01:00', '0.1.0', '[]', NULL, 1, 0, 1, 50.0, "
+                "NULL, '{}', 'h', '{}')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO target_runs VALUES ('r1', 'web-1', 0, 'docker-host', '[\"web\"]', "
+                "'cis-docker-1.6.0', 1, NULL, NULL, NULL, NULL, 50.0, NULL, "
+                "'{\"PASS\": 3, \"FAIL\": 1}', 'x', 'y', NULL)"
+            )
+        )
     engine.dispose()
     store = Store(f"sqlite:///{path}")
     assert store.revision() == "0002"
@@ -246,4 +261,6 @@ def test_bytes_per_target_with_and_without_dedup(tmp_path: Path) -> None:
         total_logical += store.save(outcome.run, outcome.evidence, scope="lab").bytes_logical
     stored = store.size()["blob_bytes"]
     assert stored * 4 < total_logical
-    print(json.dumps({"per_target_run_dedup": stored / 35, "per_target_run_raw": total_logical / 35}))
+    print(
+        json.dumps({"per_target_run_dedup": stored / 35, "per_target_run_raw": total_logical / 35})
+    )
