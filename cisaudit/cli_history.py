@@ -55,8 +55,10 @@ def run_store_options(f: Command) -> Command:
         "notify_urls",
         multiple=True,
         metavar="URL",
+        envvar="CISAUDIT_NOTIFY",
         help="Post a JSON drift summary after the run; presets: dingtalk+URL, wecom+URL, "
-        "feishu+URL, slack+URL (docs/history.md). Repeatable.",
+        "feishu+URL, slack+URL (docs/history.md). Repeatable; also CISAUDIT_NOTIFY "
+        "(space-separated), which keeps tokens off the command line.",
     )(f)
     f = click.option(
         "--fail-on",
