@@ -59,6 +59,10 @@ class _Tally:
         self.counts[result.status.value] += 1
         self.unwaived[status_without_waivers(result).value] += 1
 
+    def add_status(self, status: Status, unwaived: Status) -> None:
+        self.counts[status.value] += 1
+        self.unwaived[unwaived.value] += 1
+
     def update(self, other: _Tally) -> None:
         self.counts.update(other.counts)
         self.unwaived.update(other.unwaived)
@@ -105,6 +109,8 @@ class Report:
             fleet.update(tally)
             for group in target.groups:
                 groups.setdefault(group, _Tally()).update(tally)
+            for group, part in namespace_groups(target).items():
+                groups.setdefault(group, _Tally()).update(part)
             targets[target.name] = {
                 **tally.block(),
                 "reachable": target.reachable,
@@ -131,6 +137,67 @@ class Report:
             "waived": fleet.counts[Status.WAIVED.value],
             "exit_code": self.exit_code,
         }
+
+
+NAMESPACED_SECTION = "5"  # CIS Kubernetes "Policies": controls over namespaced objects
+
+
+def namespace_groups(target: TargetResult) -> dict[str, _Tally]:
+    """Groups of a Kubernetes cluster's namespaces (``ns:<cluster>/<namespace>``) and of
+    their owner labels (``team:<value>``, also ``owner:``, ``project:``, ``tenant:``).
+
+    Over the per-object controls of the policies section (5.x): a namespace fails such a
+    control when one of its objects does, is waived when all its failing objects are,
+    and passes it otherwise."""
+    labels: dict[str, dict[str, str]] = dict(
+        (target.facts_summary or {}).get("namespace_labels") or {}
+    )
+    if target.kind != "k8s-cluster" or not labels:
+        return {}
+    tallies: dict[str, _Tally] = {}
+    for result in target.results:
+        if not result.control_id.startswith(NAMESPACED_SECTION + "."):
+            continue
+        if result.status not in (Status.PASS, Status.FAIL, Status.WAIVED):
+            continue
+        checked = isinstance(result.observed, dict) and "checked" in result.observed
+        if not checked and not result.offenders:
+            continue
+        failing = _namespaces_of(o.name for o in result.offenders)
+        waived = _namespaces_of(
+            e["offender"]["name"] for e in ((result.waiver or {}).get("waived_offenders") or [])
+        )
+        for namespace in labels:
+            if namespace in failing:
+                status = Status.FAIL
+            elif namespace in waived:
+                status = Status.WAIVED
+            else:
+                status = Status.PASS
+            unwaived = Status.FAIL if namespace in failing | waived else Status.PASS
+            tallies.setdefault(namespace, _Tally()).add_status(status, unwaived)
+    groups: dict[str, _Tally] = {}
+    for namespace, tally in tallies.items():
+        groups.setdefault(f"ns:{target.name}/{namespace}", _Tally()).update(tally)
+        for key, value in labels.get(namespace, {}).items():
+            groups.setdefault(f"{key}:{value}", _Tally()).update(tally)
+    return groups
+
+
+def _namespaces_of(names: Any) -> set[str]:
+    """Namespaces of object names: ``namespace/Kind/name`` (workloads, roles ...),
+    ``ServiceAccount/namespace/name`` (RBAC subjects) and ``Namespace/x`` itself; users,
+    groups and cluster-wide objects belong to no namespace."""
+    found = set()
+    for name in names:
+        parts = str(name).split("/")
+        if len(parts) == 2 and parts[0] == "Namespace":
+            found.add(parts[1])
+        elif len(parts) >= 3 and parts[0] == "ServiceAccount":
+            found.add(parts[1])
+        elif len(parts) >= 3 and parts[0] not in ("User", "Group") and parts[1][:1].isupper():
+            found.add(parts[0])
+    return found
 
 
 def target_line(target: TargetResult) -> dict[str, int]:

@@ -341,3 +341,21 @@ def test_presets_by_host() -> None:
     assert parse("https://open.feishu.cn/open-apis/bot/v2/hook/x")[0] == "feishu"
     assert parse("https://hooks.slack.com/services/x")[0] == "slack"
     assert parse("https://example.com/hook") == ("json", "https://example.com/hook")
+
+
+def test_namespaces_and_team_labels_are_groups_with_trends(tmp_path: Path, store: str) -> None:
+    from cisaudit.api import audit
+    from cisaudit.store import Store
+    from cisaudit.targets import Target
+
+    dump = DATA / "k8s" / "cluster-weak"
+    run = audit([Target(name="prod", kind="k8s-cluster", path=str(dump), groups=["k8s"])]).run
+    groups = run.summary["groups"]
+    # 5.3.2: ci, monitoring and shop have no NetworkPolicy; payments and kube-flannel do
+    assert groups["ns:prod/payments"]["score"] == 100.0
+    assert groups["ns:prod/shop"]["counts"]["FAIL"] == 1
+    assert groups["team:storefront"]["counts"] == groups["ns:prod/shop"]["counts"]
+    assert groups["k8s"]["counts"]["FAIL"] > 1  # the inventory group: the whole cluster
+    Store(store).save(run, None, scope="cluster")
+    trend = json.loads(_run("trend", "--json", "--group", "team:storefront", store=store).output)
+    assert trend["points"][0]["series"] == {"group:team:storefront": [66.7, 66.7]}

@@ -30,6 +30,7 @@ STATUSES = [s.value for s in Status]
 FULL_STATUSES = ("FAIL", "ERROR")  # shown in full per target; the rest as compact lists
 COMPACT_ORDER = ("WAIVED", "MANUAL", "NOT_APPLICABLE", "PASS")
 TOP_RISKS = 10
+GROUP_ROWS = 200
 WORST_TARGETS = 15
 EXCERPT_LINES = 6
 EXCERPT_CHARS = 600
@@ -180,6 +181,20 @@ def _summary(ctx: _Ctx) -> dict[str, Any]:
         "exit_code": ctx.run.summary.get("exit_code")
         if isinstance(ctx.run.summary, dict)
         else None,
+        # Inventory groups, Kubernetes namespaces (ns:cluster/namespace) and owner labels
+        # (team:payments), each with its score with and without waivers.
+        "groups": [
+            {
+                "name": name,
+                "score": block.get("score"),
+                "score_without_waivers": block.get("score_without_waivers"),
+                "counts": {s: (block.get("counts") or {}).get(s, 0) for s in STATUSES},
+            }
+            for name, block in sorted(
+                ((ctx.run.summary.get("groups") or {}) if isinstance(ctx.run.summary, dict)
+                 else {}).items()
+            )
+        ][:GROUP_ROWS],
         "interrupted": ctx.run.interrupted,
     }
 

@@ -159,6 +159,8 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "以下测评项不在此判定，需通过访谈、文档审查或其他工具测评。",
     },
     "score_without_waivers": {"en": "Score without waivers", "zh": "不计豁免得分"},
+    "group_scores": {"en": "Scores by group", "zh": "各分组得分"},
+    "group": {"en": "Group", "zh": "分组"},
     # changes since the previous run
     "changes_since": {"en": "Changes since", "zh": "相比上次审计的变化："},
     "changes_intro": {

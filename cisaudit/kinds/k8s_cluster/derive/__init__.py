@@ -479,6 +479,10 @@ def _namespace(
     return {**obj, "cis": cis}
 
 
+# Namespace labels that make groups of their own: team=payments -> group "team:payments".
+GROUP_LABELS = ("team", "owner", "project", "tenant")
+
+
 def _summary(cluster: dict[str, Any], raw: Raw, inventory: dict[str, Any]) -> dict[str, Any]:
     version = cluster.get("version") or {}
     summary: dict[str, Any] = {
@@ -491,6 +495,16 @@ def _summary(cluster: dict[str, Any], raw: Raw, inventory: dict[str, Any]) -> di
         items = raw[resource.name]
         summary[resource.name] = None if items is None else len(items)
     summary["unavailable"] = sorted(r.name for r in RESOURCES if raw[r.name] is None)
+    # Every namespace, with the labels that name an owner: scores, trends and report rows
+    # per namespace and per team (cisaudit/score.py).
+    summary["namespace_labels"] = {
+        str(_meta(ns).get("name")): {
+            key: str(value)
+            for key, value in (_meta(ns).get("labels") or {}).items()
+            if key in GROUP_LABELS
+        }
+        for ns in raw["namespaces"] or []
+    }
     return summary
 
 
