@@ -8,7 +8,7 @@ The JSON layout is documented in ``docs/results-schema.md`` and versioned by
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SCHEMA_VERSION = "1.2"
@@ -55,9 +55,24 @@ class Result:
     params: dict[str, Any] | None = None  # parameter values the verdict was judged against
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["status"] = self.status.value
-        return data
+        # By hand rather than dataclasses.asdict, which deep-copies every value: a fleet
+        # has hundreds of thousands of results, and JSON needs no copy.
+        return {
+            "control_id": self.control_id,
+            "status": self.status.value,
+            "reason": self.reason,
+            "observed": self.observed,
+            "expected": self.expected,
+            "offenders": [
+                {"kind": o.kind, "name": o.name, "observed": o.observed, "id": o.id}
+                for o in self.offenders
+            ],
+            "evidence": list(self.evidence),
+            "remediation": self.remediation,
+            "waiver": self.waiver,
+            "pack": self.pack,
+            "params": self.params,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
@@ -99,7 +114,11 @@ class TargetResult:
         return f"{self.pack_of(result)}/{result.control_id}"
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k not in ("results", "variants")}
+        data = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("results", "variants")
+        }
         data["results"] = [r.to_dict() for r in self.results]
         data["variants"] = {f: [r.to_dict() for r in rs] for f, rs in self.variants.items()}
         return data

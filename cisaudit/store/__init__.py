@@ -272,15 +272,13 @@ class Store:
         evidence_meta: dict[str, Any] | None = None,
     ) -> StoredRun:
         """Store ``run`` (and its evidence) in one transaction."""
-        pending: dict[str, tuple[int, bytes]] = {}
-        logical = 0
+        pending: dict[str, bytes] = {}  # content by SHA-256, compressed only if new
+        uses: dict[str, int] = {}  # how often this run refers to each blob
 
         def blob(payload: bytes, digest: str | None = None) -> str:
-            nonlocal logical
             digest = digest or hashlib.sha256(payload).hexdigest()
-            if digest not in pending:
-                pending[digest] = (len(payload), zlib.compress(payload, 6))
-            logical += len(pending[digest][1])
+            pending.setdefault(digest, payload)
+            uses[digest] = uses.get(digest, 0) + 1
             return digest
 
         head = blob(_canonical(_head(run)))
@@ -293,9 +291,16 @@ class Store:
             item = by_name.get(target.name)
             manifest_sha = None
             if item is not None:
-                manifest = {k: v for k, v in item.to_dict().items() if k != "evidence"}
-                for key in ("collected_at", "duration_s", "remote_calls"):
-                    manifest.pop(key, None)
+                manifest = {
+                    "name": item.name,
+                    "kind": item.kind,
+                    "address": item.address,
+                    "groups": list(item.groups),
+                    "roles": list(item.roles),
+                    "error": item.error,
+                    "platform_version": item.platform_version,
+                    "params": item.params,
+                }
                 manifest["sections"] = {
                     name: {"command": s.command, "rc": s.rc, "stderr": s.stderr, "sha256": s.sha256}
                     for name, s in item.sections.items()
@@ -364,7 +369,7 @@ class Store:
         ]
         try:
             with self.engine.begin() as conn:
-                written = self._write_blobs(conn, pending)
+                written, sizes = self._write_blobs(conn, pending)
                 conn.execute(runs.insert(), [run_row])
                 for chunk in _chunks(target_rows):
                     conn.execute(target_runs.insert(), chunk)
@@ -379,21 +384,31 @@ class Store:
         return StoredRun(
             id=run.run_id,
             blobs_written=len(written),
-            bytes_written=sum(pending[d][1].__len__() for d in written),
-            bytes_logical=logical,
+            bytes_written=sum(sizes[d] for d in written),
+            bytes_logical=sum(sizes[d] * n for d, n in uses.items()),
         )
 
-    def _write_blobs(self, conn: Connection, pending: dict[str, tuple[int, bytes]]) -> list[str]:
+    def _write_blobs(
+        self, conn: Connection, pending: dict[str, bytes]
+    ) -> tuple[list[str], dict[str, int]]:
         """Insert the blobs the store does not hold yet (another writer may insert the
-        same ones at the same moment: those inserts are ignored, not errors)."""
-        missing = []
+        same ones at the same moment: those inserts are ignored, not errors). Returns the
+        keys written and the compressed size of every blob of the run."""
+        sizes: dict[str, int] = {}
         keys = list(pending)
         for chunk in _chunks(keys):
-            have = set(
-                conn.execute(sa.select(blobs.c.sha256).where(blobs.c.sha256.in_(chunk))).scalars()
-            )
-            missing += [k for k in chunk if k not in have]
-        rows = [{"sha256": k, "size": pending[k][0], "data": pending[k][1]} for k in missing]
+            for sha, size in conn.execute(
+                sa.select(blobs.c.sha256, sa.func.length(blobs.c.data)).where(
+                    blobs.c.sha256.in_(chunk)
+                )
+            ):
+                sizes[sha] = int(size)
+        missing = [k for k in keys if k not in sizes]
+        rows = []
+        for key in missing:
+            data = zlib.compress(pending[key], 6)
+            sizes[key] = len(data)
+            rows.append({"sha256": key, "size": len(pending[key]), "data": data})
         insert: Any
         if self.dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -405,7 +420,7 @@ class Store:
             insert = pg_insert(blobs).on_conflict_do_nothing(index_elements=["sha256"])
         for chunk in _chunks(rows, 200):
             conn.execute(insert, chunk)
-        return missing
+        return missing, sizes
 
     # -- reading --------------------------------------------------------------------------
 
