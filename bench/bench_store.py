@@ -43,8 +43,7 @@ def fleet(hosts: int) -> tuple[object, list]:  # type: ignore[type-arg]
         section.sha256 = ""
         section.__post_init__()
         items.append(item)
-    run = api.build_run(items, catalog=catalog, selection=api.Selection(), started="",
-                        options={})
+    run = api.build_run(items, catalog=catalog, selection=api.Selection(), started="", options={})
     return run, items
 
 
@@ -101,15 +100,23 @@ def main() -> int:
     per_target_raw = (saved_a.bytes_logical + saved_b.bytes_logical) / (2 * args.hosts)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"store: {store.where}")
-    print(f"store a {args.hosts}-target run: {store_s:.2f} s (the next, mostly unchanged: "
-          f"{store_b_s:.2f} s, {saved_b.blobs_written} new blobs)")
-    print(f"diff of two {args.hosts}-target runs: {diff_s:.2f} s "
-          f"({found.counts['new_failures']} new failures, {found.counts['still_failing']} "
-          "still failing)")
-    print(f"trend over {len(points)} runs of {args.trend_hosts} targets: {trend_s:.2f} s "
-          f"(storing them took {fill_s:.1f} s)")
-    print(f"bytes per target per run: {per_target_dedup:,.0f} with deduplication, "
-          f"{per_target_raw:,.0f} without")
+    print(
+        f"store a {args.hosts}-target run: {store_s:.2f} s (the next, mostly unchanged: "
+        f"{store_b_s:.2f} s, {saved_b.blobs_written} new blobs)"
+    )
+    print(
+        f"diff of two {args.hosts}-target runs: {diff_s:.2f} s "
+        f"({found.counts['new_failures']} new failures, {found.counts['still_failing']} "
+        "still failing)"
+    )
+    print(
+        f"trend over {len(points)} runs of {args.trend_hosts} targets: {trend_s:.2f} s "
+        f"(storing them took {fill_s:.1f} s)"
+    )
+    print(
+        f"bytes per target per run: {per_target_dedup:,.0f} with deduplication, "
+        f"{per_target_raw:,.0f} without"
+    )
     print(f"peak RSS: {rss:.0f} MB")
     return 0
 

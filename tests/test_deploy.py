@@ -67,7 +67,8 @@ def _scan_args_parse(args: list[str]) -> None:
 
 def test_systemd_service_runs_a_real_scan_command() -> None:
     line = next(
-        ln for ln in (SYSTEMD / "cisaudit-audit.service").read_text().splitlines()
+        ln
+        for ln in (SYSTEMD / "cisaudit-audit.service").read_text().splitlines()
         if ln.startswith("ExecStart=")
     )
     argv = shlex.split(line.split("=", 1)[1])

@@ -191,8 +191,11 @@ def _summary(ctx: _Ctx) -> dict[str, Any]:
                 "counts": {s: (block.get("counts") or {}).get(s, 0) for s in STATUSES},
             }
             for name, block in sorted(
-                ((ctx.run.summary.get("groups") or {}) if isinstance(ctx.run.summary, dict)
-                 else {}).items()
+                (
+                    (ctx.run.summary.get("groups") or {})
+                    if isinstance(ctx.run.summary, dict)
+                    else {}
+                ).items()
             )
         ][:GROUP_ROWS],
         "interrupted": ctx.run.interrupted,
