@@ -359,3 +359,20 @@ def test_namespaces_and_team_labels_are_groups_with_trends(tmp_path: Path, store
     Store(store).save(run, None, scope="cluster")
     trend = json.loads(_run("trend", "--json", "--group", "team:storefront", store=store).output)
     assert trend["points"][0]["series"] == {"group:team:storefront": [66.7, 66.7]}
+
+
+def test_a_second_scan_of_a_locked_scope_is_skipped(tmp_path: Path, store: str) -> None:
+    from cisaudit.store import Store
+
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(f"hosts:\n  lab-weak:\n    kind: bundle\n    path: {BUNDLE}\n")
+    with Store(store).lock("locked-scope"):
+        result = _run("scan", "-i", str(inventory), "-o", str(tmp_path / "o"), "--scope",
+                      "locked-scope", "--no-progress", store=store)
+    assert result.exit_code == 3
+    assert "Skipped: another audit of scope 'locked-scope' is running" in result.output
+    assert not (tmp_path / "o" / "results.json").exists()
+    # once the first audit is over, the scope can be audited again
+    again = _run("scan", "-i", str(inventory), "-o", str(tmp_path / "o"), "--scope",
+                 "locked-scope", "--no-progress", store=store)
+    assert again.exit_code in (0, 1), again.output
