@@ -45,7 +45,9 @@ def test_case(case: Path) -> None:
     control = control_for(case.parent.name)
     data = load_file(case)
     expected = PREFIX[case.stem.split("-")[0]]
-    params = {**control.params, **data.get("params", {})}
+    # a case is about the check: its own defaults, not one benchmark version's values
+    defaults = {n: p.default for n, p in CATALOG.checks[control.check_slug].params.items()}
+    params = {**defaults, **data.get("params", {})}
     result = evaluate(control, FactSet(data.get("facts", {}), data.get("errors", {})), params)
     assert result.status is expected, f"{result.status}: {result.reason} observed={result.observed}"
     if "offenders" in data:

@@ -42,7 +42,14 @@ def test_packs_map_control_ids_onto_shared_checks(catalog: Catalog) -> None:
     privileged = docker.controls["5.5"]
     assert privileged.check_slug == "container-privileged"
     assert privileged.check == catalog.checks["container-privileged"].logic
-    assert len(catalog.checks) == 248  # one check per control today; new versions reuse them
+    # the versions share checks: 1.11 adds two (4.2.15, 5.2.10 "capabilities assigned", which
+    # 1.12 keeps as 5.2.9) to the 248 of Docker 1.6.0 and Kubernetes 1.12
+    assert len(catalog.get("cis-kubernetes-1.11").controls) == 133
+    assert len(catalog.checks) == 250
+    shared = {c.check_slug for c in catalog.get("cis-kubernetes-1.11").controls.values()} & {
+        c.check_slug for c in catalog.get("cis-kubernetes-1.12").controls.values()
+    }
+    assert len(shared) == 131  # every check of 1.12 is one of 1.11's
     info = privileged.info()
     assert info.check == "container-privileged" and info.benchmark == "cis-docker-1.6.0"
 
@@ -290,7 +297,12 @@ def test_the_benchmark_is_chosen_for_a_reason_never_silently(catalog: Catalog) -
     assert chosen is not None and chosen.pack.id == "cis-kubernetes-1.12"
     assert "covers version" in chosen.reason or "no benchmark lists" in chosen.reason
     old = catalog.select("k8s-node", "v1.20.4")
-    assert old is not None and "no benchmark lists version 1.20" in old.reason
+    assert old is not None and "version 1.20 of this k8s-node is older than any" in old.reason
+    assert old.pack.id == "cis-kubernetes-1.11"
+    assert catalog.select("k8s-node", "v1.30.2").pack.id == "cis-kubernetes-1.11"  # type: ignore[union-attr]
+    newer = catalog.select("k8s-node", "v1.36.0")
+    assert newer is not None and newer.pack.id == "cis-kubernetes-1.12"
+    assert "no benchmark lists version 1.36" in newer.reason
     named = catalog.select("docker-host", None, "cis-docker-1.6.0")
     assert named is not None and "named" in named.reason
     docker = catalog.select("docker-host")

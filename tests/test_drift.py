@@ -367,12 +367,30 @@ def test_a_second_scan_of_a_locked_scope_is_skipped(tmp_path: Path, store: str) 
     inventory = tmp_path / "inv.yml"
     inventory.write_text(f"hosts:\n  lab-weak:\n    kind: bundle\n    path: {BUNDLE}\n")
     with Store(store).lock("locked-scope"):
-        result = _run("scan", "-i", str(inventory), "-o", str(tmp_path / "o"), "--scope",
-                      "locked-scope", "--no-progress", store=store)
+        result = _run(
+            "scan",
+            "-i",
+            str(inventory),
+            "-o",
+            str(tmp_path / "o"),
+            "--scope",
+            "locked-scope",
+            "--no-progress",
+            store=store,
+        )
     assert result.exit_code == 3
     assert "Skipped: another audit of scope 'locked-scope' is running" in result.output
     assert not (tmp_path / "o" / "results.json").exists()
     # once the first audit is over, the scope can be audited again
-    again = _run("scan", "-i", str(inventory), "-o", str(tmp_path / "o"), "--scope",
-                 "locked-scope", "--no-progress", store=store)
+    again = _run(
+        "scan",
+        "-i",
+        str(inventory),
+        "-o",
+        str(tmp_path / "o"),
+        "--scope",
+        "locked-scope",
+        "--no-progress",
+        store=store,
+    )
     assert again.exit_code in (0, 1), again.output

@@ -686,6 +686,7 @@ WEAK_FAILS = (
     "5.2.10",
     "5.2.11",
     "5.2.12",
+    "5.2.13",
     "5.3.1",
     "5.3.2",
     "5.4.1",
@@ -708,7 +709,9 @@ def test_the_real_section_5_controls(cluster: str, tmp_path: Path, real_catalog:
         assert {c: statuses[c] for c in WEAK_FAILS} == dict.fromkeys(WEAK_FAILS, "FAIL")
         # each spec once, where it is written: the Deployment, not its ReplicaSet or pods
         assert named["5.4.1"] == ["shop/CronJob/nightly-report", "shop/Deployment/web"]
-        assert named["5.2.10"] == ["monitoring/DaemonSet/windows-exporter"]
+        # v1.31: CIS Kubernetes 1.11, where Windows HostProcess is 5.2.11 (5.2.10 in 1.12)
+        assert target.benchmark == "cis-kubernetes-1.11"
+        assert named["5.2.11"] == ["monitoring/DaemonSet/windows-exporter"]
         assert "payments/Job/schema-migrate" in named["5.2.2"]  # privileged init container
         assert "shop/Pod/toolbox" in named["5.2.2"]  # a bare pod's ephemeral container
         # flannel's namespace is plumbing: reviewed, no longer failed (the control still

@@ -289,6 +289,18 @@ class Catalog:
                 if minor in pack.platform_versions:
                     return Selected(pack, f"{pack.id} covers version {minor} of this {kind}")
         newest = candidates[-1]
+        covered = [p for p in candidates if p.platform_versions]
+        if minor and covered:
+            oldest = min(
+                covered, key=lambda p: min(control_sort_key(v) for v in p.platform_versions)
+            )
+            lowest = min(control_sort_key(v) for v in oldest.platform_versions)
+            if control_sort_key(minor) < lowest:
+                return Selected(
+                    oldest,
+                    f"version {minor} of this {kind} is older than any benchmark covers; "
+                    f"{oldest.id}, the oldest (for {', '.join(oldest.platform_versions)}), is used",
+                )
         if minor and newest.platform_versions:
             return Selected(
                 newest,

@@ -254,9 +254,9 @@ def _add_rbac(cluster: dict[str, Any], raw: Raw, errors: dict[str, str]) -> None
             _serviceaccount(sa, bindings, bindings_known) for sa in raw["serviceaccounts"]
         ]
         if not bindings_known:
-            errors["cluster.serviceaccounts.cis.bindings"] = "; ".join(
-                errors[f"cluster.{k}"] for k in binding_kinds if raw[k] is None
-            )
+            why = "; ".join(errors[f"cluster.{k}"] for k in binding_kinds if raw[k] is None)
+            errors["cluster.serviceaccounts.cis.bindings"] = why
+            errors["cluster.serviceaccounts.cis.direct_bindings"] = why
     for name in ("roles", "clusterroles"):
         if raw[name] is not None:
             cluster[name] = [_role(o, name == "roles") for o in raw[name] or []]
@@ -410,6 +410,10 @@ def _serviceaccount(obj: dict[str, Any], bindings: list[Binding], known: bool) -
             "automount": automount if isinstance(automount, bool) else None,
             "is_default": name == "default",
             "bindings": [b.label for b in bindings if me in b.subjects or groups & set(b.subjects)]
+            if known
+            else None,
+            # bindings naming this account itself (not one of its groups), bootstrap ones aside
+            "direct_bindings": [b.label for b in bindings if me in b.subjects and not b.default]
             if known
             else None,
         }

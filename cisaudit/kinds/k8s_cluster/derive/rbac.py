@@ -6,6 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cisaudit.kinds.k8s_cluster.derive.authz import (
+    binding_reaches,
+    clusterrole_rules,
+    rule_matches,
+    subject_key,
+)
 from cisaudit.kinds.k8s_cluster.derive.common import _base_cis, _meta, _ns
 from cisaudit.kinds.k8s_cluster.derive.resources import (
     BOOTSTRAP_LABEL,
@@ -15,24 +21,13 @@ from cisaudit.kinds.k8s_cluster.derive.resources import (
 
 
 def subject_name(subject: dict[str, Any], binding_ns: str | None) -> str:
-    kind = str(subject.get("kind", "?"))
-    ns = subject.get("namespace") or (binding_ns if kind == "ServiceAccount" else "") or ""
-    return f"{kind}/{ns}/{subject.get('name', '?')}"
+    return subject_key(subject, binding_ns)
 
 
 def rule_allows(rule: dict[str, Any], verb: str, group: str, resource: str) -> bool:
-    """Whether one PolicyRule grants ``verb`` on ``group``/``resource`` (``pods/exec`` for a
+    """Whether one PolicyRule covers ``verb`` on ``group``/``resource`` (``pods/exec`` for a
     subresource), matching as the RBAC authorizer does: ``*``, exact names, ``*/sub``."""
-    verbs, groups = rule.get("verbs") or [], rule.get("apiGroups") or []
-    if "*" not in verbs and verb not in verbs:
-        return False
-    if "*" not in groups and group not in groups:
-        return False
-    sub = resource.partition("/")[2]
-    for granted in rule.get("resources") or []:
-        if granted in ("*", resource) or (sub and granted == f"*/{sub}"):
-            return True
-    return False
+    return rule_matches(rule, verb, group, resource)
 
 
 def _wildcard_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -72,10 +67,12 @@ PERMISSIONS: dict[str, Permission] = {
     "node_proxy_grants": Permission(
         _grants(("get", "list", "watch", "create", "update", "patch", "delete"), "", "nodes/proxy")
     ),
+    # Approving a CSR takes both: update on the approval subresource, and approve on the
+    # signer. The two halves are asked separately and combined per subject.
     "csr_approvers": Permission(
         _grants(("update", "patch"), _CERTS, "certificatesigningrequests/approval")
-        + _grants(("approve",), _CERTS, "signers")
     ),
+    "csr_signers": Permission(_grants(("approve",), _CERTS, "signers")),
     "webhook_config_writers": Permission(
         _grants(
             _WRITE, _ADMISSION, "validatingwebhookconfigurations", "mutatingwebhookconfigurations"
@@ -85,13 +82,19 @@ PERMISSIONS: dict[str, Permission] = {
 }
 
 
-def granted_verbs(rule: dict[str, Any], permission: Permission) -> list[str]:
-    """The verbs of ``permission`` that ``rule`` grants (empty when none)."""
+def granted_verbs(
+    rule: dict[str, Any], permission: Permission, binding_namespace: str | None = None
+) -> list[str]:
+    """The verbs of ``permission`` that ``rule`` grants through a binding in
+    ``binding_namespace`` (None: a ClusterRoleBinding); empty when none. A RoleBinding
+    reaches no cluster-scoped resource (see authz.py)."""
     if rule.get("resourceNames") and not permission.named:
         return []
     found: list[str] = []
     for verb, group, resource in permission.grants:
-        if verb not in found and rule_allows(rule, verb, group, resource):
+        if verb in found or not binding_reaches(binding_namespace, verb, group, resource):
+            continue
+        if rule_allows(rule, verb, group, resource):
             found.append(verb)
     return found
 
@@ -168,16 +171,19 @@ def derive_rbac(
     rolebindings: list[dict[str, Any]],
     clusterrolebindings: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Who may do what, from the roles and the bindings that grant them."""
+    """Who may do what, from the roles and the bindings that grant them, as the RBAC
+    authorizer decides (authz.py): aggregated ClusterRoles resolved, RoleBindings limited
+    to namespaced resources in their namespace."""
     rules: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
-    for obj in clusterroles:
-        rules[(f"ClusterRole/{_meta(obj).get('name')}", None)] = obj.get("rules") or []
+    for name, role_rules in clusterrole_rules(clusterroles).items():
+        rules[(f"ClusterRole/{name}", None)] = role_rules
     for obj in roles:
         rules[(f"Role/{_meta(obj).get('name')}", _ns(obj))] = obj.get("rules") or []
     bindings = _bindings(rolebindings, clusterrolebindings)
     result: dict[str, Any] = {
         k: [] for k in ("cluster_admin_bindings", "system_masters_bindings", *PERMISSIONS)
     }
+
     for binding in bindings:
         for subject in binding.subjects:
             if binding.role == "ClusterRole/cluster-admin":
@@ -193,7 +199,7 @@ def derive_rbac(
             names: list[str] = []
             unrestricted = False
             for rule in role_rules:
-                got = granted_verbs(rule, permission)
+                got = granted_verbs(rule, permission, binding.namespace)
                 if got:
                     verbs.extend(v for v in got if v not in verbs)
                     if rule.get("resourceNames"):
@@ -211,6 +217,7 @@ def derive_rbac(
                         resource_names=None if unrestricted else names,
                     )
                 )
+    result["csr_approvers"] = _approvers(result.pop("csr_approvers"), result.pop("csr_signers"))
     everyone = set(EVERYONE)
 
     def open_to_all(key: str) -> bool:
@@ -226,6 +233,38 @@ def derive_rbac(
         if _wildcard_rules(obj.get("rules") or [])
     ]
     return result
+
+
+def _approvers(
+    approval: list[dict[str, Any]], signers: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Subjects that can approve CSRs: those holding update on the approval subresource
+    *and* approve on a signer (through whichever bindings), one entry per subject."""
+    by_subject: dict[str, list[dict[str, Any]]] = {}
+    for entry in signers:
+        by_subject.setdefault(entry["subject"], []).append(entry)
+    found = []
+    seen: set[str] = set()
+    for entry in approval:
+        subject = entry["subject"]
+        if subject in seen or subject not in by_subject:
+            continue
+        seen.add(subject)
+        halves = [e for e in approval if e["subject"] == subject] + by_subject[subject]
+        signer_names = [n for e in by_subject[subject] for n in (e["resource_names"] or [])]
+        restricted = all(e["resource_names"] is not None for e in by_subject[subject])
+        vias = list(dict.fromkeys(e["via"] for e in halves))
+        found.append(
+            {
+                **entry,
+                "via": "; ".join(vias),
+                "verbs": list(dict.fromkeys(v for e in halves for v in e["verbs"])),
+                "resource_names": signer_names if restricted else None,
+                "default": all(e["default"] for e in halves),
+                "cis": {"name": f"{subject} via {'; '.join(vias)}"},
+            }
+        )
+    return found
 
 
 def _role(obj: dict[str, Any], namespaced: bool) -> dict[str, Any]:
