@@ -175,8 +175,8 @@ def derive_rbac(
     authorizer decides (authz.py): aggregated ClusterRoles resolved, RoleBindings limited
     to namespaced resources in their namespace."""
     rules: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
-    for name, role_rules in clusterrole_rules(clusterroles).items():
-        rules[(f"ClusterRole/{name}", None)] = role_rules
+    for name, aggregated in clusterrole_rules(clusterroles).items():
+        rules[(f"ClusterRole/{name}", None)] = aggregated
     for obj in roles:
         rules[(f"Role/{_meta(obj).get('name')}", _ns(obj))] = obj.get("rules") or []
     bindings = _bindings(rolebindings, clusterrolebindings)
