@@ -275,8 +275,15 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
     name_path = check.get("name", subject.name if subject else "cis.name")
     id_paths = subject.id if subject else ("cis.id",)
     kind = check.get("kind", collection.rstrip("s"))
-    offenders, reviews = [], []
+    offenders, reviews, unjudged = [], [], []
     for item in items:
+        malformed = dig(item, "cis.malformed")
+        if malformed:
+            # a manifest the derivation could not read: that object is unknown, not failed
+            unjudged.append(
+                Offender(kind=kind, name=str(dig(item, name_path)), observed=str(malformed))
+            )
+            continue
         trace = Trace()
         if not check_condition(check["test"], facts, item, trace):
             observed, _ = _summarise(trace)
@@ -298,12 +305,22 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
             )
     expected = _expected_of(check["test"], facts)
     observed = {"checked": len(items), "failing": len(offenders)}
+    if unjudged:
+        observed["unreadable"] = len(unjudged)
+    unread = (
+        f"; {len(unjudged)} could not be read: "
+        + "; ".join(str(o.observed) for o in unjudged[:3])
+        + (" ..." if len(unjudged) > 3 else "")
+        if unjudged
+        else ""
+    )
     if offenders:
         names = ", ".join(o.name for o in offenders[:5]) + (" ..." if len(offenders) > 5 else "")
         return Result(
             control.id,
             Status.FAIL,
-            reason=f"{len(offenders)} of {len(items)} {collection.replace('_', ' ')} fail: {names}",
+            reason=f"{len(offenders)} of {len(items)} {collection.replace('_', ' ')} fail: {names}"
+            + unread,
             observed=observed,
             expected=expected,
             offenders=offenders,
@@ -311,6 +328,17 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
             remediation=_snippet(
                 control, False, names=[o.name for o in offenders], params=facts.params
             ),
+        )
+    if unjudged:
+        return Result(
+            control.id,
+            Status.ERROR,
+            reason=f"the other {len(items) - len(unjudged)} "
+            f"{collection.replace('_', ' ')} pass{unread}",
+            observed=observed,
+            expected=expected,
+            offenders=unjudged,
+            evidence=evidence,
         )
     if reviews:
         return _review(control, check, observed, expected, evidence, reviews)

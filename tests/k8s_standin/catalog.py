@@ -56,6 +56,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("replicasets", "ReplicaSet", "apps", "v1", True, ("rs",)),
     Kind("jobs", "Job", "batch", "v1", True),
     Kind("cronjobs", "CronJob", "batch", "v1", True, ("cj",)),
+    Kind("replicationcontrollers", "ReplicationController", "", "v1", True, ("rc",)),
     Kind("roles", "Role", "rbac.authorization.k8s.io", "v1", True),
     Kind("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False),
     Kind("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
@@ -90,5 +91,18 @@ KINDS: tuple[Kind, ...] = (
         False,
     ),
 )
+# Custom resources: served only when the cluster holds such objects (the CRD is installed).
+CUSTOM: tuple[Kind, ...] = (
+    Kind("ciliumnetworkpolicies", "CiliumNetworkPolicy", "cilium.io", "v2", True, ("cnp",)),
+    Kind(
+        "ciliumclusterwidenetworkpolicies",
+        "CiliumClusterwideNetworkPolicy",
+        "cilium.io",
+        "v2",
+        False,
+        ("ccnp",),
+    ),
+)
+KINDS = KINDS + CUSTOM
 BY_KIND = {k.kind: k for k in KINDS}
 BY_RESOURCE = {k.resource: k for k in KINDS}

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from .catalog import BY_RESOURCE, KINDS, Kind
+from .catalog import BY_RESOURCE, CUSTOM, KINDS, Kind
 from .pki import ServerPKI, make_pki
 from .store import Cluster
 
@@ -70,6 +70,8 @@ class StandIn:
             self.tokens = {
                 "audit-token-" + base64.b32encode(bytes(range(10))).decode().lower(): AUDITOR
             }
+        # a custom resource is served only where its CRD is installed (some object exists)
+        self.not_served |= {k.resource for k in CUSTOM if not self.cluster.count(k.resource)}
         self.pki: ServerPKI = make_pki()
         self.revision = 1000 + sum(self.cluster.count(k.resource) for k in KINDS)
         self._encoded: dict[str, list[tuple[str, bytes]]] = {}
@@ -249,6 +251,8 @@ class StandIn:
         if name:
             return self.get_one(kind, namespace, name), user
         status, body = self.list_page(kind, namespace, query)
+        if status == 200 and "as=PartialObjectMetadataList" in (headers.get("Accept") or ""):
+            body = _metadata_only(body)  # what the real server sends for that Accept
         return status, body, user
 
     def discovery(self, path: str) -> dict[str, Any] | None:
@@ -345,6 +349,24 @@ class StandIn:
             separators=(",", ":"),
         )
         return 200, (head[:-1] + ',"items":[').encode() + b",".join(r[1] for r in page) + b"]}"
+
+
+def _metadata_only(body: dict[str, Any] | bytes) -> dict[str, Any]:
+    """A list as PartialObjectMetadataList: metadata only, never an object's contents."""
+    data = json.loads(body) if isinstance(body, bytes) else body
+    return {
+        "kind": "PartialObjectMetadataList",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": data.get("metadata") or {},
+        "items": [
+            {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": item.get("metadata") or {},
+            }
+            for item in data.get("items") or []
+        ],
+    }
 
 
 def _path_group(path: str) -> str:

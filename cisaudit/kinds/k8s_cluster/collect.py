@@ -23,6 +23,7 @@ answer came, 1 when a dump lacks the kind. ``stderr`` then says why in words.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import threading
@@ -79,6 +80,14 @@ LIST_CALLS: dict[str, tuple[str, str]] = {
         "AdmissionregistrationV1Api",
         "list_validating_admission_policy_binding",
     ),
+    "replicationcontrollers": ("CoreV1Api", "list_replication_controller_for_all_namespaces"),
+    "services": ("CoreV1Api", "list_service_for_all_namespaces"),
+    "configmaps": ("CoreV1Api", "list_config_map_for_all_namespaces"),
+    # custom resources: CustomObjectsApi, by group, version and plural
+    "ciliumnetworkpolicies": ("CustomObjectsApi", "list_cluster_custom_object"),
+    "ciliumclusterwidenetworkpolicies": ("CustomObjectsApi", "list_cluster_custom_object"),
+    "calico-networkpolicies": ("CustomObjectsApi", "list_cluster_custom_object"),
+    "calico-globalnetworkpolicies": ("CustomObjectsApi", "list_cluster_custom_object"),
 }
 # Groups an object's apiVersion may name for each kind we read (older served versions
 # included, so an old dump still sorts right); CRDs of the same kind name are ignored.
@@ -183,11 +192,19 @@ def _git_version(section: Section | None) -> str | None:
     return str(version) if version else None
 
 
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+
 def list_object(
     resource: Resource, items: list[dict[str, Any]], resource_version: str | None = None
 ) -> str:
     """The JSON text of one List, items sorted by namespace and name and carrying their
-    ``apiVersion``/``kind`` (as kubectl prints them); ``managedFields`` are left out."""
+    ``apiVersion``/``kind`` (as kubectl prints them); ``managedFields`` are left out, and
+    of a metadata-only kind nothing but the metadata is kept, whatever was answered."""
+    if resource.metadata_only:
+        items = [{"metadata": dict(i.get("metadata") or {})} for i in items]
+        for item in items:
+            item["metadata"].pop("annotations", None)  # may quote the contents
     for item in items:
         item["apiVersion"] = item.get("apiVersion") or resource.api_version
         item["kind"] = item.get("kind") or resource.kind
@@ -286,6 +303,15 @@ class ApiReader:
         api_name, method = LIST_CALLS[resource.name]
         command = f"GET {resource.path}?limit={self.page_size}"
         call = getattr(getattr(self.client_module, api_name)(self.api), method, None)
+        if call is not None and api_name == "CustomObjectsApi":
+            call = functools.partial(
+                call, resource.group, resource.version, resource.plural or resource.name
+            )
+        extra: dict[str, Any] = {}
+        if resource.metadata_only:
+            # names and labels only: the API server leaves out every ConfigMap's data
+            extra["_headers"] = {"Accept": METADATA_ONLY}
+            command += " (metadata only)"
         if call is None:
             return Section(
                 command=command,
@@ -306,11 +332,18 @@ class ApiReader:
                     _continue=token,
                     _preload_content=False,
                     _request_timeout=self.timeout,
+                    **extra,
                 )
             except ApiException as exc:
                 if exc.status == 410 and token and restarts < 2:
                     items, token, pages, restarts = [], None, 0, restarts + 1
                     continue
+                if exc.status == 404 and resource.optional and not pages:
+                    return Section(
+                        command=command + " (not served: not installed on this cluster)",
+                        rc=0,
+                        output=list_object(resource, []),
+                    )
                 return _failure(command, exc.status, exc.body, resource.name, pages)
             except self.network_errors as exc:  # the connection failed: this kind is unknown
                 return Section(
@@ -416,7 +449,7 @@ def _network_reason(exc: BaseException) -> str:
 
 
 DUMP_SUFFIXES = (".yaml", ".yml", ".json")
-EXPORT_HINT = "kubectl get {name} -A -o yaml > {name}.yaml 2> {name}.err"
+EXPORT_HINT = "kubectl get {name} -A -o yaml > {name}.yaml 2> {name}.err"  # name: export_name
 
 
 def read_dump(path: Path, *, complete: bool = False) -> dict[str, Section]:
@@ -436,6 +469,9 @@ def read_dump(path: Path, *, complete: bool = False) -> dict[str, Section]:
         rel = str(file.relative_to(path)) if file != path else file.name
         declared = _declared_resource(file)
         failure = _kubectl_stderr(file) if declared else None
+        if declared and failure and declared.optional and _not_installed(failure):
+            sources[declared.name].add(file.name)  # the cluster has no such resource: none
+            continue
         if declared and failure:
             doubts[declared.name] = f"`kubectl get` failed: {failure}"
             continue
@@ -471,8 +507,10 @@ def read_dump(path: Path, *, complete: bool = False) -> dict[str, Section]:
                 resource = _resource_of(obj)
                 if resource is None:
                     continue  # Secrets, ConfigMaps, Services ...: not read
-                meta = obj.get("metadata") or {}
+                found_meta = obj.get("metadata")
+                meta: dict[str, Any] = found_meta if isinstance(found_meta, dict) else {}
                 key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+                obj["x-cisaudit-source"] = rel  # named when the object cannot be read
                 found[resource.name][key] = obj
                 sources[resource.name].add(rel)
     sections: dict[str, Section] = {}
@@ -486,6 +524,13 @@ def read_dump(path: Path, *, complete: bool = False) -> dict[str, Section]:
                 output=list_object(resource, []),
             )
             continue
+        if resource.optional and not found[resource.name] and resource.name not in doubts:
+            sections[resource.section] = Section(
+                command=f"{command}: none in the dump (a custom resource most clusters lack)",
+                rc=0,
+                output=list_object(resource, []),
+            )
+            continue
         if not sources[resource.name] or resource.name in doubts and not found[resource.name]:
             why = doubts.get(resource.name, "no object or List of them")
             sections[resource.section] = Section(
@@ -493,7 +538,7 @@ def read_dump(path: Path, *, complete: bool = False) -> dict[str, Section]:
                 rc=1,
                 output="",
                 stderr=f"{resource.name}: not in the offline dump {path}: {why}. Export them"
-                f" with `{EXPORT_HINT.format(name=resource.name)}`",
+                f" with `{EXPORT_HINT.format(name=resource.export_name)}`",
             )
             continue
         items = list(found[resource.name].values())
@@ -504,6 +549,11 @@ def read_dump(path: Path, *, complete: bool = False) -> dict[str, Section]:
         )
     sections[VERSION_SECTION] = _dump_version(path, version, found["pods"].values(), nodes)
     return sections
+
+
+def _not_installed(stderr: str) -> bool:
+    """kubectl's words for a resource type the cluster does not serve (no such CRD)."""
+    return "doesn't have a resource type" in stderr or "could not find the requested" in stderr
 
 
 def _err_file(file: Path) -> Path:
@@ -549,7 +599,9 @@ def _declared_resource(file: Path) -> Resource | None:
     """The kind a file is named for (``pods.yaml``, ``cronjobs.batch.yaml``, ``pod.json``)."""
     stem = file.name.rsplit(".", 1)[0].lower()
     for resource in RESOURCES:
-        if stem in (resource.name, resource.kind.lower(), f"{resource.name}.{resource.group}"):
+        if stem in (resource.name, resource.export_name, f"{resource.name}.{resource.group}"):
+            return resource
+        if stem == resource.kind.lower() and not resource.plural:
             return resource
     return None
 
@@ -610,7 +662,10 @@ def _resource_of(obj: dict[str, Any]) -> Resource | None:
             continue
         api_version = str(obj.get("apiVersion") or resource.api_version)
         group = api_version.rpartition("/")[0] if "/" in api_version else ""
-        if group in KIND_GROUPS.get(kind, (resource.group,)):
+        # a kind's older groups count for the built-in resource (extensions/NetworkPolicy),
+        # never for a custom resource of the same kind name (Calico's NetworkPolicy)
+        groups = KIND_GROUPS.get(kind, ()) if resource.group in KIND_GROUPS.get(kind, ()) else ()
+        if group == resource.group or group in groups:
             return resource
     return None
 

@@ -6,6 +6,7 @@ Pure functions only, live and offline alike. The parts live by topic in this pac
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from cisaudit.kinds.k8s_cluster.derive.common import (  # noqa: F401
     section_items,
 )
 from cisaudit.kinds.k8s_cluster.derive.pods import (
+    MalformedSpec,
     _replicas,
     _template,
     pod_spec_facts,  # noqa: F401
@@ -67,10 +69,18 @@ AutomountFn = Callable[[str, str], bool | None]
 def _derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
     raw: Raw = {}
+    malformed: list[dict[str, str]] = []
     for resource in RESOURCES:
         raw[resource.name], why = section_items(sections, resource)
+        if raw[resource.name] is not None:
+            raw[resource.name] = _well_formed(resource, raw[resource.name] or [], malformed)
         if raw[resource.name] is None:
-            errors[f"cluster.{resource.fact}"] = why
+            if resource.optional:
+                # recorded on its own: it blinds no fact it shares with required kinds
+                errors[f"cluster.{resource.name}"] = why
+                continue
+            key = f"cluster.{resource.fact}"
+            errors[key] = f"{errors[key]}; {why}" if key in errors else why
     inventory = _inventory(sections)
     cluster: dict[str, Any] = {
         "managed": bool(inventory.get("managed")),
@@ -78,8 +88,9 @@ def _derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str
     }
     sa_automount = _automount_lookup(raw["serviceaccounts"], errors)
     owners = _owner_index(raw)
+    cluster["malformed"] = malformed
     if raw["pods"] is not None:
-        cluster["pods"] = [_pod(p, sa_automount, owners) for p in raw["pods"]]
+        cluster["pods"] = [_guarded(_pod, p, sa_automount, owners) for p in raw["pods"]]
     _add_workloads(cluster, raw, errors, sa_automount, owners)
     _add_pod_specs(cluster, errors)
     _add_rbac(cluster, raw, errors)
@@ -119,12 +130,14 @@ def _add_workloads(
     owners: dict[tuple[str, str, str], str],
 ) -> None:
     kinds = [r for r in RESOURCES if r.fact == "workloads"]
-    missing = [errors[f"cluster.{r.fact}"] for r in kinds if raw[r.name] is None]
-    if missing:  # one refused kind leaves every workload control unable to judge
-        errors["cluster.workloads"] = "; ".join(missing)
-        return
+    # one refused kind leaves every workload control unable to judge; a legacy kind most
+    # clusters never use (ReplicationControllers) is only noted, so that a role without it
+    # does not blind the audit to every other workload
+    missing = [r for r in kinds if raw[r.name] is None and not r.optional]
+    if missing:
+        return  # errors["cluster.workloads"] names every refused kind
     cluster["workloads"] = [
-        _workload(obj, sa_automount, owners) for r in kinds for obj in raw[r.name] or []
+        _guarded(_workload, obj, sa_automount, owners) for r in kinds for obj in raw[r.name] or []
     ]
 
 
@@ -285,10 +298,127 @@ def _add_network(cluster: dict[str, Any], raw: Raw, errors: dict[str, str]) -> N
             spec_counts[spec["cis"]["namespace"]] = spec_counts.get(spec["cis"]["namespace"], 0) + 1
     else:
         errors["cluster.namespaces.cis.pod_specs"] = errors["cluster.pod_specs"]
-    cluster["namespaces"] = [_namespace(n, *by_ns, spec_counts) for n in raw["namespaces"]]
+    names = [str(_meta(n).get("name")) for n in raw["namespaces"]]
+    coverage, unknown = cni_policy_coverage(raw, names)
+    default_objects, default_unknown = _default_namespace_objects(raw)
+    cluster["namespaces"] = [
+        _namespace(n, *by_ns, spec_counts, coverage, default_objects) for n in raw["namespaces"]
+    ]
     for fact, dep in (("network_policies", "networkpolicies"), ("workloads", "pods")):
         if raw[dep] is None:
             errors[f"cluster.namespaces.cis.{fact}"] = errors[f"cluster.{dep}"]
+    uncovered = [n for n in names if not coverage.get(n)]
+    if raw["networkpolicies"] is None or (unknown and uncovered):
+        why = [errors.get("cluster.networkpolicies", "")] if raw["networkpolicies"] is None else []
+        why += [errors.get(f"cluster.{r}", r) for r in unknown]
+        errors["cluster.namespaces.cis.covered_by"] = "; ".join(w for w in why if w)
+    if default_unknown and not default_objects:
+        errors["cluster.namespaces.cis.user_objects"] = "; ".join(
+            errors.get(f"cluster.{r if BY_NAME[r].optional else BY_NAME[r].fact}", r)
+            for r in default_unknown
+        )
+
+
+CNI_POLICY_KINDS = (
+    "ciliumnetworkpolicies",
+    "ciliumclusterwidenetworkpolicies",
+    "calico-networkpolicies",
+    "calico-globalnetworkpolicies",
+)
+_NS_LABELS = ("k8s:io.kubernetes.pod.namespace", "io.kubernetes.pod.namespace")
+
+
+def cni_policy_coverage(raw: Raw, namespaces: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Which policies cover each namespace: Kubernetes NetworkPolicies, and those of the CNI
+    plugins that bring their own (CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy,
+    Calico's NetworkPolicy and GlobalNetworkPolicy); plus the CNI kinds that could not be
+    read."""
+    covered: dict[str, list[str]] = {n: [] for n in namespaces}
+    for policy in raw["networkpolicies"] or []:
+        covered.setdefault(_ns(policy), []).append(f"NetworkPolicy/{_meta(policy).get('name')}")
+    for key, kind in (
+        ("ciliumnetworkpolicies", "CiliumNetworkPolicy"),
+        ("calico-networkpolicies", "NetworkPolicy.crd.projectcalico.org"),
+    ):
+        for policy in raw.get(key) or []:
+            covered.setdefault(_ns(policy), []).append(f"{kind}/{_meta(policy).get('name')}")
+    for policy in raw.get("ciliumclusterwidenetworkpolicies") or []:
+        label = f"CiliumClusterwideNetworkPolicy/{_meta(policy).get('name')}"
+        for namespace in _cilium_namespaces(policy, namespaces):
+            covered.setdefault(namespace, []).append(label)
+    for policy in raw.get("calico-globalnetworkpolicies") or []:
+        label = f"GlobalNetworkPolicy/{_meta(policy).get('name')}"
+        for namespace in _calico_namespaces(policy, namespaces):
+            covered.setdefault(namespace, []).append(label)
+    unknown = [k for k in CNI_POLICY_KINDS if raw.get(k) is None]
+    return covered, unknown
+
+
+def _cilium_namespaces(policy: dict[str, Any], namespaces: list[str]) -> list[str]:
+    """The namespaces a clusterwide Cilium policy applies to: all of them, unless its
+    endpoint selector names namespaces; none for a host policy (nodeSelector)."""
+    spec = policy.get("spec") or {}
+    specs = [spec] if spec else []
+    specs += [s for s in policy.get("specs") or [] if isinstance(s, dict)]
+    found: set[str] = set()
+    for one in specs:
+        if "nodeSelector" in one and "endpointSelector" not in one:
+            continue
+        selector = one.get("endpointSelector") or {}
+        named = {str(v) for k, v in (selector.get("matchLabels") or {}).items() if k in _NS_LABELS}
+        for expr in selector.get("matchExpressions") or []:
+            if expr.get("key") in _NS_LABELS and expr.get("operator") == "In":
+                named |= {str(v) for v in expr.get("values") or []}
+        found |= named if named else set(namespaces)
+    return sorted(found & set(namespaces)) if found else []
+
+
+def _calico_namespaces(policy: dict[str, Any], namespaces: list[str]) -> list[str]:
+    """The namespaces a Calico GlobalNetworkPolicy applies to: those its namespaceSelector
+    names (``projectcalico.org/name == 'x'`` or ``in {...}``), else all of them."""
+    selector = str((policy.get("spec") or {}).get("namespaceSelector") or "").strip()
+    named = re.findall(r"projectcalico\.org/name\s*==\s*['\"]([^'\"]+)['\"]", selector)
+    in_set = re.search(r"projectcalico\.org/name\s+in\s*\{([^}]*)\}", selector)
+    if in_set:
+        named += re.findall(r"['\"]([^'\"]+)['\"]", in_set.group(1))
+    if named and "||" not in selector and "!" not in selector:
+        return sorted(set(named) & set(namespaces))
+    return list(namespaces)
+
+
+# What Kubernetes itself puts in the default namespace: not "user resources" (5.6.4).
+_DEFAULT_OWN = {
+    "ServiceAccount": {"default"},
+    "Service": {"kubernetes"},
+    "ConfigMap": {"kube-root-ca.crt"},
+}
+_DEFAULT_KINDS = (
+    "roles",
+    "rolebindings",
+    "serviceaccounts",
+    "services",
+    "configmaps",
+    "replicationcontrollers",
+)
+
+
+def _default_namespace_objects(raw: Raw) -> tuple[list[str], list[str]]:
+    """User objects in the default namespace other than pods and workload controllers
+    (judged on their own), and the kinds that could not be read."""
+    found = []
+    for key in _DEFAULT_KINDS:
+        resource = BY_NAME[key]
+        for obj in raw.get(key) or []:
+            if _ns(obj) != "default":
+                continue
+            name = str(_meta(obj).get("name"))
+            if name in _DEFAULT_OWN.get(resource.kind, set()):
+                continue
+            if (_meta(obj).get("labels") or {}).get(BOOTSTRAP_LABEL) == "rbac-defaults":
+                continue
+            found.append(f"{resource.kind}/{name}")
+    unknown = [k for k in _DEFAULT_KINDS if raw.get(k) is None]
+    return sorted(found), unknown
 
 
 def _add_admission(cluster: dict[str, Any], raw: Raw, errors: dict[str, str]) -> None:
@@ -356,6 +486,107 @@ def _top_owner(
             break
         owner, seen = parent, seen + 1
     return owner
+
+
+# Top-level fields of the kinds read, and the JSON type each must have. An object whose
+# fields have other types (a spec written as a list, metadata as a string: a manifest with
+# a slip in a GitOps folder) is not judged with the rest; see _well_formed.
+_SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "*": {"metadata": dict},
+    "roles": {"rules": list},
+    "clusterroles": {"rules": list, "aggregationRule": dict},
+    "rolebindings": {"roleRef": dict, "subjects": list},
+    "clusterrolebindings": {"roleRef": dict, "subjects": list},
+    "networkpolicies": {"spec": dict},
+    "namespaces": {"spec": dict},
+    "serviceaccounts": {"automountServiceAccountToken": (bool, type(None))},
+    "pods": {"spec": dict},
+    **{r.name: {"spec": dict} for r in RESOURCES if r.fact == "workloads"},
+}
+_ITEM_SHAPES = {"rules": dict, "subjects": dict}
+SOURCE_FIELD = "x-cisaudit-source"  # the dump file an object came from (set by the reader)
+
+
+def _well_formed(
+    resource: Any, items: list[Any], malformed: list[dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The objects of one kind whose fields have the types Kubernetes gives them; the others
+    are set aside with the reason, file and name (``cluster.malformed``), so that one broken
+    manifest costs the audit that object, not the cluster. Pods and workload controllers
+    are judged object by object instead (see _guarded): theirs become per-object ERRORs."""
+    kept = []
+    shapes = {**_SHAPES["*"], **_SHAPES.get(resource.name, {})}
+    per_object = resource.name == "pods" or resource.fact == "workloads"
+    for obj in items:
+        problem = ""
+        if not isinstance(obj, dict):
+            problem = f"the object is a {type(obj).__name__}, not a mapping"
+        else:
+            for key, kind in shapes.items():
+                if key in obj and obj[key] is not None and not isinstance(obj[key], kind):
+                    problem = f"{key} is a {type(obj[key]).__name__}"
+                    break
+                if key in _ITEM_SHAPES and isinstance(obj.get(key), list):
+                    bad = [i for i in obj[key] if not isinstance(i, _ITEM_SHAPES[key])]
+                    if bad:
+                        problem = f"an entry of {key} is a {type(bad[0]).__name__}"
+                        break
+        if not problem and not per_object:
+            obj.pop(SOURCE_FIELD, None)
+        if problem and per_object and isinstance(obj, dict):
+            obj = {
+                **obj,
+                "metadata": obj["metadata"] if isinstance(obj.get("metadata"), dict) else {},
+            }
+            obj[_MALFORMED] = problem  # judged per object, as an ERROR for that object
+            kept.append(obj)
+        elif problem:
+            malformed.append(_malformed_entry(resource.kind, obj, problem))
+        else:
+            kept.append(obj)
+    return kept
+
+
+_MALFORMED = "x-cisaudit-malformed"
+
+
+def _malformed_entry(kind: str, obj: Any, problem: str) -> dict[str, str]:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    name = f"{meta.get('namespace') or ''}/{kind}/{meta.get('name', '?')}".lstrip("/")
+    source = obj.get(SOURCE_FIELD) if isinstance(obj, dict) else None
+    where = f" in {source}" if source else ""
+    return {"name": name, "reason": f"{name}{where}: malformed: {problem}"}
+
+
+def _guarded(fn: Callable[..., dict[str, Any]], obj: dict[str, Any], *args: Any) -> dict[str, Any]:
+    """A pod's or workload's facts, or, when its manifest is malformed in a way Kubernetes
+    itself would refuse (a securityContext that is a string, containers that are not a
+    list ...), a stand-in that every per-object control reports as an ERROR naming it."""
+    problem = obj.get(_MALFORMED)
+    if not problem:
+        try:
+            facts = fn(obj, *args)
+            facts.pop(SOURCE_FIELD, None)  # the dump file matters only to name a broken one
+            return facts
+        except MalformedSpec as exc:
+            problem = str(exc)
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+    entry = _malformed_entry(str(obj.get("kind") or "object"), obj, str(problem)[:300])
+    meta = _meta(obj)
+    cis: dict[str, Any] = {
+        **_base_cis({**obj, "metadata": meta}, True),
+        "owner": None,
+        "top_owner": None,
+        "malformed": entry["reason"],
+    }
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {k: meta.get(k) for k in ("name", "namespace") if k in meta},
+        "cis": cis,
+    }
 
 
 def _pod(
@@ -455,6 +686,8 @@ def _namespace(
     policies: dict[str, list[dict[str, Any]]] | None,
     pod_counts: dict[str, int] | None,
     spec_counts: dict[str, int] | None,
+    coverage: dict[str, list[str]] | None = None,
+    default_objects: list[str] | None = None,
 ) -> dict[str, Any]:
     name = str(_meta(obj).get("name"))
     labels = _meta(obj).get("labels") or {}
@@ -478,6 +711,10 @@ def _namespace(
             "workloads": None if pod_counts is None else pod_counts.get(name, 0),
             "pod_specs": None if spec_counts is None else spec_counts.get(name, 0),
             "phase": (obj.get("status") or {}).get("phase"),
+            # every policy that covers it: NetworkPolicies and Cilium's and Calico's own
+            "covered_by": (coverage or {}).get(name, []),
+            # user objects besides pods and workloads (5.6.4): only default's are listed
+            "user_objects": (default_objects or []) if name == "default" else [],
         }
     )
     return {**obj, "cis": cis}
@@ -499,6 +736,13 @@ def _summary(cluster: dict[str, Any], raw: Raw, inventory: dict[str, Any]) -> di
         items = raw[resource.name]
         summary[resource.name] = None if items is None else len(items)
     summary["unavailable"] = sorted(r.name for r in RESOURCES if raw[r.name] is None)
+    # objects set aside because their manifests are malformed, with file and reason
+    summary["malformed"] = list(cluster.get("malformed") or []) + [
+        {"name": o["cis"]["name"], "reason": o["cis"]["malformed"]}
+        for key in ("pods", "workloads")
+        for o in cluster.get(key) or []
+        if o.get("cis", {}).get("malformed")
+    ]
     # Every namespace, with the labels that name an owner: scores, trends and report rows
     # per namespace and per team (cisaudit/score.py).
     summary["namespace_labels"] = {

@@ -14,6 +14,8 @@ def section_items(sections: dict[str, Section], resource: Resource) -> tuple[lis
     """The items of one kind, or None and the reason it is unavailable."""
     section = sections.get(resource.section)
     if section is None:
+        if resource.optional:
+            return [], ""  # evidence from before cisaudit read this custom resource
         return None, f"{resource.name} were not collected"
     if section.rc != 0:
         return None, _reason(section, resource.name)
@@ -38,7 +40,8 @@ def _reason(section: Section, what: str) -> str:
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj.get("metadata") or {}
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
 
 
 def _ns(obj: dict[str, Any]) -> str:
@@ -68,7 +71,8 @@ def _caps(values: Iterable[Any] | None) -> list[str]:
 
 
 def _controller(obj: dict[str, Any]) -> str | None:
-    for ref in _meta(obj).get("ownerReferences") or []:
-        if ref.get("controller"):
+    refs = _meta(obj).get("ownerReferences") or []
+    for ref in refs if isinstance(refs, list) else []:
+        if isinstance(ref, dict) and ref.get("controller"):
             return f"{ref.get('kind')}/{ref.get('name')}"
     return None

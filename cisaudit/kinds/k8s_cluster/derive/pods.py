@@ -15,11 +15,84 @@ def _containers(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield container
 
 
+class MalformedSpec(ValueError):
+    """A pod spec whose fields do not have the types Kubernetes requires: the API server
+    would refuse it, so it cannot be judged (a per-object ERROR, never a guess)."""
+
+
+_DICT, _LIST, _BOOL = dict, list, bool
+_SPEC_TYPES: dict[str, type] = {
+    "securityContext": _DICT,
+    "volumes": _LIST,
+    "containers": _LIST,
+    "initContainers": _LIST,
+    "ephemeralContainers": _LIST,
+    "hostNetwork": _BOOL,
+    "hostPID": _BOOL,
+    "hostIPC": _BOOL,
+    "automountServiceAccountToken": _BOOL,
+}
+_CONTAINER_TYPES: dict[str, type] = {
+    "securityContext": _DICT,
+    "ports": _LIST,
+    "env": _LIST,
+    "envFrom": _LIST,
+    "volumeMounts": _LIST,
+}
+_SC_TYPES: dict[str, type] = {
+    "capabilities": _DICT,
+    "privileged": _BOOL,
+    "allowPrivilegeEscalation": _BOOL,
+    "runAsNonRoot": _BOOL,
+    "seccompProfile": _DICT,
+    "windowsOptions": _DICT,
+}
+
+
+def check_spec_shape(spec: Any) -> None:
+    """Raise MalformedSpec naming the first field of the wrong type (a securityContext
+    written as a string, containers as a string ...)."""
+
+    def check(value: Any, types: dict[str, type], where: str) -> None:
+        if not isinstance(value, dict):
+            raise MalformedSpec(f"{where or 'spec'} is a {type(value).__name__}, not a mapping")
+        for key, kind in types.items():
+            if value.get(key) is not None and not isinstance(value[key], kind):
+                raise MalformedSpec(f"{where}{key} is a {type(value[key]).__name__}")
+
+    check(spec, _SPEC_TYPES, "")
+    if spec.get("securityContext") is not None:
+        check(spec["securityContext"], _SC_TYPES, "securityContext.")
+    for field in ("initContainers", "containers", "ephemeralContainers"):
+        for i, container in enumerate(spec.get(field) or []):
+            where = f"{field}[{i}]."
+            check(container, _CONTAINER_TYPES, where)
+            sc = container.get("securityContext")
+            if sc is not None:
+                check(sc, _SC_TYPES, f"{where}securityContext.")
+                caps = sc.get("capabilities")
+                if caps is not None:
+                    check(
+                        caps, {"add": _LIST, "drop": _LIST}, f"{where}securityContext.capabilities."
+                    )
+            for j, port in enumerate(container.get("ports") or []):
+                if not isinstance(port, dict):
+                    raise MalformedSpec(f"{where}ports[{j}] is a {type(port).__name__}")
+            for j, env in enumerate(container.get("env") or []):
+                if not isinstance(env, dict):
+                    raise MalformedSpec(f"{where}env[{j}] is a {type(env).__name__}")
+    for i, volume in enumerate(spec.get("volumes") or []):
+        if not isinstance(volume, dict):
+            raise MalformedSpec(f"volumes[{i}] is a {type(volume).__name__}")
+
+
 def pod_spec_facts(
     spec: dict[str, Any], namespace: str, sa_automount: Callable[[str, str], bool | None]
 ) -> dict[str, Any]:
     """The ``cis`` fields of one pod spec. ``sa_automount(namespace, name)`` gives the
-    effective automount of a service account (True when unset), None when unknown."""
+    effective automount of a service account (True when unset), None when unknown.
+    Raises MalformedSpec for a spec the API server would refuse."""
+    check_spec_shape(spec)
     pod_sc = spec.get("securityContext") or {}
     names: dict[str, list[str]] = {
         k: []

@@ -15,6 +15,13 @@ class Resource:
     version: str
     namespaced: bool
     fact: str  # dotted fact path under "cluster."
+    plural: str = ""  # the URL's plural when ``name`` differs (two groups' NetworkPolicy)
+    # A custom resource most clusters do not have (Cilium's, Calico's): not served (404), or
+    # absent from evidence recorded before cisaudit read it, means there is none.
+    optional: bool = False
+    # Names, labels and namespaces only, never contents (ConfigMaps): asked for as
+    # PartialObjectMetadataList, and anything more is dropped on reading.
+    metadata_only: bool = False
 
     @property
     def api_version(self) -> str:
@@ -23,14 +30,28 @@ class Resource:
     @property
     def path(self) -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        return f"{base}/{self.name}"
+        return f"{base}/{self.plural or self.name}"
 
     @property
     def section(self) -> str:
         return f"k8s.api.{self.name}"
 
+    @property
+    def export_name(self) -> str:
+        """The name ``kubectl get`` takes (``networkpolicies.crd.projectcalico.org``)."""
+        plural = self.plural or self.name
+        return f"{plural}.{self.group}" if self.group else plural
 
-WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job", "CronJob")
+
+WORKLOAD_KINDS = (
+    "Deployment",
+    "DaemonSet",
+    "StatefulSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+)
 RESOURCES: tuple[Resource, ...] = (
     Resource("namespaces", "Namespace", "", "v1", False, "namespaces"),
     Resource("pods", "Pod", "", "v1", True, "pods"),
@@ -41,6 +62,18 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("replicasets", "ReplicaSet", "apps", "v1", True, "workloads"),
     Resource("jobs", "Job", "batch", "v1", True, "workloads"),
     Resource("cronjobs", "CronJob", "batch", "v1", True, "workloads"),
+    # legacy, and missing from most exports: absent means none (like the custom resources)
+    Resource(
+        "replicationcontrollers",
+        "ReplicationController",
+        "",
+        "v1",
+        True,
+        "workloads",
+        optional=True,
+    ),
+    Resource("services", "Service", "", "v1", True, "services"),
+    Resource("configmaps", "ConfigMap", "", "v1", True, "configmaps", metadata_only=True),
     Resource("roles", "Role", "rbac.authorization.k8s.io", "v1", True, "roles"),
     Resource(
         "clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False, "clusterroles"
@@ -90,6 +123,47 @@ RESOURCES: tuple[Resource, ...] = (
         "v1",
         False,
         "admission_policies.bindings",
+    ),
+)
+# Network policies of the CNI plugins that bring their own (5.3.2 counts them too).
+RESOURCES += (
+    Resource(
+        "ciliumnetworkpolicies",
+        "CiliumNetworkPolicy",
+        "cilium.io",
+        "v2",
+        True,
+        "cni_policies.cilium",
+        optional=True,
+    ),
+    Resource(
+        "ciliumclusterwidenetworkpolicies",
+        "CiliumClusterwideNetworkPolicy",
+        "cilium.io",
+        "v2",
+        False,
+        "cni_policies.cilium_clusterwide",
+        optional=True,
+    ),
+    Resource(
+        "calico-networkpolicies",
+        "NetworkPolicy",
+        "crd.projectcalico.org",
+        "v1",
+        True,
+        "cni_policies.calico",
+        plural="networkpolicies",
+        optional=True,
+    ),
+    Resource(
+        "calico-globalnetworkpolicies",
+        "GlobalNetworkPolicy",
+        "crd.projectcalico.org",
+        "v1",
+        False,
+        "cni_policies.calico_global",
+        plural="globalnetworkpolicies",
+        optional=True,
     ),
 )
 BY_NAME = {r.name: r for r in RESOURCES}
