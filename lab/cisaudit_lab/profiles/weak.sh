@@ -37,6 +37,13 @@ set_file /etc/docker/daemon.json audit:audit 0606 '{"max-concurrent-downloads": 
 chown audit:root /etc/docker
 chmod 0707 /etc/docker
 
+# On an ordinary host the root file system is a shared mount, and dockerd then bind-mounts
+# its data root onto itself to make it private: the data root becomes a mount point of the
+# root file system's own device. This lab's root is not shared, so that bind mount is made
+# here, as dockerd makes it: 1.1.1 must still FAIL (a mount point, but no file system of
+# its own).
+mkdir -p /srv/docker
+mount --bind /srv/docker /srv/docker && mount --make-private /srv/docker
 start_containerd
 start_dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 \
     --tls --tlscacert /etc/docker/tls/ca.pem --tlscert=/etc/docker/tls/server-cert.pem \

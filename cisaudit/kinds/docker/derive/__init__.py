@@ -31,6 +31,7 @@ from cisaudit.kinds.docker.derive.files import (  # noqa: F401
     resolve_paths,
 )
 from cisaudit.kinds.docker.derive.host import (  # noqa: F401
+    own_filesystem,
     parse_audit_rules,
     parse_cgroups,
     parse_content_trust,
@@ -160,6 +161,7 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
             daemon["default_bridge_icc"] = None if icc is None else str(icc).lower() == "true"
 
     root_dir = paths.get("docker_root")
+    root_mount = own_filesystem(root_dir, sections.get("host.mounts"))
     content_trust = parse_content_trust(sections.get("host.environment"))
     listeners = parse_listeners(sections.get("host.listeners"))
     group = sections.get("host.group")
@@ -175,10 +177,9 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
             if m
         ],
         "docker_root_separate": (
-            root_dir in parse_mountpoints(sections.get("host.mounts"))
-            if _ok(sections, "host.mounts")
-            else None
+            (root_mount or {}).get("separate") if _ok(sections, "host.mounts") else None
         ),
+        "docker_root_mount": root_mount if _ok(sections, "host.mounts") else None,
         "content_trust": content_trust["value"] if content_trust else None,
         "content_trust_source": content_trust["source"] if content_trust else None,
         "listeners": listeners,

@@ -44,6 +44,78 @@ def parse_mountpoints(section: Section | None) -> set[str]:
     return points
 
 
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mountinfo(section: Section | None) -> list[dict[str, str]]:
+    """/proc/self/mountinfo, in order: mount point, the root of the mount within its file
+    system, the device (major:minor), the file-system type and the source."""
+    mounts = []
+    for line in (section.output if section else "").splitlines():
+        fields = line.split(" ")
+        if len(fields) < 7 or "-" not in fields[6:]:
+            continue
+        sep = fields.index("-", 6)
+        mounts.append(
+            {
+                "device": fields[2],
+                "root": _unescape(fields[3]),
+                "mount_point": _unescape(fields[4]),
+                "fs_type": fields[sep + 1] if len(fields) > sep + 1 else "",
+                "source": _unescape(fields[sep + 2]) if len(fields) > sep + 2 else "",
+            }
+        )
+    return mounts
+
+
+def _mount_of(path: str, mounts: list[dict[str, str]]) -> dict[str, str] | None:
+    """The mount a path lives on: the longest mount point above it, the last one mounted
+    there when several are stacked."""
+    best: dict[str, str] | None = None
+    for mount in mounts:
+        point = mount["mount_point"].rstrip("/") or "/"
+        if path == point or path.startswith(point.rstrip("/") + "/") or point == "/":
+            if best is None or len(point) >= len(best["mount_point"].rstrip("/") or "/"):
+                best = mount
+    return best
+
+
+def own_filesystem(path: str | None, section: Section | None) -> dict[str, Any] | None:
+    """Whether ``path`` is on a file system of its own: the mount it lives on is mounted at
+    the path itself *and* is another device than the file system of its parent directory.
+
+    "Is a mount point" is not enough: dockerd bind-mounts its data root onto itself (to set
+    mount propagation), so on an ordinary host /var/lib/docker is always a mount point, of
+    the root file system's own device, with the directory as the mount's root field."""
+    if not path or not section:
+        return None
+    path = path.rstrip("/") or "/"
+    mounts = parse_mountinfo(section)
+    mine = _mount_of(path, mounts)
+    if mine is None:
+        return None
+    parent = _mount_of(path.rsplit("/", 1)[0] or "/", mounts) if path != "/" else None
+    at_path = (mine["mount_point"].rstrip("/") or "/") == path
+    separate = at_path and parent is not None and mine["device"] != parent["device"]
+    return {
+        "separate": separate,
+        "mount_point": mine["mount_point"],
+        "device": mine["device"],
+        "root": mine["root"],
+        "fs_type": mine["fs_type"],
+        "source": mine["source"],
+        "parent_device": parent["device"] if parent else None,
+        "why": "its own file system"
+        if separate
+        else (
+            f"a bind mount of {mine['root']} from the parent's file system ({mine['device']})"
+            if at_path
+            else f"on the file system mounted at {mine['mount_point']} ({mine['device']})"
+        ),
+    }
+
+
 def parse_listeners(section: Section | None) -> list[dict[str, Any]]:
     found = []
     for line in (section.output if section else "").splitlines():

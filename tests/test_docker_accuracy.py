@@ -1,0 +1,99 @@
+"""Docker host facts where "is it mounted" is the wrong question: 1.1.1 judged by the
+mount table's device and mount root, as the kernel records them (/proc/self/mountinfo)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cisaudit.evidence import Section
+from cisaudit.kinds.docker.derive.host import own_filesystem
+
+ROOT = "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw,errors=remount-ro"
+PROC = "26 22 0:22 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw"
+
+
+def _mounts(*lines: str) -> Section:
+    return Section(command="cat /proc/self/mountinfo", rc=0, output="\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("lines", "path", "separate", "why"),
+    [
+        # the trap: dockerd bind-mounts its data root onto itself on a shared root
+        (
+            (
+                ROOT,
+                PROC,
+                "120 22 254:0 /var/lib/docker /var/lib/docker rw,relatime - ext4 /dev/mapper/vg-root rw",
+            ),
+            "/var/lib/docker",
+            False,
+            "bind mount of /var/lib/docker",
+        ),
+        # no mount at all: a folder on the root file system
+        ((ROOT, PROC), "/var/lib/docker", False, "mounted at /"),
+        # a partition of its own, with dockerd's self bind mount stacked on top
+        (
+            (
+                ROOT,
+                PROC,
+                "121 22 8:17 / /var/lib/docker rw,relatime shared:50 - xfs /dev/sdb1 rw",
+                "130 121 8:17 / /var/lib/docker rw,relatime - xfs /dev/sdb1 rw",
+            ),
+            "/var/lib/docker",
+            True,
+            "its own file system",
+        ),
+        # /var is separate, docker is a folder in it (bound onto itself): not its own
+        (
+            (
+                ROOT,
+                PROC,
+                "40 22 8:2 / /var rw,relatime shared:30 - ext4 /dev/sda2 rw",
+                "120 40 8:2 /lib/docker /var/lib/docker rw,relatime - ext4 /dev/sda2 rw",
+            ),
+            "/var/lib/docker",
+            False,
+            "bind mount of /lib/docker",
+        ),
+        # a relocated data root on a partition bound from elsewhere
+        (
+            (
+                ROOT,
+                PROC,
+                "50 22 8:33 / /data rw - ext4 /dev/sdc1 rw",
+                "60 22 8:33 /docker /srv/docker rw - ext4 /dev/sdc1 rw",
+            ),
+            "/srv/docker",
+            True,
+            "its own file system",
+        ),
+        # a btrfs subvolume of the root file system: the same device, not separate
+        (
+            (
+                "22 1 0:44 /@ / rw,relatime shared:1 - btrfs /dev/sda3 rw,subvol=/@",
+                "60 22 0:44 /@docker /var/lib/docker rw,relatime - btrfs /dev/sda3 rw,subvol=/@docker",
+            ),
+            "/var/lib/docker",
+            False,
+            "bind mount of /@docker",
+        ),
+        # a mount point with an escaped space in its name
+        (
+            (ROOT, r"70 22 8:49 / /srv/docker\040data rw - ext4 /dev/sdd1 rw"),
+            "/srv/docker data",
+            True,
+            "its own file system",
+        ),
+    ],
+)
+def test_own_filesystem(lines: tuple[str, ...], path: str, separate: bool, why: str) -> None:
+    found = own_filesystem(path, _mounts(*lines))
+    assert found is not None
+    assert found["separate"] is separate, found
+    assert why in found["why"]
+
+
+def test_unknown_without_the_mount_table() -> None:
+    assert own_filesystem("/var/lib/docker", None) is None
+    assert own_filesystem(None, _mounts(ROOT)) is None
