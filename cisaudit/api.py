@@ -388,7 +388,14 @@ class _Planned:
 
 
 def plan(item: TargetEvidence, catalog: Catalog, selection: Selection) -> _Planned:
-    chosen = catalog.select(item.kind, item.platform_version, selection.benchmark)
+    version = item.platform_version
+    kind = KINDS.get(item.kind)
+    if version is None and kind is not None and kind.version and item.error is None:
+        try:  # evidence recorded before its version was kept
+            version = kind.load(kind.version)(item.sections)
+        except Exception:  # noqa: BLE001 - a version is a preference, never a failure
+            version = None
+    chosen = catalog.select(item.kind, version, selection.benchmark)
     extra = catalog.extra_packs(item.kind)
     if chosen is None:
         return _Planned(None, f"no benchmark for targets of kind {item.kind!r}", extra)

@@ -42,10 +42,13 @@ def test_packs_map_control_ids_onto_shared_checks(catalog: Catalog) -> None:
     privileged = docker.controls["5.5"]
     assert privileged.check_slug == "container-privileged"
     assert privileged.check == catalog.checks["container-privileged"].logic
-    # the versions share checks: 1.11 adds two (4.2.15, 5.2.10 "capabilities assigned", which
-    # 1.12 keeps as 5.2.9) to the 248 of Docker 1.6.0 and Kubernetes 1.12
+    # the versions share checks: Kubernetes 1.11 adds two (4.2.15, and 5.2.10 "capabilities
+    # assigned", which 1.12 keeps as 5.2.9) and Docker 1.8.0 one (2.7 devicemapper) to the
+    # 248 of Docker 1.6.0 and Kubernetes 1.12
     assert len(catalog.get("cis-kubernetes-1.11").controls) == 133
-    assert len(catalog.checks) == 250
+    assert len(catalog.get("cis-docker-1.8.0").controls) == 118
+    assert catalog.get("cis-docker-1.8.0").controls["2.8"].check_slug == "daemon-tcp-requires-tls"
+    assert len(catalog.checks) == 251
     shared = {c.check_slug for c in catalog.get("cis-kubernetes-1.11").controls.values()} & {
         c.check_slug for c in catalog.get("cis-kubernetes-1.12").controls.values()
     }

@@ -16,77 +16,96 @@ def _mounts(*lines: str) -> Section:
     return Section(command="cat /proc/self/mountinfo", rc=0, output="\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize(
-    ("lines", "path", "separate", "why"),
-    [
-        # the trap: dockerd bind-mounts its data root onto itself on a shared root
+CASES = [
+    # the trap: dockerd bind-mounts its data root onto itself on a shared root
+    (
+        (ROOT, PROC, "120 22 254:0 /var/lib/docker /var/lib/docker rw,relatime - ext4 /dev/vg rw"),
+        "/var/lib/docker",
+        False,
+        "bind mount of /var/lib/docker",
+    ),
+    # no mount at all: a folder on the root file system
+    ((ROOT, PROC), "/var/lib/docker", False, "a folder of the root file system"),
+    # a partition of its own, with dockerd's self bind mount stacked on top
+    (
         (
-            (
-                ROOT,
-                PROC,
-                "120 22 254:0 /var/lib/docker /var/lib/docker rw,relatime - ext4 /dev/mapper/vg-root rw",
-            ),
-            "/var/lib/docker",
-            False,
-            "bind mount of /var/lib/docker",
+            ROOT,
+            PROC,
+            "121 22 8:17 / /var/lib/docker rw,relatime shared:50 - xfs /dev/sdb1 rw",
+            "130 121 8:17 / /var/lib/docker rw,relatime - xfs /dev/sdb1 rw",
         ),
-        # no mount at all: a folder on the root file system
-        ((ROOT, PROC), "/var/lib/docker", False, "mounted at /"),
-        # a partition of its own, with dockerd's self bind mount stacked on top
+        "/var/lib/docker",
+        True,
+        "its own file system",
+    ),
+    # /var is a partition of its own and docker a folder in it (bound onto itself): the data
+    # cannot fill the root file system
+    (
         (
-            (
-                ROOT,
-                PROC,
-                "121 22 8:17 / /var/lib/docker rw,relatime shared:50 - xfs /dev/sdb1 rw",
-                "130 121 8:17 / /var/lib/docker rw,relatime - xfs /dev/sdb1 rw",
-            ),
-            "/var/lib/docker",
-            True,
-            "its own file system",
+            ROOT,
+            PROC,
+            "40 22 8:2 / /var rw,relatime shared:30 - ext4 /dev/sda2 rw",
+            "120 40 8:2 /lib/docker /var/lib/docker rw,relatime - ext4 /dev/sda2 rw",
         ),
-        # /var is separate, docker is a folder in it (bound onto itself): not its own
+        "/var/lib/docker",
+        True,
+        "its own file system",
+    ),
+    # user-namespace remapping: the data root is a subdirectory of a separate one
+    (
         (
-            (
-                ROOT,
-                PROC,
-                "40 22 8:2 / /var rw,relatime shared:30 - ext4 /dev/sda2 rw",
-                "120 40 8:2 /lib/docker /var/lib/docker rw,relatime - ext4 /dev/sda2 rw",
-            ),
-            "/var/lib/docker",
-            False,
-            "bind mount of /lib/docker",
+            ROOT,
+            PROC,
+            "121 22 8:17 / /var/lib/docker rw - xfs /dev/sdb1 rw",
+            "131 121 8:17 /231072.231072 /var/lib/docker/231072.231072 rw - xfs /dev/sdb1 rw",
         ),
-        # a relocated data root on a partition bound from elsewhere
+        "/var/lib/docker/231072.231072",
+        True,
+        "its own file system",
+    ),
+    # a relocated data root on a partition bound from elsewhere
+    (
         (
-            (
-                ROOT,
-                PROC,
-                "50 22 8:33 / /data rw - ext4 /dev/sdc1 rw",
-                "60 22 8:33 /docker /srv/docker rw - ext4 /dev/sdc1 rw",
-            ),
-            "/srv/docker",
-            True,
-            "its own file system",
+            ROOT,
+            PROC,
+            "50 22 8:33 / /data rw - ext4 /dev/sdc1 rw",
+            "60 22 8:33 /docker /srv/docker rw - ext4 /dev/sdc1 rw",
         ),
-        # a btrfs subvolume of the root file system: the same device, not separate
+        "/srv/docker",
+        True,
+        "its own file system",
+    ),
+    # a btrfs subvolume of the root file system: the same device, not separate
+    (
         (
-            (
-                "22 1 0:44 /@ / rw,relatime shared:1 - btrfs /dev/sda3 rw,subvol=/@",
-                "60 22 0:44 /@docker /var/lib/docker rw,relatime - btrfs /dev/sda3 rw,subvol=/@docker",
-            ),
-            "/var/lib/docker",
-            False,
-            "bind mount of /@docker",
+            "22 1 0:44 /@ / rw,relatime shared:1 - btrfs /dev/sda3 rw,subvol=/@",
+            "60 22 0:44 /@docker /var/lib/docker rw,relatime - btrfs /dev/sda3 rw,subvol=/@docker",
         ),
-        # a mount point with an escaped space in its name
+        "/var/lib/docker",
+        False,
+        "bind mount of /@docker",
+    ),
+    # the lab's shape: an overlay root and the data root on a bind mount of it
+    (
         (
-            (ROOT, r"70 22 8:49 / /srv/docker\040data rw - ext4 /dev/sdd1 rw"),
-            "/srv/docker data",
-            True,
-            "its own file system",
+            "75 51 0:40 / / rw,relatime shared:3 master:2 - overlay overlay rw",
+            "50 75 0:40 /srv/docker /srv/docker rw,relatime shared:3 - overlay overlay rw",
         ),
-    ],
-)
+        "/srv/docker",
+        False,
+        "bind mount of /srv/docker",
+    ),
+    # a mount point with an escaped space in its name
+    (
+        (ROOT, r"70 22 8:49 / /srv/docker\040data rw - ext4 /dev/sdd1 rw"),
+        "/srv/docker data",
+        True,
+        "its own file system",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "path", "separate", "why"), CASES)
 def test_own_filesystem(lines: tuple[str, ...], path: str, separate: bool, why: str) -> None:
     found = own_filesystem(path, _mounts(*lines))
     assert found is not None

@@ -76,7 +76,13 @@ def _verdicts(run: Run) -> dict[str, dict[str, str]]:
 
 
 def _run(targets: list[TargetEvidence]) -> Run:
-    run = build_run(targets, catalog=CATALOG, selection=Selection(), started="t", options={})
+    # The benchmark is named: a mutated `docker info` hides the engine's version, and the
+    # newest benchmark is then chosen (with that reason), which is right but another set.
+    benchmarks = {t.kind for t in targets}
+    named = "cis-docker-1.6.0" if benchmarks <= {"docker-host", "local"} else None
+    run = build_run(
+        targets, catalog=CATALOG, selection=Selection(benchmark=named), started="t", options={}
+    )
     json.dumps(run.to_dict())  # results.json can be written: every value is serialisable
     return run
 

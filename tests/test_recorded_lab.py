@@ -106,3 +106,41 @@ def test_failures_name_offenders_and_carry_a_fix(outcome) -> None:  # type: igno
         if result.status.value == "FAIL":
             assert result.remediation, f"{result.control_id} fails without a remediation snippet"
             assert result.evidence, f"{result.control_id} fails without evidence keys"
+
+
+def _docker_180(control_id: str) -> str:
+    """A CIS Docker 1.6.0 id as 1.8.0 numbers it: 2.7-2.18 became 2.8-2.19 (the new 2.7 is
+    the devicemapper driver)."""
+    section, _, number = control_id.partition(".")
+    if section == "2" and number.isdigit() and int(number) >= 7:
+        return f"2.{int(number) + 1}"
+    return control_id
+
+
+def test_docker_1_8_0_on_the_recorded_lab() -> None:
+    """CIS Docker 1.8.0 judges the lab hosts as 1.6.0 does, under its own numbers, plus the
+    devicemapper driver (2.7), which no lab engine uses."""
+    from cisaudit.api import Selection
+
+    outcome = evaluate_bundle(BUNDLE, selection=Selection(benchmark="cis-docker-1.8.0"))
+    for target in outcome.run.targets:
+        want = {_docker_180(c): s for c, s in EXPECTED[target.name.removeprefix("lab-")].items()}
+        want["2.7"] = "PASS"
+        got = {r.control_id: r.status.value for r in target.results}
+        assert target.benchmark == "cis-docker-1.8.0" and len(got) == 118
+        assert got == want, {c: (want.get(c), got.get(c)) for c in got if got[c] != want.get(c)}
+
+
+def test_kubernetes_1_11_on_the_recorded_nodes() -> None:
+    """CIS Kubernetes 1.11 judges the lab nodes as 1.12 does, plus its 4.2.15 (the kubelet's
+    IPAddressDeny), a review item wherever a kubelet runs."""
+    from cisaudit.api import Selection
+
+    nodes = HERE / "data" / "bundles" / "lab-k8s-nodes.json"
+    expected = yaml.safe_load((HERE / "lab" / "expected-k8s.yaml").read_text())
+    outcome = evaluate_bundle(nodes, selection=Selection(benchmark="cis-kubernetes-1.11"))
+    for target in outcome.run.targets:
+        want = dict(expected[target.name.removeprefix("lab-")])
+        got = {r.control_id: r.status.value for r in target.results}
+        assert got.pop("4.2.15") == "MANUAL"
+        assert got == want, {c: (want.get(c), got.get(c)) for c in got if got[c] != want.get(c)}

@@ -284,10 +284,13 @@ class Catalog:
         if not candidates:
             return None
         minor = ".".join(platform_version.lstrip("v").split(".")[:2]) if platform_version else ""
+        major = minor.split(".")[0] if minor else ""
         if minor:
             for pack in reversed(candidates):
                 if minor in pack.platform_versions:
                     return Selected(pack, f"{pack.id} covers version {minor} of this {kind}")
+                if major in pack.platform_versions:  # listed by major version (Docker Engine)
+                    return Selected(pack, f"{pack.id} covers version {major} of this {kind}")
         newest = candidates[-1]
         covered = [p for p in candidates if p.platform_versions]
         if minor and covered:
@@ -894,9 +897,27 @@ def _params(data: LineDict, path: Path) -> dict[str, Param]:
 
 
 def _add_framework(catalog: Catalog, framework: Framework) -> None:
-    """Register a framework and note, on each control, the items it gives evidence for."""
+    """Register a framework and note, on each control, the items it gives evidence for.
+
+    A mapping names the controls of one benchmark version; the same checks under another
+    version of that benchmark (CIS Docker 1.8.0's 2.8 is 1.6.0's 2.7) give the same
+    evidence, so each item is extended to them: a mapping is written once."""
     if framework.id in catalog.frameworks:
         raise SourceError(framework.source, None, f"framework {framework.id!r} is defined twice")
+    by_check: dict[tuple[str, str], list[str]] = {}
+    for pack in catalog.packs.values():
+        for control in pack.controls.values():
+            by_check.setdefault((pack.name, control.check_slug), []).append(control.key)
+    for item in framework.items:
+        for role in ("controls", "supporting"):
+            keys = getattr(item, role)
+            extra = []
+            for key in keys:
+                pack_id, _, control_id = key.partition("/")
+                pack = catalog.packs[pack_id]
+                slug = pack.controls[control_id].check_slug
+                extra += [k for k in by_check.get((pack.name, slug), []) if k not in keys]
+            keys.extend(dict.fromkeys(extra))
     catalog.frameworks[framework.id] = framework
     for item in framework.items:
         for key in item.controls + item.supporting:

@@ -30,6 +30,9 @@ class Kind:
     # "module:function" (catalog, pack, facts, selection) -> [(control, reason)]: controls of
     # another kind this target answers for as NOT_APPLICABLE (a managed control plane).
     stand_ins: str | None = None
+    # "module:function" (sections) -> version string: the platform's version, read from
+    # evidence recorded without one (before it was kept), to choose the benchmark.
+    version: str | None = None
 
     def load(self, ref: str) -> Any:
         module, _, name = ref.partition(":")
@@ -38,10 +41,15 @@ class Kind:
 
 _DOCKER_COLLECT = "cisaudit.kinds.docker.collect:collect_docker_host"
 _DOCKER_DERIVE = "cisaudit.kinds.docker.derive:derive"
+_DOCKER_VERSION = "cisaudit.kinds.docker.collect:engine_version"
 
 KINDS: dict[str, Kind] = {
-    "docker-host": Kind("docker-host", "ssh", _DOCKER_COLLECT, _DOCKER_DERIVE, DOCKER_FACTS),
-    "local": Kind("local", "local", _DOCKER_COLLECT, _DOCKER_DERIVE, DOCKER_FACTS),
+    "docker-host": Kind(
+        "docker-host", "ssh", _DOCKER_COLLECT, _DOCKER_DERIVE, DOCKER_FACTS, version=_DOCKER_VERSION
+    ),
+    "local": Kind(
+        "local", "local", _DOCKER_COLLECT, _DOCKER_DERIVE, DOCKER_FACTS, version=_DOCKER_VERSION
+    ),
     "k8s-node": Kind(
         "k8s-node",
         "ssh",

@@ -8,6 +8,7 @@ as controls and containers grow.
 
 from __future__ import annotations
 
+import json
 import secrets
 import shlex
 import time
@@ -49,6 +50,18 @@ def stat_script(nonce: str, paths: dict[str, str]) -> str:
     )
 
 
+def engine_version(sections: dict[str, Section]) -> str | None:
+    """The engine's version (``docker info``'s ServerVersion), which chooses the benchmark."""
+    section = sections.get("docker.info")
+    if section is None or section.rc != 0:
+        return None
+    try:
+        version = json.loads(section.output).get("ServerVersion")
+    except (ValueError, AttributeError):
+        return None
+    return str(version) if version else None
+
+
 def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
     """Run both phases; a transport failure becomes ``error`` on the evidence, not an exception."""
     started = time.monotonic()
@@ -63,6 +76,7 @@ def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
             raise TransportError(f"the probe produced no output: {scrub_text(reason)}")
         _redact(sections)  # before planning: phase 2 is planned from what derive will see
         evidence.sections.update(sections)
+        evidence.platform_version = engine_version(sections)
         paths = paths_to_stat(sections)
         if paths:
             done = transport.run(stat_script(nonce, paths), timeout=target.command_timeout)

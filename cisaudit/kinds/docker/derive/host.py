@@ -82,22 +82,31 @@ def _mount_of(path: str, mounts: list[dict[str, str]]) -> dict[str, str] | None:
 
 
 def own_filesystem(path: str | None, section: Section | None) -> dict[str, Any] | None:
-    """Whether ``path`` is on a file system of its own: the mount it lives on is mounted at
-    the path itself *and* is another device than the file system of its parent directory.
+    """Whether ``path`` lives on a file system other than the root file system: the device
+    (major:minor) of the mount it lives on differs from that of the mount at /.
 
-    "Is a mount point" is not enough: dockerd bind-mounts its data root onto itself (to set
-    mount propagation), so on an ordinary host /var/lib/docker is always a mount point, of
-    the root file system's own device, with the directory as the mount's root field."""
+    "Is a mount point" is the wrong question: where the root file system is a shared mount
+    (most hosts), dockerd bind-mounts its data root onto itself to make it private, so
+    /var/lib/docker is always a mount point there, of the root file system's own device,
+    with the directory as the mount's root field. A data root under user-namespace
+    remapping (/var/lib/docker/231072.231072) is a subdirectory of the configured one and
+    shares its file system, separate or not."""
     if not path or not section:
         return None
     path = path.rstrip("/") or "/"
     mounts = parse_mountinfo(section)
     mine = _mount_of(path, mounts)
-    if mine is None:
+    root = _mount_of("/", mounts)
+    if mine is None or root is None:
         return None
-    parent = _mount_of(path.rsplit("/", 1)[0] or "/", mounts) if path != "/" else None
+    separate = mine["device"] != root["device"]
     at_path = (mine["mount_point"].rstrip("/") or "/") == path
-    separate = at_path and parent is not None and mine["device"] != parent["device"]
+    if separate:
+        why = f"its own file system ({mine['fs_type']} {mine['source']}, {mine['device']})"
+    elif at_path:
+        why = f"a bind mount of {mine['root']} from the root file system ({mine['device']})"
+    else:
+        why = f"a folder of the root file system ({mine['device']}, mounted at /)"
     return {
         "separate": separate,
         "mount_point": mine["mount_point"],
@@ -105,14 +114,8 @@ def own_filesystem(path: str | None, section: Section | None) -> dict[str, Any] 
         "root": mine["root"],
         "fs_type": mine["fs_type"],
         "source": mine["source"],
-        "parent_device": parent["device"] if parent else None,
-        "why": "its own file system"
-        if separate
-        else (
-            f"a bind mount of {mine['root']} from the parent's file system ({mine['device']})"
-            if at_path
-            else f"on the file system mounted at {mine['mount_point']} ({mine['device']})"
-        ),
+        "root_device": root["device"],
+        "why": why,
     }
 
 
