@@ -322,9 +322,63 @@ def _collect_target(target: Target, accept_new_host_keys: bool) -> TargetEvidenc
         return _failed(target, str(exc))
     try:
         collected: TargetEvidence = collector(target, transport)
+        if target.kind_source == "default" and collected.error is None:
+            collected = _what_runs_here(target, transport, collected)
         return collected
     finally:
         transport.close()
+
+
+def _what_runs_here(target: Target, transport: Any, evidence: TargetEvidence) -> TargetEvidence:
+    """For a host the inventory gave no kind (a Docker host by default): let what it runs
+    decide, over the same connection. A kubelet, an API server or etcd adds the Kubernetes
+    node benchmark (with the roles they show); a host with Kubernetes components and no
+    Docker engine is a Kubernetes node only; a host with neither says so, instead of a
+    page of ERRORs. Explicit ``kind`` and ``roles`` in the inventory always win."""
+    from cisaudit.kinds.docker.collect import detect, engine_version
+
+    runs = detect(evidence.sections)
+    evidence.detected = runs
+    roles = [
+        role
+        for role, shown in (
+            ("control-plane", "kube-apiserver" in runs),
+            ("etcd", "etcd" in runs),
+            ("worker", "kubelet" in runs),
+        )
+        if shown
+    ]
+    # `docker info` exits 0 with only client details when no engine answers: the engine's
+    # own version says one did
+    docker = "dockerd" in runs or engine_version(evidence.sections) is not None
+    listed = ", ".join(runs) or "none of dockerd, kubelet, kube-apiserver, etcd, k3s, rke2"
+    evidence.kind_source = f"default; the host runs: {listed}"
+    if not roles:
+        if not docker:
+            evidence.nothing = (
+                "nothing cisaudit audits runs on this host: no Docker engine and no Kubernetes "
+                "component (dockerd, kubelet, kube-apiserver, etcd, k3s, rke2)"
+            )
+        return evidence
+    kind = KINDS["k8s-node"]
+    node: TargetEvidence = kind.load(kind.collect)(
+        replace(target, kind="k8s-node", roles=tuple(roles)), transport
+    )
+    if node.error:
+        evidence.kind_source += f"; the Kubernetes node probe failed: {node.error}"
+        return evidence
+    node.detected = runs
+    if not docker:  # a Kubernetes node without Docker: that is all it is
+        node.kind_source = evidence.kind_source + "; audited as a Kubernetes node"
+        node.remote_calls = transport.calls
+        return node
+    evidence.also = ["k8s-node"]
+    evidence.roles = roles
+    evidence.kind_source += "; audited as a Docker host and a Kubernetes node"
+    for name, section in node.sections.items():
+        evidence.sections[f"k8s-node:{name}"] = section
+    evidence.remote_calls = transport.calls
+    return evidence
 
 
 def _from_bundle(target: Target) -> TargetEvidence:
@@ -421,6 +475,13 @@ def build_run(
         planned = plan(item, catalog, selection)
         with bulk_objects():
             result, judged = evaluate_target(item, planned, catalog, selection)
+            for extra_kind in item.also:
+                view = _view(item, extra_kind)
+                extra, extra_judged = evaluate_target(
+                    view, plan(view, catalog, selection), catalog, selection
+                )
+                _merge(result, extra, f"{extra_kind}:")
+                judged = judged + extra_judged
         for control in judged:
             controls[control.key] = control.info()
             sections[control.benchmark] = catalog.packs[control.benchmark].sections
@@ -444,6 +505,29 @@ def build_run(
     apply_waivers(run, waivers, as_of)
     finish_run(run)
     return run
+
+
+def _view(item: TargetEvidence, kind: str) -> TargetEvidence:
+    """The evidence of one more kind a host was audited as (its prefixed sections)."""
+    prefix = f"{kind}:"
+    return replace(
+        item,
+        kind=kind,
+        also=[],
+        sections={k[len(prefix) :]: v for k, v in item.sections.items() if k.startswith(prefix)},
+    )
+
+
+def _merge(result: TargetResult, extra: TargetResult, prefix: str) -> None:
+    """One target's results of another kind, beside its own (evidence keys prefixed)."""
+    for item in extra.results:
+        item.evidence = [prefix + key for key in item.evidence]
+    result.results += extra.results
+    result.packs += [p for p in extra.packs if p not in result.packs]
+    result.evidence_sha256.update({prefix + k: v for k, v in extra.evidence_sha256.items()})
+    for framework, variants in extra.variants.items():
+        result.variants.setdefault(framework, []).extend(variants)
+    result.selection += f"; also {extra.benchmark}: {extra.selection}"
 
 
 def finish_run(run: Run) -> None:
@@ -495,6 +579,8 @@ def evaluate_target(
         remote_calls=item.remote_calls,
         packs=[p.id for p in planned.packs],
         selection=planned.reason,
+        kind_source=item.kind_source,
+        detected=list(item.detected),
     )
     kind = KINDS.get(item.kind)
     chosen = [
@@ -506,6 +592,9 @@ def evaluate_target(
     if not planned.packs or kind is None:
         result.reachable = False
         result.error = item.error or planned.reason
+        return result, []
+    if item.nothing:  # reachable, and nothing to audit: no results, not ERRORs
+        result.selection = item.nothing
         return result, []
     if item.error is not None:
         result.results = [

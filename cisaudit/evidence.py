@@ -51,6 +51,15 @@ class TargetEvidence:
     # Parameter values the inventory sets for this target (vars.cisaudit_params), kept with
     # the evidence so that offline evaluation judges against the same values.
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # How the kind (and roles) were decided: "inventory", "group kube_node", "default"; and
+    # what the probe found running, when it looked (dockerd, kubelet, kube-apiserver ...).
+    kind_source: str = "inventory"
+    detected: list[str] = field(default_factory=list)
+    # Other kinds this host was also audited as (a Docker host that runs a kubelet): their
+    # sections are in ``sections`` under "<kind>:" prefixes.
+    also: list[str] = field(default_factory=list)
+    # Why nothing was audited on a reachable host (nothing cisaudit audits runs there).
+    nothing: str | None = None
     sections: dict[str, Section] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +118,10 @@ _TARGET_TYPES: dict[str, tuple[type, ...]] = {
     "error": (str, type(None)),
     "platform_version": (str, type(None)),
     "params": (dict,),
+    "kind_source": (str,),
+    "detected": (list,),
+    "also": (list,),
+    "nothing": (str, type(None)),
     "evidence": (dict,),
 }
 _REQUIRED_TARGET_KEYS = ("name", "kind")

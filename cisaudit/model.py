@@ -11,7 +11,7 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 
 class Status(str, enum.Enum):
@@ -100,6 +100,9 @@ class TargetResult:
     results: list[Result] = field(default_factory=list)
     packs: list[str] = field(default_factory=list)  # every pack run on this target
     selection: str = ""  # why this benchmark was chosen (named, by version, or newest)
+    # 1.3: how the kind and roles were decided (inventory, a group name, what the host runs)
+    kind_source: str = "inventory"
+    detected: list[str] = field(default_factory=list)  # what the probe found running
     # SHA-256 of each raw evidence section of this target (the keys of Result.evidence).
     evidence_sha256: dict[str, str] = field(default_factory=dict)
     # Controls judged again against a framework's own parameter values (audit-log

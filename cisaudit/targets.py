@@ -9,6 +9,22 @@ from typing import Any
 # their API; "local" audits the machine cisaudit runs on; "bundle" is recorded evidence.
 KINDS = ("docker-host", "k8s-node", "k8s-cluster", "local", "bundle")
 NODE_ROLES = ("control-plane", "etcd", "worker")
+# Group names of the inventories teams already keep, and the node role each means:
+# kubespray's (kube_control_plane, the older kube-master, etcd, kube_node, kube-node,
+# k8s_cluster) and kubeadm-style ones (masters, workers).
+ROLE_GROUPS: dict[str, str] = {
+    "kube_control_plane": "control-plane",
+    "kube-master": "control-plane",
+    "kube_master": "control-plane",
+    "masters": "control-plane",
+    "control_plane": "control-plane",
+    "control-plane": "control-plane",
+    "etcd": "etcd",
+    "kube_node": "worker",
+    "kube-node": "worker",
+    "workers": "worker",
+}
+CLUSTER_GROUPS = ("k8s_cluster", "k8s-cluster")  # kubespray's parent of all the above
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,10 @@ class Target:
     command_timeout: float = 60.0
     vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     source: str = ""  # "file:line" where the target was defined
+    # How kind and roles were decided: "inventory" (written), "group <name>" (a group name
+    # teams already use: kubespray's, kubeadm-style), or "default" (a Docker host); the
+    # collector may add what the host turned out to run.
+    kind_source: str = "inventory"
 
     def params(self) -> dict[str, dict[str, Any]]:
         """Parameter values for this target's checks (``vars.cisaudit_params`` in the

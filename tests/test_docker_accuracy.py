@@ -116,3 +116,41 @@ def test_own_filesystem(lines: tuple[str, ...], path: str, separate: bool, why: 
 def test_unknown_without_the_mount_table() -> None:
     assert own_filesystem("/var/lib/docker", None) is None
     assert own_filesystem(None, _mounts(ROOT)) is None
+
+
+def _section(output: str, rc: int = 0) -> Section:
+    return Section(command="probe", rc=rc, output=output)
+
+
+@pytest.mark.parametrize(
+    ("sections", "version"),
+    [
+        ({"docker.info": _section('{"ServerVersion": "27.3.1"}')}, "27.3.1"),
+        # the socket is closed to the audit account: the running dockerd's binary speaks
+        (
+            {
+                "docker.info": _section("", rc=1),
+                "dockerd.version": _section(
+                    "exe /usr/bin/dockerd\nDocker version 20.10.24+dfsg1, build 5d6db84\n"
+                ),
+            },
+            "20.10.24+dfsg1",
+        ),
+        # the client's own version is never taken for the engine's
+        (
+            {
+                "docker.info": _section("", rc=1),
+                "docker.version": _section('{"Client": {"Version": "28.2.2"}, "Server": null}'),
+            },
+            None,
+        ),
+        ({"dockerd.version": _section("no dockerd process found", rc=3)}, None),
+        ({"dockerd.version": _section("Docker version $(reboot), build x")}, None),
+    ],
+)
+def test_the_engine_version_comes_from_the_engine(
+    sections: dict[str, Section], version: str | None
+) -> None:
+    from cisaudit.kinds.docker.collect import engine_version
+
+    assert engine_version(sections) == version

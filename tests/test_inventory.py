@@ -557,3 +557,36 @@ def test_ssh_keys_are_checked_when_the_inventory_loads(tmp_path: Path) -> None:
     with pytest.raises(InventoryError) as info:
         load_inventory(ini)
     assert info.value.line == 2 and "ansible_ssh_private_key_file" in str(info.value)
+
+
+def test_kubespray_and_kubeadm_group_names_make_kubernetes_nodes(tmp_path: Path) -> None:
+    from cisaudit.inventory import load_inventory
+
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text(
+        "all:\n  hosts:\n    node1: {ansible_host: 10.0.0.1}\n    node2: {ansible_host: 10.0.0.2}\n"
+        "    lb1: {ansible_host: 10.0.0.9}\n"
+        "    ext: {ansible_host: 10.0.0.5, cisaudit_kind: docker-host}\n"
+        "  children:\n"
+        "    kube_control_plane: {hosts: {node1: {}}}\n"
+        "    etcd: {hosts: {node1: {}, ext: {}}}\n"
+        "    kube_node: {hosts: {node2: {}}}\n"
+        "    k8s_cluster: {children: {kube_control_plane: {}, kube_node: {}}}\n"
+        "    loadbalancers: {hosts: {lb1: {}}}\n"
+    )
+    got = {t.name: (t.kind, t.roles, t.kind_source) for t in load_inventory(hosts).select(None)}
+    assert got["node1"] == ("k8s-node", ("control-plane", "etcd"), "group kube_control_plane, etcd")
+    assert got["node2"] == ("k8s-node", ("worker",), "group kube_node")
+    assert got["lb1"] == ("docker-host", (), "default")  # the probe decides what it runs
+    assert got["ext"][0] == "docker-host" and got["ext"][2] == "inventory"  # written wins
+    ini = tmp_path / "inventory.ini"
+    ini.write_text(
+        "[masters]\ncp1 ansible_host=10.1.0.1\n[workers]\nw1 ansible_host=10.1.0.2\n"
+        "[kube-master]\nold ansible_host=10.1.0.3\n"
+    )
+    got = {t.name: (t.kind, t.roles) for t in load_inventory(ini).select(None)}
+    assert got == {
+        "cp1": ("k8s-node", ("control-plane",)),
+        "w1": ("k8s-node", ("worker",)),
+        "old": ("k8s-node", ("control-plane",)),
+    }

@@ -77,7 +77,7 @@ def test_evaluation_is_offline(monkeypatch) -> None:  # type: ignore[no-untyped-
 
 def test_results_schema(outcome) -> None:  # type: ignore[no-untyped-def]
     data = outcome.run.to_dict()
-    assert data["schema_version"] == "1.2"
+    assert data["schema_version"] == "1.3"
     # bound to the evidence it was evaluated from (name, SHA-256 of the file, run id)
     assert data["evidence"]["file"] == BUNDLE.name and len(data["evidence"]["sha256"]) == 64
     assert data["evidence"]["modified"] == []

@@ -24,7 +24,7 @@ from cisaudit.inventory.values import (
     _OFFLINE_ONLY,
     _is_host_name,
 )
-from cisaudit.targets import NODE_ROLES, Target
+from cisaudit.targets import CLUSTER_GROUPS, NODE_ROLES, ROLE_GROUPS, Target
 
 
 def _resolve(draft: _Draft) -> Inventory:
@@ -190,6 +190,19 @@ def _target(
     ctx: _Ctx, node: _Node, settings: Settings, free: Settings, groups: tuple[str, ...]
 ) -> Target:
     kind = settings["kind"].value if "kind" in settings else "docker-host"
+    kind_source = "inventory" if "kind" in settings else "default"
+    inferred_roles: tuple[str, ...] = ()
+    if "kind" not in settings:
+        # kubespray's and kubeadm-style group names say what a host is (explicit kind and
+        # roles always win)
+        inferred_roles = tuple(dict.fromkeys(ROLE_GROUPS[g] for g in groups if g in ROLE_GROUPS))
+        in_cluster_group = [g for g in groups if g in CLUSTER_GROUPS]
+        if inferred_roles or in_cluster_group:
+            kind = "k8s-node"
+            named = [g for g in groups if g in ROLE_GROUPS] or in_cluster_group
+            kind_source = f"group {', '.join(named)}"
+            if not inferred_roles:
+                inferred_roles = ("worker",)
     fields: dict[str, Any] = {}
     for key, val in settings.items():
         if key in _APPLIES[kind]:
@@ -206,6 +219,10 @@ def _target(
                 " address)",
             )
         fields["address"] = node.name
+    if kind_source.startswith("group"):
+        fields["kind"] = kind
+        if not fields.get("roles"):
+            fields["roles"] = inferred_roles
     if kind == "k8s-node" and not fields.get("roles"):
         ctx.fail(
             node.line,
@@ -228,6 +245,7 @@ def _target(
         groups=groups,
         vars={key: val.value for key, val in free.items()},
         source=f"{ctx.path}:{node.line}",
+        kind_source=kind_source,
         **fields,
     )
 

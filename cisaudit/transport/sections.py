@@ -29,6 +29,7 @@ def new_evidence(target: Target) -> TargetEvidence:
         roles=list(target.roles),
         collected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         params=target.params(),
+        kind_source=getattr(target, "kind_source", "inventory"),
     )
 
 

@@ -388,7 +388,9 @@ def _inventory_yaml(hosts: Sequence[LabHost], key_path: Path, known_hosts: Path)
             "known_hosts": str(known_hosts),
         }
         kind, roles = profile_target(h.profile)
-        if kind != "docker-host":  # a Kubernetes node says what it is and its roles
+        # A Kubernetes node says what it is and its roles; "auto" says nothing, so that the
+        # audit must find out from what the host runs.
+        if kind not in ("docker-host", "auto"):
             entry.update(kind=kind, roles=list(roles))
         entries[h.name] = entry
     return str(yaml.safe_dump({"hosts": entries}, sort_keys=False))

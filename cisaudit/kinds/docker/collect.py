@@ -9,6 +9,7 @@ as controls and containers grow.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shlex
 import time
@@ -50,16 +51,28 @@ def stat_script(nonce: str, paths: dict[str, str]) -> str:
     )
 
 
+_DOCKERD_VERSION = re.compile(r"^Docker version ([0-9][0-9A-Za-z.+~-]{0,40}),", re.MULTILINE)
+
+
 def engine_version(sections: dict[str, Section]) -> str | None:
-    """The engine's version (``docker info``'s ServerVersion), which chooses the benchmark."""
+    """The engine's version, which chooses the benchmark: ``docker info``'s ServerVersion,
+    or, when the engine's socket is closed to the audit account, what the running dockerd's
+    binary says of itself (``dockerd --version``; the docker client's own version is not
+    the engine's and is never used)."""
     section = sections.get("docker.info")
-    if section is None or section.rc != 0:
-        return None
-    try:
-        version = json.loads(section.output).get("ServerVersion")
-    except (ValueError, AttributeError):
-        return None
-    return str(version) if version else None
+    if section is not None and section.rc == 0:
+        try:
+            version = json.loads(section.output).get("ServerVersion")
+        except (ValueError, AttributeError):
+            version = None
+        if version:
+            return str(version)
+    binary = sections.get("dockerd.version")
+    if binary is not None and binary.rc == 0:
+        found = _DOCKERD_VERSION.search(binary.output)
+        if found:
+            return found.group(1)
+    return None
 
 
 def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
@@ -93,6 +106,37 @@ def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:
         evidence.remote_calls = transport.calls
         evidence.duration_s = round(time.monotonic() - started, 3)
     return evidence
+
+
+# Process names (``comm``, at most 15 characters) of what cisaudit audits.
+_RUNS = {
+    "dockerd": "dockerd",
+    "kubelet": "kubelet",
+    "kube-apiserver": "kube-apiserver",
+    "kube-controller": "kube-controller-manager",
+    "kube-scheduler": "kube-scheduler",
+    "etcd": "etcd",
+    "k3s-server": "k3s",
+    "k3s-agent": "k3s",
+    "k3s": "k3s",
+    "rke2": "rke2",
+}
+
+
+def detect(sections: dict[str, Section]) -> list[str]:
+    """What runs on the host, from the probe's process list."""
+    section = sections.get("host.ps")
+    found: list[str] = []
+    for line in (section.output if section and section.rc == 0 else "").splitlines():
+        fields = line.split()
+        name = _RUNS.get(fields[3]) if len(fields) >= 4 else None
+        if name and name not in found:
+            found.append(name)
+    return found
+
+
+def _ok(section: Section | None) -> bool:
+    return section is not None and section.rc == 0
 
 
 def _inspect(text: str) -> str:

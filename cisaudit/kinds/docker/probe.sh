@@ -13,6 +13,7 @@ sec dockerd.cmdline '[ -n "$dpid" ] || { echo "no dockerd process found" >&2; ex
 sec daemon.json 'cfg=/etc/docker/daemon.json; if [ -n "$dpid" ]; then c=$(tr "\000" "\n" </proc/$dpid/cmdline | awk "p{print;exit} /^--config-file=/{sub(/^--config-file=/,\"\");print;exit} /^--config-file\$/{p=1}"); [ -n "$c" ] && cfg=$c; fi; echo "path $cfg"; if [ -e "$cfg" ]; then cat "$cfg"; else echo "absent" >&2; exit 4; fi'
 sec docker.info "docker info --format '{{json .}}'"
 sec docker.version "docker version --format '{{json .}}'"
+sec dockerd.version '[ -n "$dpid" ] || { echo "no dockerd process found" >&2; exit 3; }; exe=$(readlink /proc/$dpid/exe 2>/dev/null); [ -x "$exe" ] || exe=$(command -v dockerd) || { echo "dockerd binary not found" >&2; exit 4; }; echo "exe $exe"; "$exe" --version'
 sec docker.inspect 'ids=$(docker ps -aq --no-trunc) || exit $?; if [ -n "$ids" ]; then docker inspect $ids; else echo "[]"; fi'
 sec docker.images 'ids=$(docker image ls -q --no-trunc) || exit $?; ids=$(printf "%s\n" $ids | sort -u); if [ -n "$ids" ]; then docker image inspect $ids; else echo "[]"; fi'
 sec docker.history 'for i in $(docker image ls -q --no-trunc | sort -u); do echo "#image $i"; docker history --no-trunc --format "{{json .}}" "$i" || echo "#failed $i"; done'
