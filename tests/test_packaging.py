@@ -24,3 +24,34 @@ def test_catalog_is_found_without_the_source_tree(monkeypatch, tmp_path: Path) -
 
     monkeypatch.delenv("CISAUDIT_CHECKS", raising=False)
     assert (default_checks_dir() / "packs" / "cis-docker-1.6.0.yaml").is_file()
+
+
+def test_whole_tool_is_core_not_extras() -> None:
+    """`pip install cisaudit` gives PDF, signing, the workbook, Kubernetes and engine APIs."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {
+        d.split(">")[0].split("[")[0].split("=")[0].strip().lower() for d in project["dependencies"]
+    }
+    for needed in ("weasyprint", "pyhanko", "cryptography", "openpyxl", "kubernetes", "docker"):
+        assert needed in core, needed
+
+
+def test_missing_pango_is_one_line_saying_what_to_install(monkeypatch) -> None:
+    import builtins
+
+    import pytest
+
+    from cisaudit.report.pdf import load_weasyprint
+
+    real_import = builtins.__import__
+
+    def failing(name, *args, **kwargs):
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0': No such file")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing)
+    with pytest.raises(OSError) as err:
+        load_weasyprint()
+    message = str(err.value)
+    assert "\n" not in message and "apt-get install libpango-1.0-0" in message

@@ -19,6 +19,24 @@ from cisaudit.report.templates import render_template
 PDF_VARIANT = "pdf/a-3b"  # PDF/A-3 lets the report carry results and evidence as files
 
 
+def load_weasyprint() -> Any:
+    """weasyprint, imported only when a PDF is asked for (it is heavy). Its Python package is
+    a dependency of cisaudit; the Pango library it loads is the system's, and its absence
+    becomes one line that says what to install instead of a stack of ctypes errors."""
+    try:
+        import weasyprint
+    except ImportError as exc:
+        raise OSError(
+            f"PDF reports need weasyprint ({exc}): pip install 'weasyprint>=60'"
+        ) from None
+    except OSError as exc:
+        raise OSError(
+            "PDF reports need the Pango library: apt-get install libpango-1.0-0 "
+            f"libpangoft2-1.0-0 (Debian/Ubuntu), dnf install pango (Fedora/RHEL); {exc}"
+        ) from None
+    return weasyprint
+
+
 def render_pdf(
     context: dict[str, Any],
     out: Path,
@@ -27,7 +45,7 @@ def render_pdf(
     attachments: Sequence[Attachment] = (),
 ) -> Path:
     """Write the PDF report for ``context`` to ``out`` with ``attachments`` embedded."""
-    import weasyprint  # imported here: it is heavy and only the PDF needs it
+    weasyprint = load_weasyprint()
 
     if "zh" in context["langs"]:
         warn_if_no_cjk_font()
