@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from cisaudit.catalog import Catalog
     from cisaudit.evidence import TargetEvidence
     from cisaudit.model import Run
+    from cisaudit.report.signing import SignConfig
     from cisaudit.waivers import KnownControls, WaiverSet
 
 Command = Callable[..., Any]
@@ -822,7 +823,39 @@ def demo(outdir: str, profiles: str, keep: bool, formats: str) -> None:
     finally:
         if not keep:
             lab.stop()
-    _finish(outcome, Path(outdir), False, formats, "both")
+    sign = _demo_signer(Path(outdir)) if "pdf" in _split((formats,)) else None
+    note = None
+    if sign is not None:
+        note = (
+            f"The PDF is signed with a throwaway DEMO key ({sign.cert}), made for this demo "
+            "only; it proves nothing about who audited. See the signature at work:\n"
+            f"  cisaudit verify {Path(outdir) / 'report.pdf'} --trust {sign.cert}\n"
+            "Sign real reports with your own key: cisaudit keys init, then "
+            "cisaudit report --sign-key/--sign-cert."
+        )
+    _finish(outcome, Path(outdir), False, formats, "both", sign=sign, note=note)
+
+
+DEMO_SIGNER = "cisaudit DEMO signer - throwaway key, not for assessments"
+
+
+def _demo_signer(outdir: Path) -> SignConfig:
+    """A throwaway key and certificate under ``outdir/demo-signing`` (made once, then reused),
+    named so that no reader can take the demo's signature for an assessor's."""
+    from cisaudit.report.signing import SignConfig, init_keys
+
+    keydir = outdir / "demo-signing"
+    key, cert = keydir / "signing-key.pem", keydir / "signing-cert.pem"
+    if not (key.is_file() and cert.is_file()):
+        init_keys(
+            keydir, common_name=DEMO_SIGNER, organisation="cisaudit demo", days=30, overwrite=True
+        )
+    return SignConfig(
+        key=key,
+        cert=cert,
+        reason="DEMO signature made by `cisaudit demo` with a throwaway key",
+        location="cisaudit demo lab",
+    )
 
 
 def _selection(
@@ -910,6 +943,8 @@ def _finish(
     write_evidence: bool = True,
     evidence_path: Path | None = None,
     history: _History | None = None,
+    sign: SignConfig | None = None,
+    note: str | None = None,
 ) -> None:
     from cisaudit.i18n import t
 
@@ -964,6 +999,7 @@ def _finish(
             lang=report_lang,
             evidence_path=evidence,
             history=past,
+            sign=sign,
         ):
             err.print(literal(f"{t('wrote')} {path}"), soft_wrap=True)
     err.print(
@@ -972,6 +1008,8 @@ def _finish(
     )
     if outcome.run.interrupted:
         err.print(literal(t("interrupted"), "yellow"))
+    if note:
+        err.print(literal(note, "yellow"), soft_wrap=True)
     code = outcome.exit_code
     if history is not None:
         notify(history.notify, outcome.run, found, history.session)

@@ -3,11 +3,19 @@
 Uses an engine that already answers (``$DOCKER_HOST``, then the default socket, then one
 this module started earlier); otherwise starts ``dockerd`` itself with its data and exec
 roots under the lab cache directory and leaves it running for later sessions.
+
+An engine this module starts gets a bridge and subnets of its own (``cisaudit-lab0`` on a
+free ``10.213.x.0/24``; user networks from ``10.214.0.0/16``). Beside another engine on the
+same machine it would otherwise share ``docker0`` and ``172.17.0.0/16``: both engines hand
+out the same container addresses, a published port can reach the other engine's container,
+and the demo then (rightly) refuses that container's host key.
 """
 
 from __future__ import annotations
 
 import fcntl
+import ipaddress
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+LAB_BRIDGE = "cisaudit-lab0"  # at most 15 characters: a Linux interface name
+LAB_SUBNETS = ipaddress.ip_network("10.213.0.0/16")  # the bridge takes the first free /24
+LAB_POOL = "base=10.214.0.0/16,size=24"  # networks the profiles create (lab-net, overlays)
 INSTALL_HINT = (
     "install the lab's tools as root with `bash scripts/setup.sh` "
     "(or `apt-get install -y docker.io debootstrap busybox-static gcc libc6-dev`)"
@@ -156,6 +167,7 @@ def _start_dockerd(dockerd: str, paths: dict[str, Path]) -> None:
     paths["pid"].unlink(missing_ok=True)
     cmd = [
         dockerd,
+        *_network_flags(),
         "--data-root",
         str(paths["data"]),
         "--exec-root",
@@ -175,6 +187,77 @@ def _start_dockerd(dockerd: str, paths: dict[str, Path]) -> None:
         if paths["pid"].exists():
             return
         time.sleep(0.1)
+
+
+def _network_flags() -> list[str]:
+    """dockerd's flags for a bridge and address pool of its own, or none if ``ip`` is missing."""
+    if not shutil.which("ip"):
+        return []
+    bridge = ensure_bridge()
+    return ["--bridge", bridge, "--default-address-pool", LAB_POOL]
+
+
+def ensure_bridge(name: str = LAB_BRIDGE) -> str:
+    """Create the lab engine's bridge on a free /24 of LAB_SUBNETS (kept if it exists)."""
+    if _ip_json(["-4", "addr", "show", "dev", name], check=False) is None:
+        _ip(["link", "add", name, "type", "bridge"])
+    addrs = [
+        a["local"]
+        for link in _ip_json(["-4", "addr", "show", "dev", name]) or []
+        for a in link.get("addr_info", [])
+    ]
+    if not addrs:
+        subnet = choose_subnet(_networks_in_use())
+        _ip(["addr", "add", f"{subnet[1]}/{subnet.prefixlen}", "dev", name])
+    _ip(["link", "set", name, "up"])
+    return name
+
+
+def choose_subnet(
+    in_use: Sequence[ipaddress.IPv4Network], within: ipaddress.IPv4Network = LAB_SUBNETS
+) -> ipaddress.IPv4Network:
+    """The first /24 of ``within`` that overlaps none of ``in_use``."""
+    for candidate in within.subnets(new_prefix=24):
+        if not any(candidate.overlaps(net) for net in in_use):
+            return candidate
+    raise LabUnavailable(f"every /24 of {within} is in use on this machine; free one")
+
+
+def _networks_in_use() -> list[ipaddress.IPv4Network]:
+    """Every IPv4 network this machine has an address on or a route to."""
+    found: list[ipaddress.IPv4Network] = []
+    for link in _ip_json(["-4", "addr"]) or []:
+        for a in link.get("addr_info", []):
+            found.append(ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False))
+    for route in _ip_json(["-4", "route", "show", "table", "all"]) or []:
+        dst = route.get("dst", "")
+        if dst and dst != "default":
+            try:
+                net = ipaddress.ip_network(dst if "/" in dst else f"{dst}/32", strict=False)
+            except ValueError:
+                continue
+            if isinstance(net, ipaddress.IPv4Network):
+                found.append(net)
+    return found
+
+
+def _ip(args: Sequence[str]) -> None:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise LabUnavailable(f"`ip {' '.join(args)}` failed: {done.stderr.strip()}")
+
+
+def _ip_json(args: Sequence[str], *, check: bool = True) -> list[dict] | None:
+    done = subprocess.run(["ip", "-j", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        if check:
+            raise LabUnavailable(f"`ip {' '.join(args)}` failed: {done.stderr.strip()}")
+        return None
+    try:
+        parsed = json.loads(done.stdout or "[]")
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, list) else None
 
 
 def _pid_alive(pidfile: Path) -> bool:

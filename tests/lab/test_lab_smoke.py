@@ -147,3 +147,65 @@ def test_exec_changes_a_hosts_state(lab: Lab) -> None:
     assert (rc, out.strip()) == (0, "done")
     rc, _ = lab.exec("lab-bare", "test -e /tmp/no-such-file")
     assert rc == 1
+
+
+def test_lab_subnet_avoids_every_network_in_use() -> None:
+    import ipaddress
+
+    from cisaudit_lab.engine import choose_subnet
+
+    taken = [ipaddress.ip_network(n) for n in ("10.213.0.0/24", "10.213.1.7/32", "10.0.0.0/8")]
+    assert str(choose_subnet(taken[:2])) == "10.213.2.0/24"
+    with pytest.raises(LabUnavailable, match="in use"):
+        choose_subnet(taken)
+
+
+@pytest.mark.lab
+def test_own_engine_has_its_own_bridge_and_subnet(lab: Lab) -> None:
+    """An engine the lab started never shares docker0 or 172.17.0.0/16 with another engine."""
+    import ipaddress
+    import json
+
+    from cisaudit_lab.engine import LAB_BRIDGE, LAB_SUBNETS, _own_engine_paths, docker
+
+    if lab.engine != f"unix://{_own_engine_paths()['socket']}":
+        pytest.skip(f"the lab runs on an engine it did not start ({lab.engine})")
+    out = docker(lab.engine, ["network", "inspect", "bridge"]).stdout
+    bridge = json.loads(out)[0]
+    assert bridge["Options"]["com.docker.network.bridge.name"] == LAB_BRIDGE
+    subnet = ipaddress.ip_network(bridge["IPAM"]["Config"][0]["Subnet"])
+    assert subnet.subnet_of(LAB_SUBNETS)
+
+
+@pytest.mark.lab
+def test_demo_audits_its_own_hosts_and_signs_with_a_marked_demo_key(tmp_path: Path) -> None:
+    """The README's first command, on one host: real audit, signed PDF, verify at work."""
+    import shutil
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from cisaudit.cli import DEMO_SIGNER, main
+
+    if not shutil.which("pdfsig"):
+        pytest.skip("poppler-utils (pdfsig) is not installed")
+    out = tmp_path / "demo"
+    try:
+        engine = ensure_engine()
+    except LabUnavailable as exc:
+        pytest.skip(f"lab unavailable: {exc}")
+    assert engine
+    done = CliRunner().invoke(
+        main, ["demo", "-o", str(out), "--profiles", "bare", "--format", "json,pdf"]
+    )
+    assert done.exit_code == 1, done.output  # the bare host fails controls, as it should
+    assert "not audited" not in done.output
+    assert "throwaway DEMO key" in done.output and "cisaudit verify" in done.output
+    sig = subprocess.run(
+        ["pdfsig", str(out / "report.pdf")], capture_output=True, text=True, check=False
+    ).stdout
+    assert DEMO_SIGNER in sig and "Signature is Valid" in sig, sig
+    cert = out / "demo-signing" / "signing-cert.pem"
+    checked = CliRunner().invoke(main, ["verify", str(out / "report.pdf"), "--trust", str(cert)])
+    assert checked.exit_code == 0, checked.output
+    assert "DEMO signer" in checked.output
