@@ -307,7 +307,8 @@ def _collect_target(target: Target, accept_new_host_keys: bool) -> TargetEvidenc
     except ImportError as exc:
         return _failed(target, f"collector for {target.kind} unavailable: {exc}")
     if kind.transport is None:
-        evidence: TargetEvidence = collector(target)
+        options = {"accept_new_host_keys": accept_new_host_keys} if kind.ssh_options else {}
+        evidence: TargetEvidence = collector(target, **options)
         return evidence
     try:
         if kind.transport == "local":
@@ -619,7 +620,12 @@ def evaluate_target(
         result.error = reason
         result.results = [_result(c, Status.ERROR, reason) for c in chosen]
         return result, chosen
-    facts = FactSet(values, errors)
+    facts = FactSet(
+        values,
+        errors,
+        out_of_reach=dict(values.get("_out_of_reach") or {}),
+        reached=frozenset(values.get("_reached") or ()),
+    )
     overrides = _target_params(item)
     result.results = [_evaluate_safely(c, facts, overrides) for c in chosen] + [
         _result(c, Status.NOT_APPLICABLE, reason) for c, reason in stand_ins

@@ -6,11 +6,16 @@ No I/O and no globals: the same facts always give the same verdict, which is wha
 Facts are a nested dict; ``errors`` maps a top-level fact name to the reason it could not
 be collected. A control that needs a fact that could not be collected is ``ERROR`` with
 that reason: never a silent PASS or FAIL.
+
+``out_of_reach`` maps facts that a kind of target cannot show at all (the host's files and
+processes behind an engine reached only over its API) to the reason. A control that needs
+one is ``NOT_APPLICABLE`` with that reason, unless it is decided without it: ``any``
+with another branch true, ``all`` with another branch false (three-valued logic).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cisaudit.catalog import Control
@@ -26,6 +31,8 @@ class FactSet:
     errors: dict[str, str] = field(default_factory=dict)
     scope: str | None = None  # the collection an ``each`` check iterates
     params: dict[str, Any] = field(default_factory=dict)  # the control's parameter values
+    out_of_reach: dict[str, str] = field(default_factory=dict)
+    reached: frozenset[str] = frozenset()  # parts of an out-of-reach fact that were seen
 
     def get(self, name: str) -> Any:
         parts = name.split(".")
@@ -35,6 +42,8 @@ class FactSet:
             prefix = ".".join(parts[:depth])
             if prefix in self.errors:
                 raise MissingFact(prefix, self.errors[prefix])
+            if prefix in self.out_of_reach and name not in self.reached:
+                raise OutOfReach(prefix, self.out_of_reach[prefix])
         if parts[0] not in self.values:
             raise MissingFact(parts[0], f"fact {parts[0]!r} was not collected for this target")
         return dig(self.values, name)
@@ -47,12 +56,15 @@ class FactSet:
             for key, reason in self.errors.items():
                 if name == key or name.startswith(key + "."):
                     raise MissingFact(key, reason)
+            for key, reason in self.out_of_reach.items():
+                if name == key or name.startswith(key + "."):
+                    raise OutOfReach(key, reason)
 
     def scoped(self, collection: str | None) -> FactSet:
-        return FactSet(self.values, self.errors, collection, self.params)
+        return replace(self, scope=collection)
 
     def with_params(self, params: dict[str, Any]) -> FactSet:
-        return FactSet(self.values, self.errors, self.scope, params)
+        return replace(self, params=params)
 
     def param(self, name: str) -> Any:
         return self.params[name]
@@ -63,6 +75,10 @@ class MissingFact(Exception):
         super().__init__(reason)
         self.fact = fact
         self.reason = reason
+
+
+class OutOfReach(MissingFact):
+    """The fact exists on the target, but this kind of target cannot show it."""
 
 
 def dig(data: Any, path: str) -> Any:
@@ -93,12 +109,31 @@ class Trace:
 def check_condition(cond: dict[str, Any], facts: FactSet, item: Any, trace: Trace) -> bool:
     """Evaluate one condition tree. ``item`` is the current subject for ``path`` lookups."""
     if "all" in cond:
-        return all(check_condition(c, facts, item, trace) for c in cond["all"])
+        unknown: OutOfReach | None = None
+        for part in cond["all"]:
+            try:
+                if not check_condition(part, facts, item, trace):
+                    return False
+            except OutOfReach as exc:
+                unknown = unknown or exc
+        if unknown is not None:
+            raise unknown
+        return True
     if "any" in cond:
         sub = Trace()
-        ok = any(check_condition(c, facts, item, sub) for c in cond["any"])
-        trace.seen.extend(sub.seen)
-        return ok
+        unknown = None
+        try:
+            for part in cond["any"]:
+                try:
+                    if check_condition(part, facts, item, sub):
+                        return True
+                except OutOfReach as exc:
+                    unknown = unknown or exc
+        finally:
+            trace.seen.extend(sub.seen)
+        if unknown is not None:
+            raise unknown
+        return False
     if "not" in cond:
         sub = Trace()
         ok = not check_condition(cond["not"], facts, item, sub)
@@ -155,12 +190,7 @@ def evaluate(control: Control, facts: FactSet, params: dict[str, Any] | None = N
                     evidence=_evidence(control, facts),
                 )
         except MissingFact as missing:
-            return Result(
-                control.id,
-                Status.ERROR,
-                evidence=_evidence(control, facts),
-                reason=f"could not collect {missing.fact}: {missing.reason}",
-            )
+            return _missing(control, facts, missing)
     if not control.automated or control.check is None:
         return _manual(control, facts)
     check = control.check
@@ -178,12 +208,25 @@ def evaluate(control: Control, facts: FactSet, params: dict[str, Any] | None = N
             return _evaluate_file(control, check, facts)
         return _evaluate_host(control, check, facts)
     except MissingFact as missing:
+        return _missing(control, facts, missing)
+
+
+def _missing(control: Control, facts: FactSet, missing: MissingFact) -> Result:
+    """A fact the control needs is out of this target's reach (NOT_APPLICABLE) or could
+    not be collected (ERROR), with the reason."""
+    if isinstance(missing, OutOfReach):
         return Result(
             control.id,
-            Status.ERROR,
-            reason=f"could not collect {missing.fact}: {missing.reason}",
+            Status.NOT_APPLICABLE,
+            reason=missing.reason,
             evidence=_evidence(control, facts),
         )
+    return Result(
+        control.id,
+        Status.ERROR,
+        reason=f"could not collect {missing.fact}: {missing.reason}",
+        evidence=_evidence(control, facts),
+    )
 
 
 def _evaluate_host(control: Control, check: dict[str, Any], facts: FactSet) -> Result:
@@ -276,6 +319,7 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
     id_paths = subject.id if subject else ("cis.id",)
     kind = check.get("kind", collection.rstrip("s"))
     offenders, reviews, unjudged = [], [], []
+    unreached: OutOfReach | None = None
     for item in items:
         malformed = dig(item, "cis.malformed")
         if malformed:
@@ -285,7 +329,13 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
             )
             continue
         trace = Trace()
-        if not check_condition(check["test"], facts, item, trace):
+        try:
+            ok = check_condition(check["test"], facts, item, trace)
+        except OutOfReach as exc:
+            # decided by a fact this target cannot show: neither passed nor failed
+            unreached = unreached or exc
+            continue
+        if not ok:
             observed, _ = _summarise(trace)
             offenders.append(
                 Offender(
@@ -329,6 +379,8 @@ def _evaluate_each(control: Control, check: dict[str, Any], facts: FactSet) -> R
                 control, False, names=[o.name for o in offenders], params=facts.params
             ),
         )
+    if unreached is not None:
+        return _missing(control, facts, unreached)
     if unjudged:
         return Result(
             control.id,

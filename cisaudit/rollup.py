@@ -70,6 +70,7 @@ LABELS: dict[str, dict[str, str]] = {
 KIND_LABELS = {
     "docker-host": {"zh": "Docker 主机", "en": "Docker host"},
     "local": {"zh": "本机 Docker", "en": "local Docker host"},
+    "docker-api": {"zh": "Docker 引擎（仅 API）", "en": "Docker engine (API only)"},
     "k8s-node": {"zh": "Kubernetes 节点", "en": "Kubernetes node"},
     "k8s-cluster": {"zh": "Kubernetes 集群", "en": "Kubernetes cluster"},
 }
@@ -145,7 +146,9 @@ def applies(item: dict[str, Any], target: TargetResult) -> bool:
     """Whether an item is assessed on a target: the target is of a kind the item names,
     and one of the packs run on it maps a control to the item (an item evidenced only
     by Kubernetes controls says nothing about a Docker host)."""
-    if target.kind not in (item.get("objects") or [target.kind]):
+    # an engine reached over its API is the same object as a Docker host reached over SSH
+    kind = "docker-host" if target.kind == "docker-api" else target.kind
+    if kind not in (item.get("objects") or [kind]):
         return False
     packs = set(target.packs) or {target.benchmark}
     keys = list(item.get("controls", [])) + list(item.get("supporting", []))

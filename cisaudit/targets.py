@@ -7,7 +7,7 @@ from typing import Any
 
 # Kinds of target. Docker hosts and Kubernetes nodes are reached over SSH; clusters over
 # their API; "local" audits the machine cisaudit runs on; "bundle" is recorded evidence.
-KINDS = ("docker-host", "k8s-node", "k8s-cluster", "local", "bundle")
+KINDS = ("docker-host", "docker-api", "k8s-node", "k8s-cluster", "local", "bundle")
 NODE_ROLES = ("control-plane", "etcd", "worker")
 # Group names of the inventories teams already keep, and the node role each means:
 # kubespray's (kube_control_plane, the older kube-master, etcd, kube_node, kube-node,
@@ -63,6 +63,13 @@ class Target:
     page_size: int | None = None  # `limit` of each list request (default 500)
     dump_complete: bool | None = None  # offline: the dump holds every object (vouched)
     known_hosts: str | None = None  # SSH known_hosts file to verify host keys against
+    # docker-api: the engine's address as DOCKER_HOST spells it (tcp://, ssh://, unix://)
+    # and, for tcp://, the TLS material (paths); tls_verify checks the engine's certificate.
+    docker_host: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_verify: bool = True
     connect_timeout: float = 10.0
     command_timeout: float = 60.0
     vars: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -84,4 +91,6 @@ class Target:
         if self.kind in ("docker-host", "k8s-node"):
             who = f"{self.user}@" if self.user else ""
             return f"{who}{self.address or self.name}:{self.port}"
+        if self.kind == "docker-api":
+            return self.docker_host or self.name
         return self.path or self.kubeconfig or self.name

@@ -235,6 +235,8 @@ def _target(
         for hop in fields.get("jump", ()):
             if hop.key:
                 _check_key_file(ctx, hop.key, settings["jump"])
+    if kind == "docker-api":
+        _check_docker_api(ctx, node, settings, fields)
     if kind == "bundle" and "path" not in fields:
         ctx.fail(node.line, f"bundle {node.name!r} needs a path to the recorded evidence")
     if kind == "k8s-cluster":
@@ -248,6 +250,39 @@ def _target(
         kind_source=kind_source,
         **fields,
     )
+
+
+def _check_docker_api(ctx: _Ctx, node: _Node, settings: Settings, fields: dict[str, Any]) -> None:
+    """An engine reached over its API needs its address; TLS material goes with tcp:// (a
+    client certificate and its key together), SSH settings with ssh://."""
+    host = fields.get("docker_host")
+    if not host:
+        ctx.fail(
+            node.line,
+            f"docker-api {node.name!r} needs docker_host (tcp://HOST:2376, ssh://USER@HOST"
+            " or unix:///var/run/docker.sock)",
+        )
+    scheme = host.split("://", 1)[0]
+    tls = [k for k in ("tls_ca", "tls_cert", "tls_key", "tls_verify") if k in fields]
+    ssh = [k for k in ("key", "password_env", "known_hosts", "jump") if k in fields]
+    for keys, wanted in ((tls, "tcp"), (ssh, "ssh")):
+        for key in keys:
+            if scheme != wanted:
+                val = settings[key]
+                if val.strict:
+                    ctx.fail(val.line, f"{val.label} applies to {wanted}:// engines, not {host}")
+                del fields[key]
+    if ("tls_cert" in fields) != ("tls_key" in fields):
+        val = settings["tls_cert" if "tls_cert" in fields else "tls_key"]
+        ctx.fail(val.line, "tls_cert and tls_key go together (the client certificate and its key)")
+    if ctx.check_files:
+        for key in ("tls_ca", "tls_cert"):
+            if key in fields and not os.path.isfile(fields[key]):
+                ctx.fail(settings[key].line, f"{settings[key].label}: {fields[key]} is not a file")
+        if "tls_key" in fields:
+            _check_key_file(ctx, fields["tls_key"], settings["tls_key"])
+        if "key" in fields:
+            _check_key_file(ctx, fields["key"], settings["key"])
 
 
 def _check_key_file(ctx: _Ctx, path: str, given: _Val) -> None:

@@ -39,6 +39,11 @@ _HOST_KEYS = (
     "connect_timeout",
     "command_timeout",
     "path",
+    "docker_host",
+    "tls_ca",
+    "tls_cert",
+    "tls_key",
+    "tls_verify",
     "vars",
 )
 _INHERITED_KEYS = tuple(k for k in _HOST_KEYS if k not in ("address", "path"))
@@ -81,6 +86,24 @@ _APPLIES: dict[str, frozenset[str]] = {
         ("kind", "become", "become_method", "become_password_env", "command_timeout")
     ),
     "bundle": frozenset(("kind", "path")),
+    # An engine reached over its API (docker SDK): tcp:// with TLS material, ssh:// (the
+    # SSH settings then apply to that connection), or a unix:// socket on this machine.
+    "docker-api": frozenset(
+        (
+            "kind",
+            "docker_host",
+            "tls_ca",
+            "tls_cert",
+            "tls_key",
+            "tls_verify",
+            "key",
+            "password_env",
+            "known_hosts",
+            "jump",
+            "connect_timeout",
+            "command_timeout",
+        )
+    ),
     "k8s-cluster": frozenset(("kind", *_CLUSTER_KEYS[:-1])),
 }
 _BECOME_METHODS = ("sudo", "su", "doas")
@@ -178,9 +201,13 @@ def _kind(ctx: _Ctx, label: str, value: Any, line: int) -> str:
     if text == "k8s-cluster" and ctx.fmt == NATIVE:
         ctx.fail(line, "kind k8s-cluster is not a host: define clusters under `clusters:`")
     if text not in kinds:
-        ctx.fail(
-            line, f"unknown kind {text!r}{_did_you_mean(text, kinds)}; kinds are {', '.join(kinds)}"
+        # "docker" is nearer "docker-api" by spelling, but means a Docker host
+        hint = (
+            " (did you mean 'docker-host'?)"
+            if text.lower() in ("docker", "dockerhost", "docker_host", "host")
+            else _did_you_mean(text, kinds)
         )
+        ctx.fail(line, f"unknown kind {text!r}{hint}; kinds are {', '.join(kinds)}")
     return text
 
 
@@ -263,6 +290,30 @@ def _jump_spec(ctx: _Ctx, label: str, spec: str, line: int) -> JumpHost:
     )
 
 
+_DOCKER_HOST = re.compile(
+    r"(?P<scheme>tcp|ssh)://(?:(?P<user>[^@/\s:]+)@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^@/\s:\[\]]+)"
+    r"(?::(?P<port>[0-9]{1,5}))?/?|unix://(?P<path>/[^\s]*)"
+)
+
+
+def _docker_host(ctx: _Ctx, label: str, value: Any, line: int) -> str:
+    """``tcp://HOST[:PORT]``, ``ssh://[USER@]HOST[:PORT]`` or ``unix:///PATH``, as DOCKER_HOST."""
+    text = _text(ctx, label, value, line).strip()
+    found = _DOCKER_HOST.fullmatch(text)
+    if found is None:
+        ctx.fail(
+            line,
+            f"{label} {text!r} is not an engine address: write tcp://HOST:2376,"
+            " ssh://USER@HOST[:PORT] or unix:///var/run/docker.sock",
+        )
+    host = (found["host"] or "").strip("[]")
+    if found["scheme"] and not (_is_ip(host) or _ADDRESS.fullmatch(host)):
+        ctx.fail(line, f"{label} {text!r}: {host!r} is not a host name or IP address")
+    if found["port"] and not 1 <= int(found["port"]) <= 65535:
+        ctx.fail(line, f"{label} {text!r}: port {found['port']} is out of range")
+    return text
+
+
 _Converter = Callable[[_Ctx, str, Any, int], Any]
 _CONVERT: dict[str, _Converter] = {
     "address": _address,
@@ -286,6 +337,11 @@ _CONVERT: dict[str, _Converter] = {
     "managed": _bool,
     "page_size": _page_size,
     "dump_complete": _bool,
+    "docker_host": _docker_host,
+    "tls_ca": _path,
+    "tls_cert": _path,
+    "tls_key": _path,
+    "tls_verify": _bool,
 }
 
 

@@ -33,6 +33,9 @@ class Kind:
     # "module:function" (sections) -> version string: the platform's version, read from
     # evidence recorded without one (before it was kept), to choose the benchmark.
     version: str | None = None
+    # The collector reaches the target itself, possibly over SSH: it takes the run's
+    # host-key policy (accept_new_host_keys).
+    ssh_options: bool = False
 
     def load(self, ref: str) -> Any:
         module, _, name = ref.partition(":")
@@ -49,6 +52,15 @@ KINDS: dict[str, Kind] = {
     ),
     "local": Kind(
         "local", "local", _DOCKER_COLLECT, _DOCKER_DERIVE, DOCKER_FACTS, version=_DOCKER_VERSION
+    ),
+    "docker-api": Kind(
+        "docker-api",
+        None,
+        "cisaudit.kinds.docker.api:collect_docker_api",
+        "cisaudit.kinds.docker.api:derive_api",
+        DOCKER_FACTS,
+        version=_DOCKER_VERSION,
+        ssh_options=True,
     ),
     "k8s-node": Kind(
         "k8s-node",

@@ -301,6 +301,17 @@ class Store:
                     "platform_version": item.platform_version,
                     "params": item.params,
                 }
+                # how the kind was decided and what the host runs (results schema 1.3);
+                # written when set, so that earlier manifests keep their hashes
+                for key, default in (
+                    ("kind_source", "inventory"),
+                    ("detected", []),
+                    ("also", []),
+                    ("nothing", None),
+                ):
+                    value = getattr(item, key)
+                    if value != default:
+                        manifest[key] = list(value) if isinstance(value, list) else value
                 manifest["sections"] = {
                     name: {"command": s.command, "rc": s.rc, "stderr": s.stderr, "sha256": s.sha256}
                     for name, s in item.sections.items()

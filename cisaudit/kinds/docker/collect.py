@@ -8,14 +8,13 @@ as controls and containers grow.
 
 from __future__ import annotations
 
-import json
-import re
 import secrets
 import shlex
 import time
 
 from cisaudit.evidence import Section, TargetEvidence
 from cisaudit.kinds.docker.derive import paths_to_stat
+from cisaudit.kinds.docker.derive.engine import engine_version  # noqa: F401 (the Kind entry)
 from cisaudit.redact import (
     Redactor,
     redact_argv,
@@ -49,30 +48,6 @@ def stat_script(nonce: str, paths: dict[str, str]) -> str:
         "done\n"
         'printf \'\\n%s STDERR host.stat\\n\\n%s END host.stat 0\\n\' "$CISAUDIT_NONCE" "$CISAUDIT_NONCE"\n'
     )
-
-
-_DOCKERD_VERSION = re.compile(r"^Docker version ([0-9][0-9A-Za-z.+~-]{0,40}),", re.MULTILINE)
-
-
-def engine_version(sections: dict[str, Section]) -> str | None:
-    """The engine's version, which chooses the benchmark: ``docker info``'s ServerVersion,
-    or, when the engine's socket is closed to the audit account, what the running dockerd's
-    binary says of itself (``dockerd --version``; the docker client's own version is not
-    the engine's and is never used)."""
-    section = sections.get("docker.info")
-    if section is not None and section.rc == 0:
-        try:
-            version = json.loads(section.output).get("ServerVersion")
-        except (ValueError, AttributeError):
-            version = None
-        if version:
-            return str(version)
-    binary = sections.get("dockerd.version")
-    if binary is not None and binary.rc == 0:
-        found = _DOCKERD_VERSION.search(binary.output)
-        if found:
-            return found.group(1)
-    return None
 
 
 def collect_docker_host(target: Target, transport: Transport) -> TargetEvidence:

@@ -89,8 +89,20 @@ make_tls() {
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$dir/ext.cnf"
     openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
         -CAcreateserial -days 30 -extfile "$dir/ext.cnf" -out "$dir/server-cert.pem" 2>/dev/null
+    # A client certificate from the same CA, for tests that reach the engine over TCP
+    # (kind: docker-api); kept apart from the daemon's files.
+    client=/root/lab-client-tls
+    mkdir -p "$client"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=cisaudit lab client" -keyout "$client/key.pem" -out "$dir/client.csr" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' > "$dir/client.cnf"
+    openssl x509 -req -in "$dir/client.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+        -CAcreateserial -days 30 -extfile "$dir/client.cnf" -out "$client/cert.pem" 2>/dev/null
+    cp "$dir/ca.pem" "$client/ca.pem"
+    chmod 0600 "$client/key.pem"
     # The CA key does not belong on a daemon host.
-    rm -f "$dir/ca-key.pem" "$dir/server.csr" "$dir/ext.cnf" "$dir/ca.srl"
+    rm -f "$dir/ca-key.pem" "$dir/server.csr" "$dir/ext.cnf" "$dir/ca.srl" "$dir/client.csr" \
+        "$dir/client.cnf"
 }
 
 # Audit rules from standard input into rules.d, then compiled into audit.rules as

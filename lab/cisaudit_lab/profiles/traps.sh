@@ -23,8 +23,10 @@ set_file /etc/docker/daemon.json root:root 0600 '{"insecure-registries": ["10.1.
 busybox syslogd
 start_containerd
 start_authz_plugin
+# --tls with no --tlsverify: dockerd 20.10 and later then verify client certificates by
+# default (2.7 passes), which a check reading only the flags written would miss.
 start_dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 \
-    --tlsverify --tlscacert /etc/docker/tls/ca.pem --tlscert /etc/docker/tls/server-cert.pem \
+    --tls --tlscacert /etc/docker/tls/ca.pem --tlscert /etc/docker/tls/server-cert.pem \
     --tlskey /etc/docker/tls/server-key.pem --containerd /run/containerd/containerd.sock \
     --icc=false --log-level info --userland-proxy=false --no-new-privileges --live-restore \
     --default-ulimit nofile=1024:2048 --log-driver syslog --authorization-plugin lab-authz \

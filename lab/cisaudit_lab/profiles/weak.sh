@@ -46,7 +46,8 @@ mkdir -p /srv/docker
 mount --bind /srv/docker /srv/docker && mount --make-private /srv/docker
 start_containerd
 start_dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 \
-    --tls --tlscacert /etc/docker/tls/ca.pem --tlscert=/etc/docker/tls/server-cert.pem \
+    --tls --tlsverify=false --tlscacert /etc/docker/tls/ca.pem \
+    --tlscert=/etc/docker/tls/server-cert.pem \
     --tlskey /etc/docker/tls/server-key.pem \
     --containerd /run/containerd/containerd.sock \
     --data-root /srv/docker --storage-driver vfs \

@@ -22,7 +22,12 @@ from cisaudit.kinds.docker.derive.common import (  # noqa: F401
     _why,
 )
 from cisaudit.kinds.docker.derive.daemon import derive_daemon, parse_argv_options, parse_dockerd  # noqa: F401
-from cisaudit.kinds.docker.derive.engine import derive_engine, derive_swarm  # noqa: F401
+from cisaudit.kinds.docker.derive.engine import (  # noqa: F401
+    derive_engine,
+    derive_swarm,
+    engine_version,
+    version_at_least,
+)
 from cisaudit.kinds.docker.derive.files import (  # noqa: F401
     derive_cert_files,
     derive_files,
@@ -98,6 +103,7 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
     networks = parsed("docker.networks", ("networks",), list)
 
     daemon = derive_daemon(sections, errors)
+    _effective_tlsverify(daemon, engine_version(sections))
     values["daemon"] = daemon
     processes = parse_processes(sections.get("host.ps"))
     cgroups = parse_cgroups(sections.get("host.cgroups"))
@@ -195,6 +201,22 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         errors.setdefault("host", _why(sections, "host.mounts"))
     values["summary"] = summary(values)
     return values, errors
+
+
+def _effective_tlsverify(daemon: dict[str, Any], version: str | None) -> None:
+    """dockerd 20.10 and later verify client certificates when TLS is on and ``tlsverify``
+    is not set at all (only an explicit ``tlsverify: false`` turns it off); earlier engines
+    did not. The effective value is what the engine does, recorded with where it came from."""
+    options = daemon.get("options") or {}
+    if "tlsverify" in options or options.get("tls") is not True:
+        return
+    newer = version_at_least(version, 20, 10)
+    if newer is None:
+        return  # the engine's version is unknown: the option stays unset
+    options["tlsverify"] = newer
+    daemon.setdefault("sources", {})["tlsverify"] = f"default of dockerd {version}: " + (
+        "on when TLS is on" if newer else "off unless set (before 20.10)"
+    )
 
 
 def summary(values: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+from cisaudit.evidence import Section
 
 
 def derive_engine(
@@ -71,3 +74,36 @@ def derive_swarm(info: dict[str, Any]) -> dict[str, Any]:
         else None,
         "info": swarm,
     }
+
+
+_DOCKERD_VERSION = re.compile(r"^Docker version ([0-9][0-9A-Za-z.+~-]{0,40}),", re.MULTILINE)
+
+
+def engine_version(sections: dict[str, Section]) -> str | None:
+    """The engine's version, which chooses the benchmark: ``docker info``'s ServerVersion,
+    or, when the engine's socket is closed to the audit account, what the running dockerd's
+    binary says of itself (``dockerd --version``; the docker client's own version is not
+    the engine's and is never used)."""
+    section = sections.get("docker.info")
+    if section is not None and section.rc == 0:
+        try:
+            version = json.loads(section.output).get("ServerVersion")
+        except (ValueError, AttributeError):
+            version = None
+        if version:
+            return str(version)
+    binary = sections.get("dockerd.version")
+    if binary is not None and binary.rc == 0:
+        found = _DOCKERD_VERSION.search(binary.output)
+        if found:
+            return found.group(1)
+    return None
+
+
+def version_at_least(version: str | None, major: int, minor: int) -> bool | None:
+    """Whether an engine version ("20.10.24+dfsg1", "26.1.5") is at least major.minor;
+    None when it cannot be read."""
+    found = re.match(r"(\d+)\.(\d+)", version or "")
+    if found is None:
+        return None
+    return (int(found[1]), int(found[2])) >= (major, minor)
