@@ -79,7 +79,7 @@ def test_a_decoy_mentioning_compliant_flags_is_not_the_api_server(recorded) -> N
 
 def test_encryption_keys_never_reach_the_evidence() -> None:
     text = BUNDLE.read_text()
-    assert "c2VjcmV0IGlz" not in text and "<redacted by cisaudit>" in text
+    assert "c2VjcmV0IGlz" not in text and 'secret: \\"<redacted>\\"' in text  # JSON-escaped
 
 
 def test_admission_plugins_in_effect(recorded) -> None:  # type: ignore[no-untyped-def]
@@ -476,3 +476,69 @@ def test_an_unreadable_etcd_environment_is_an_error() -> None:
     values, errors = derive(node([lines], roles=["etcd"]))
     assert "root" in errors["k8s.components.etcd.settings"]
     assert FactSet(values, errors).get("k8s.components.etcd.running") is True
+
+
+SCHED_ARGV = [
+    "kube-scheduler",
+    "--config=/etc/kubernetes/scheduler-config.yaml",
+    "--profiling=false",
+    "--kubeconfig=/etc/kubernetes/scheduler.conf",
+    "--bind-address=127.0.0.1",
+]
+
+
+@pytest.mark.parametrize(
+    "text,profiling,kubeconfig",
+    [
+        # the file's enableProfiling wins over --profiling, which --config makes ignored
+        (
+            "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+            "enableProfiling: true\nclientConnection:\n  kubeconfig: /etc/kubernetes/sched.kubeconfig\n",
+            "true",
+            "/etc/kubernetes/sched.kubeconfig",
+        ),
+        # absent from the file: profiling defaults to on there too, whatever the flag says
+        (
+            "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
+            "true",
+            None,
+        ),
+        ("enableProfiling: false\n", "false", None),
+    ],
+)
+def test_scheduler_config_file_replaces_its_deprecated_flags(text, profiling, kubeconfig) -> None:  # type: ignore[no-untyped-def]
+    values, errors = derive(
+        node(
+            [process("scheduler", 9, SCHED_ARGV)],
+            [config("scheduler.config", "/etc/kubernetes/scheduler-config.yaml", text)],
+        )
+    )
+    scheduler = component(values, "scheduler")
+    assert scheduler["settings"]["profiling"] == profiling
+    assert scheduler["setting_sources"]["profiling"] in ("config", "default")
+    assert scheduler["settings"].get("kubeconfig") == kubeconfig
+    assert scheduler["settings"]["bind-address"] == "127.0.0.1"  # a serving flag still applies
+    assert scheduler["ignored_flags"] == ["kubeconfig", "profiling"]
+    assert not [k for k in errors if "scheduler" in k]
+
+
+def test_an_unreadable_scheduler_config_is_an_error() -> None:
+    _, errors = derive(
+        node(
+            [process("scheduler", 9, SCHED_ARGV)],
+            [config("scheduler.config", "/etc/kubernetes/scheduler-config.yaml", None)],
+        )
+    )
+    assert "scheduler-config.yaml" in errors["k8s.components.scheduler.settings"]
+
+
+def test_a_manifest_only_scheduler_config_is_read_in_phase_two() -> None:
+    manifest = (
+        "kind: Pod\nspec:\n  containers:\n  - command: [kube-scheduler, "
+        "'--config=/etc/kubernetes/scheduler-config.yaml']\n"
+    )
+    sections = node(
+        [], [config("manifest", "/etc/kubernetes/manifests/kube-scheduler.yaml", manifest)]
+    )
+    plan = plan_phase2(sections)
+    assert ("scheduler.config", "/etc/kubernetes/scheduler-config.yaml", None) in plan.reads

@@ -2,7 +2,7 @@
 # (directly or through sudo). Phase 1 (the default) reads the real process table: the
 # command line of each Kubernetes component (and etcd's ETCD_* environment), the
 # configuration files those command lines name (kubelet --config and --config-dir,
-# kube-proxy --config, etcd --config-file, the API server's encryption, authorization and
+# kube-proxy --config, kube-scheduler --config, etcd --config-file, the API server's encryption, authorization and
 # authentication configurations), every static pod manifest, and the kubelet's and API
 # server's versions. Phase 2 (CISAUDIT_PHASE=2) runs the functions plan_reads and
 # plan_stats that the collector writes from phase 1's output: files named only by a
@@ -16,11 +16,19 @@ M="$CISAUDIT_NONCE/"
 # The lowest pid whose executable is NAME: ps shows at most 15 characters of a process
 # name ("kube-controller"), so the command line's first word or the executable decides.
 # A process that merely mentions NAME in its arguments never matches.
+# hyperkube (one binary for every component, as older distributions shipped it) runs a
+# component as `hyperkube NAME` or `hyperkube SHORT` (apiserver, scheduler ...).
 pid_of() {
   short=$(printf %.15s "$1")
-  for p in $(ps -eo pid=,comm= 2>/dev/null | awk -v c="$short" '$2 == c {print $1}' | sort -n); do
+  for p in $(ps -eo pid=,comm= 2>/dev/null |
+      awk -v c="$short" '$2 == c || $2 == "hyperkube" {print $1}' | sort -n); do
     first=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | head -n 1)
     exe=$(readlink "/proc/$p/exe" 2>/dev/null)
+    if [ "${first##*/}" = hyperkube ] || [ "${exe##*/}" = hyperkube ]; then
+      second=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | sed -n 2p)
+      if [ "$second" = "$1" ] || [ "$second" = "${1#kube-}" ]; then echo "$p"; return; fi
+      continue
+    fi
     if [ "${first##*/}" = "$1" ] || [ "${exe##*/}" = "$1" ]; then echo "$p"; return; fi
   done
 }
@@ -148,6 +156,10 @@ configs() {
   if [ -n "$P_proxy" ]; then
     c=$(flag_value "$P_proxy" config)
     if [ -n "$c" ]; then show proxy.config "$c" "$P_proxy"; fi
+  fi
+  if [ -n "$P_scheduler" ]; then
+    c=$(flag_value "$P_scheduler" config)
+    if [ -n "$c" ]; then show scheduler.config "$c" "$P_scheduler"; fi
   fi
   if [ -n "$P_etcd" ]; then
     c=$(flag_value "$P_etcd" config-file)

@@ -540,6 +540,40 @@ def proxy_settings(
     return settings, ignored
 
 
+# kube-scheduler's flags that only apply without --config ("ignored if a config file is
+# specified in --config"), and the fields of its KubeSchedulerConfiguration that replace them.
+SCHEDULER_CONFIG_KEYS = {
+    "profiling": "enableProfiling",
+    "contention-profiling": "enableContentionProfiling",
+    "kubeconfig": "clientConnection.kubeconfig",
+    "leader-elect": "leaderElection.leaderElect",
+}
+# Fields of the configuration file that default when absent (KubeSchedulerConfiguration v1).
+SCHEDULER_CONFIG_DEFAULTS = {"profiling": "true", "leader-elect": "true"}
+
+
+def scheduler_settings(
+    flags: dict[str, str], config: dict[str, Any] | None
+) -> tuple[Settings, list[str]]:
+    """kube-scheduler's settings, and the flags it ignores because --config is given: with
+    a configuration file, profiling, kubeconfig and leader election come from the file
+    (enableProfiling defaults to true there too); serving flags such as --bind-address
+    still apply."""
+    settings = Settings()
+    settings.layer(SCHEDULER_DEFAULTS, "default")
+    if config is None:
+        settings.layer(flags, "flag")
+        return settings, []
+    settings.layer(SCHEDULER_CONFIG_DEFAULTS, "default")
+    settings.layer(
+        {flag: setting_text(dig(config, key)) for flag, key in SCHEDULER_CONFIG_KEYS.items()},
+        "config",
+    )
+    ignored = sorted(k for k in flags if k in SCHEDULER_CONFIG_KEYS)
+    settings.layer({k: v for k, v in flags.items() if k not in SCHEDULER_CONFIG_KEYS}, "flag")
+    return settings, ignored
+
+
 def simple_settings(defaults: Mapping[str, str], flags: dict[str, str]) -> Settings:
     """Flags over defaults (kube-controller-manager, kube-scheduler)."""
     settings = Settings()

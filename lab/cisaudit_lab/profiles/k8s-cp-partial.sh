@@ -6,7 +6,9 @@
 # an etcd data dir owned by a login user, and an API server that runs without the
 # settings it should have (no RBAC in its authorization mode, NamespaceLifecycle disabled,
 # no audit log path, a 10 MB audit file, no service-account key, no TLS serving pair, no
-# client CA, no encryption config).
+# client CA, no encryption config); a scheduler whose configuration file leaves profiling
+# on although its command line says --profiling=false; the controller manager run by
+# hyperkube.
 . "$LAB_DIR/k8s-cp-hardened.sh"
 
 # The API server again, this time with what it should not lack left out.
@@ -42,6 +44,46 @@ pkill -x kubelet || true
 k8s_run /usr/bin/kubelet \
     --kubeconfig=$K8S/kubelet.conf \
     --config=/var/lib/kubelet/config.yaml
+
+# The controller manager again, the same flags, run as hyperkube runs it
+# (`hyperkube kube-controller-manager ...`): its controls pass as on k8s-cp-hardened.
+pkill -x kube-controller || true    # ps shows 15 characters of the name
+cp /usr/local/bin/kube-controller-manager /usr/local/bin/hyperkube
+static_pod kube-controller-manager hyperkube:v1.33.2 hyperkube kube-controller-manager \
+    --authentication-kubeconfig=$K8S/controller-manager.conf \
+    --authorization-kubeconfig=$K8S/controller-manager.conf \
+    --bind-address=127.0.0.1 \
+    --client-ca-file=$PKI/ca.crt \
+    --cluster-signing-cert-file=$PKI/ca.crt \
+    --cluster-signing-key-file=$PKI/ca.key \
+    --controllers='*,bootstrapsigner,tokencleaner' \
+    --kubeconfig=$K8S/controller-manager.conf \
+    --leader-elect=true \
+    --profiling=false \
+    --root-ca-file=$PKI/ca.crt \
+    --service-account-private-key-file $PKI/sa.key \
+    --terminated-pod-gc-threshold=10 \
+    --use-service-account-credentials=true \
+    --feature-gates=RotateKubeletServerCertificate=true
+
+# The scheduler with a configuration file: --profiling=false on its command line is then
+# ignored, and the file does not set enableProfiling, which defaults to true (1.4.1 FAIL).
+pkill -x kube-scheduler || true
+cat > "$K8S/scheduler-config.yaml" <<'YAML'
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: /etc/kubernetes/scheduler.conf
+leaderElection:
+  leaderElect: true
+YAML
+chmod 0600 "$K8S/scheduler-config.yaml"
+static_pod kube-scheduler kube-scheduler:v1.33.2 kube-scheduler \
+    --config=$K8S/scheduler-config.yaml \
+    --authentication-kubeconfig=$K8S/scheduler.conf \
+    --authorization-kubeconfig=$K8S/scheduler.conf \
+    --bind-address 127.0.0.1 \
+    --profiling=false
 
 # Owners and modes that fail (each on a control k8s-cp-weak leaves passing).
 useradd --create-home --shell /bin/sh ops 2>/dev/null || true

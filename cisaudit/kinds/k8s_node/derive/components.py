@@ -129,7 +129,9 @@ def _settings(
     if name == "controller_manager":
         return ks.simple_settings(ks.CONTROLLER_MANAGER_DEFAULTS, flags), {}
     if name == "scheduler":
-        return ks.simple_settings(ks.SCHEDULER_DEFAULTS, flags), {}
+        config = document("scheduler.config", flags.get("config"))
+        settings, ignored = ks.scheduler_settings(flags, config)
+        return settings, {"ignored_flags": ignored, "config_file": flags.get("config")}
     if name == "etcd":
         config_file = flags.get("config-file") or env.get("ETCD_CONFIG_FILE")
         config = document("etcd.config", config_file)

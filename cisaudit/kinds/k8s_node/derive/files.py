@@ -59,6 +59,10 @@ def plan_phase2(sections: dict[str, Section], node: dict[str, Any] | None = None
         ):
             if api["flags"].get(flag) and label not in read_labels:
                 plan.reads.append((label, api["flags"][flag], None))
+    scheduler = node["components"]["scheduler"]
+    named = scheduler["flags"].get("config")
+    if scheduler["source"] == "manifest" and named and "scheduler.config" not in read_labels:
+        plan.reads.append(("scheduler.config", named, None))
     plan.candidates = file_candidates(node, sections)
     for options in plan.candidates.values():
         plan.stats.extend(options)

@@ -12,6 +12,14 @@ from cisaudit.kinds.k8s_node.derive.common import COMPONENTS
 from cisaudit.kinds.k8s_node.derive.records import ConfigFile, _load_document
 from cisaudit.yamlsrc import safe_load_all
 
+# hyperkube's short component names
+HYPERKUBE_NAMES = {
+    "apiserver": "kube-apiserver",
+    "controller-manager": "kube-controller-manager",
+    "scheduler": "kube-scheduler",
+    "proxy": "kube-proxy",
+}
+
 
 @dataclass
 class ManifestPod:
@@ -43,6 +51,10 @@ def parse_manifests(files: list[ConfigFile], errors: dict[str, str]) -> dict[str
                 image = str(container.get("image") or "")
                 image_name = image.rsplit("/", 1)[-1].split(":")[0].split("@")[0]
                 binary = posixpath.basename(command[0]) if command else image_name
+                if binary == "hyperkube" and len(command) > 1:
+                    # `hyperkube kube-apiserver ...` (or the short `hyperkube apiserver`)
+                    binary = HYPERKUBE_NAMES.get(command[1], command[1])
+                    command = [binary, *command[2:]]
                 if binary not in binaries or binaries[binary] in found:
                     continue
                 argv = (command or [binary]) + args
