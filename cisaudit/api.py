@@ -330,6 +330,19 @@ def _collect_target(target: Target, accept_new_host_keys: bool) -> TargetEvidenc
         transport.close()
 
 
+def _node_roles(node: TargetEvidence, roles: list[str]) -> list[str]:
+    """The roles the node probe shows beside those the process list showed: etcd embedded
+    in K3s, say, has no process of its own."""
+    from cisaudit.kinds.k8s_node.derive import derive as derive_node
+
+    try:
+        shown = derive_node(node.sections)[0]["k8s"]["detected_roles"]
+    except Exception:  # the evaluation reports unreadable evidence; detection adds nothing
+        shown = []
+    order = ("control-plane", "etcd", "worker")
+    return [r for r in order if r in roles or r in shown]
+
+
 def _what_runs_here(target: Target, transport: Any, evidence: TargetEvidence) -> TargetEvidence:
     """For a host the inventory gave no kind (a Docker host by default): let what it runs
     decide, over the same connection. A kubelet, an API server or etcd adds the Kubernetes
@@ -343,9 +356,10 @@ def _what_runs_here(target: Target, transport: Any, evidence: TargetEvidence) ->
     roles = [
         role
         for role, shown in (
-            ("control-plane", "kube-apiserver" in runs),
+            # a K3s server runs the control plane and a kubelet in one process
+            ("control-plane", "kube-apiserver" in runs or "k3s" in runs),
             ("etcd", "etcd" in runs),
-            ("worker", "kubelet" in runs),
+            ("worker", bool({"kubelet", "k3s", "k3s-agent"} & set(runs))),
         )
         if shown
     ]
@@ -368,13 +382,14 @@ def _what_runs_here(target: Target, transport: Any, evidence: TargetEvidence) ->
     if node.error:
         evidence.kind_source += f"; the Kubernetes node probe failed: {node.error}"
         return evidence
+    node.roles = _node_roles(node, roles)
     node.detected = runs
     if not docker:  # a Kubernetes node without Docker: that is all it is
         node.kind_source = evidence.kind_source + "; audited as a Kubernetes node"
         node.remote_calls = transport.calls
         return node
     evidence.also = ["k8s-node"]
-    evidence.roles = roles
+    evidence.roles = node.roles
     evidence.kind_source += "; audited as a Docker host and a Kubernetes node"
     for name, section in node.sections.items():
         evidence.sections[f"k8s-node:{name}"] = section

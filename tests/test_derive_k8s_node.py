@@ -22,6 +22,7 @@ from cisaudit.kinds.k8s_node.derive import (
     derive,
     node_version,
     parse_manifests,
+    parse_processes,
     plan_phase2,
     split_records,
 )
@@ -99,6 +100,7 @@ def test_offline_evaluation_reads_the_bundle() -> None:
         "lab-k8s-cp-partial",
         "lab-k8s-cp-weak",
         "lab-k8s-etcd",
+        "lab-k8s-k3s",
         "lab-k8s-worker-hardened",
         "lab-k8s-worker-weak",
     ]
@@ -542,3 +544,99 @@ def test_a_manifest_only_scheduler_config_is_read_in_phase_two() -> None:
     )
     plan = plan_phase2(sections)
     assert ("scheduler.config", "/etc/kubernetes/scheduler-config.yaml", None) in plan.reads
+
+
+def k3s_component(component: str, argv: list[str], where: str = "/var/log/k3s.log") -> str:
+    return "\n".join(
+        [
+            f"{M}PROC {component} 300 0",
+            f"{M}EXE /usr/local/bin/k3s",
+            f"{M}CWD /",
+            f"{M}FROM {where}",
+            f"{M}ARGV {len(argv)}",
+            *argv,
+        ]
+    )
+
+
+def test_k3s_components_come_from_its_log_and_use_its_layout() -> None:
+    sections = node(
+        [
+            f"{M}DISTRO k3s 300",
+            k3s_component(
+                "apiserver",
+                [
+                    "kube-apiserver",
+                    "--anonymous-auth=false",
+                    "--encryption-provider-config=/e.json",
+                ],
+            ),
+            k3s_component(
+                "kubelet",
+                ["kubelet", "--kubeconfig=/var/lib/rancher/k3s/agent/kubelet.kubeconfig"],
+            ),
+        ],
+        roles=["control-plane", "worker"],
+    )
+    values, _ = derive(sections)
+    api = component(values, "apiserver")
+    assert api["running"] and api["argv_from"] == "/var/log/k3s.log"
+    assert api["settings"]["anonymous-auth"] == "false"
+    assert values["k8s"]["distribution"]["name"] == "k3s"
+    assert "/var/log/k3s.log" in values["summary"]["distribution_how"]
+    plan = plan_phase2(sections)
+    assert ("apiserver.encryption", "/e.json", None) in plan.reads  # followed in phase 2
+    assert plan.trees[0] == "/var/lib/rancher/k3s/server/tls"
+    assert "apiserver_manifest" not in plan.candidates  # no static pods
+    assert "super_admin_conf" not in plan.candidates  # kubeadm's alone
+    assert plan.candidates["admin_conf"] == [
+        ("/var/lib/rancher/k3s/server/cred/admin.kubeconfig", None)
+    ]
+    assert plan.candidates["kubelet_kubeconfig"] == [
+        ("/var/lib/rancher/k3s/agent/kubelet.kubeconfig", 300)
+    ]
+
+
+def test_k3s_without_its_log_says_so_on_each_component_its_roles_need() -> None:
+    sections = node(
+        [f"{M}DISTRO k3s 300", f"{M}NOLOG no Running line in journald or /var/log/k3s.log"],
+        roles=["control-plane"],
+    )
+    _, errors = derive(sections)
+    reason = errors["k8s.components.apiserver"]
+    assert "K3s runs on this node (pid 300)" in reason and "/var/log/k3s.log" in reason
+
+
+def test_rke2_defaults_to_its_own_locations() -> None:
+    sections = node([f"{M}DISTRO rke2 200"], roles=["control-plane"])
+    plan = plan_phase2(sections)
+    assert plan.candidates["apiserver_manifest"] == [
+        ("/var/lib/rancher/rke2/agent/pod-manifests/kube-apiserver.yaml", None)
+    ]
+    assert plan.trees[0] == "/var/lib/rancher/rke2/server/tls"
+    assert plan.candidates["kubelet_service"][0][0].endswith("rke2-server.service")
+
+
+def test_the_k3s_probe_parses_its_log_lines(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The probe's own shell, on a log as K3s writes it (no k3s process here: the function
+    is called with a made-up pid)."""
+    import subprocess
+
+    log = tmp_path / "k3s.log"
+    log.write_text(
+        'time="2026-12-05T01:00:00Z" level=info msg="Starting k3s v1.33.2+k3s1"\n'
+        'time="2026-12-05T01:00:00Z" level=info msg="Running kube-apiserver --a=1 --b=two"\n'
+        'time="2026-12-05T01:00:01Z" level=info msg="Running kubelet --read-only-port=0"\n'
+        'time="2026-12-05T02:00:00Z" level=info msg="Running kube-apiserver --a=2"\n'
+    )
+    text = probe()
+    helpers = text[text.index("pid_named() {") : text.index("processes() {")]
+    script = (
+        f"M='{M}'\n{helpers}\nK3S_LOGS='{log}'\nP_k3s=$$\n"
+        "journalctl() { return 1; }\nk3s_components\n"
+    )
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    processes = parse_processes(Section("p", 0, f"{M}PROCESSES\n" + out))
+    assert processes["apiserver"].argv == ["kube-apiserver", "--a=2"]  # the last start wins
+    assert processes["kubelet"].argv == ["kubelet", "--read-only-port=0"]
+    assert processes["apiserver"].origin == str(log)

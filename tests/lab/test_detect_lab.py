@@ -105,3 +105,24 @@ def test_kubespray_groups_make_kubernetes_nodes(hosts, tmp_path: Path) -> None: 
     assert target.kind == "k8s-node"
     assert set(target.roles) == {"control-plane", "etcd", "worker"}
     assert target.kind_source.startswith("group ")
+
+
+def test_a_k3s_server_is_found_and_read_from_its_log(tmp_path: Path) -> None:
+    """No kind in the inventory: the probe sees k3s, and the node benchmark runs with the
+    roles K3s plays here (embedded etcd included), its flags read from K3s's log."""
+    try:
+        lab = start_lab(["k8s-k3s"], workdir=tmp_path / "lab")
+    except LabUnavailable as exc:
+        pytest.skip(f"lab unavailable: {exc}")
+    with lab:
+        inventory = _bare_inventory(lab, tmp_path / "inventory.yaml")
+        (target,) = audit(load_inventory(inventory).select(None)).run.targets
+    assert target.kind == "k8s-node" and "k3s" in target.detected, target.kind_source
+    assert set(target.packs) == {"cis-kubernetes-1.12"}
+    assert target.facts_summary["distribution"] == "k3s"
+    assert "/var/log/k3s.log" in target.facts_summary["distribution_how"]
+    results = {r.control_id: r for r in target.results}
+    assert results["1.2.1"].status.value == "PASS"  # --anonymous-auth=false, from the log
+    assert results["2.1"].status.value == "PASS"  # embedded etcd, from its config file
+    assert results["4.2.5"].status.value == "FAIL"  # kubelet idle timeout 0
+    assert not [r for r in target.results if r.status.value == "ERROR"]

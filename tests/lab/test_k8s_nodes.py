@@ -286,6 +286,18 @@ ENGINE_VERDICTS = {
     "k8s-worker-hardened": {"4.2.4": "PASS", "4.2.14": "PASS", "4.3.1": "PASS"},
     "k8s-worker-weak": {"4.2.4": "FAIL", "4.2.14": "FAIL", "4.3.1": "FAIL"},
     "k8s-etcd": {"1.1.12": "PASS", "2.2": "PASS"},
+    # K3s: no static pods (1.1.1 has nothing to judge); the data dir root's (1.1.12)
+    "k8s-k3s": {
+        "1.1.1": "NOT_APPLICABLE",
+        "1.1.12": "FAIL",
+        "1.1.21": "PASS",
+        "1.2.1": "PASS",
+        "1.3.7": "PASS",
+        "2.2": "PASS",
+        "4.2.4": "PASS",
+        "4.2.14": "FAIL",
+        "4.3.1": "PASS",
+    },
     "k8s-cp-partial": {
         "1.1.1": "PASS",
         "1.1.12": "FAIL",

@@ -92,9 +92,11 @@ _RUNS = {
     "kube-scheduler": "kube-scheduler",
     "etcd": "etcd",
     "k3s-server": "k3s",
-    "k3s-agent": "k3s",
+    "k3s-agent": "k3s-agent",
     "k3s": "k3s",
     "rke2": "rke2",
+    "rke2-server": "rke2",
+    "rke2-agent": "rke2",
 }
 
 

@@ -109,8 +109,69 @@ P_etcd=$(pid_of etcd)
 P_kubelet=$(pid_of kubelet)
 P_proxy=$(pid_of kube-proxy)
 
+# K3s and RKE2. RKE2 runs the control plane as static pods and the kubelet as its own
+# process, so the components above are found as on any node. K3s runs every component
+# inside one process (`k3s server`, `k3s agent`) and logs each one's effective command
+# line when it starts ("Running kube-apiserver --flag=value ..."): those lines, from
+# journald or from the log files of installs without systemd, stand for the processes.
+pid_named() {
+  ps -eo pid=,comm= 2>/dev/null | awk -v a="$1" -v b="$2" -v c="$3" \
+    '$2 == a || $2 == b || $2 == c {print $1}' | sort -n | head -n 1
+}
+P_k3s=$(pid_named k3s k3s-server k3s-agent)
+P_rke2=$(pid_named rke2 rke2-server rke2-agent)
+K3S_LOGS="/var/log/k3s.log /var/log/k3s-service.log /var/log/k3s-agent.log"
+K3S_RUNNING='Running (kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy) '
+
+k3s_lines() {
+  if command -v journalctl >/dev/null 2>&1; then
+    found=$(journalctl -q --no-pager -o cat -u k3s -u k3s-agent 2>/dev/null | grep -E "$K3S_RUNNING")
+    if [ -n "$found" ]; then echo "journald (units k3s, k3s-agent)"; printf '%s\n' "$found"; return; fi
+  fi
+  for f in $K3S_LOGS; do
+    [ -r "$f" ] || continue
+    found=$(grep -E "$K3S_RUNNING" "$f")
+    if [ -n "$found" ]; then echo "$f"; printf '%s\n' "$found"; return; fi
+  done
+}
+
+k3s_components() {
+  printf '%sDISTRO k3s %s\n' "$M" "$P_k3s"
+  lines=$(k3s_lines)
+  where=$(printf '%s\n' "$lines" | head -n 1)
+  if [ -z "$lines" ]; then
+    printf '%sNOLOG no "Running kube-..." line in journald (k3s, k3s-agent) or %s\n' "$M" "$K3S_LOGS"
+    return
+  fi
+  uid=$(stat -c %u "/proc/$P_k3s" 2>/dev/null)
+  for pair in apiserver:kube-apiserver controller_manager:kube-controller-manager \
+      scheduler:kube-scheduler kubelet:kubelet proxy:kube-proxy; do
+    c=${pair%%:*} name=${pair#*:}
+    line=$(printf '%s\n' "$lines" | sed 1d | grep "Running $name " | tail -n 1)
+    [ -n "$line" ] || continue
+    args=$(printf '%s\n' "$line" | sed "s/.*Running $name //; s/\"[[:space:]]*\$//" | tr ' ' '\n' | grep -v '^$')
+    printf '%sPROC %s %s %s\n' "$M" "$c" "$P_k3s" "$uid"
+    printf '%sEXE %s\n' "$M" "$(readlink "/proc/$P_k3s/exe" 2>/dev/null)"
+    printf '%sCWD %s\n' "$M" "$(readlink "/proc/$P_k3s/cwd" 2>/dev/null)"
+    printf '%sFROM %s\n' "$M" "$where"
+    printf '%sARGV %s\n' "$M" "$(printf '%s\n%s\n' "$name" "$args" | grep -c '')"
+    printf '%s\n%s\n' "$name" "$args"
+  done
+  # Embedded etcd (servers started with --cluster-init) keeps its configuration file here.
+  etcd_config=/var/lib/rancher/k3s/server/db/etcd/config
+  if [ -f "$etcd_config" ]; then
+    printf '%sPROC etcd %s %s\n' "$M" "$P_k3s" "$uid"
+    printf '%sEXE %s\n' "$M" "$(readlink "/proc/$P_k3s/exe" 2>/dev/null)"
+    printf '%sCWD /\n' "$M"
+    printf '%sFROM %s\n' "$M" "$etcd_config"
+    printf '%sARGV 2\netcd\n--config-file=%s\n' "$M" "$etcd_config"
+  fi
+}
+
 processes() {
   printf '%sPROCESSES\n' "$M"
+  [ -n "$P_rke2" ] && printf '%sDISTRO rke2 %s\n' "$M" "$P_rke2"
+  if [ -n "$P_k3s" ] && [ -z "$P_apiserver$P_kubelet" ]; then k3s_components; fi
   for c in apiserver controller_manager scheduler etcd kubelet proxy; do
     eval "p=\$P_$c"
     [ -n "$p" ] || continue
@@ -157,6 +218,10 @@ configs() {
     c=$(flag_value "$P_proxy" config)
     if [ -n "$c" ]; then show proxy.config "$c" "$P_proxy"; fi
   fi
+  # K3s's embedded etcd: its file names the data directory, whose stat is planned from it
+  if [ -n "$P_k3s" ] && [ -z "$P_etcd" ] && [ -f /var/lib/rancher/k3s/server/db/etcd/config ]; then
+    show etcd.config /var/lib/rancher/k3s/server/db/etcd/config
+  fi
   if [ -n "$P_scheduler" ]; then
     c=$(flag_value "$P_scheduler" config)
     if [ -n "$c" ]; then show scheduler.config "$c" "$P_scheduler"; fi
@@ -185,6 +250,7 @@ configs() {
 }
 
 versions() {
+  if [ -n "$P_k3s" ]; then printf 'k3s %s\n' "$(timeout 10 "/proc/$P_k3s/exe" --version 2>&1 | head -n 1)"; fi
   for c in kubelet kube-apiserver; do
     if [ "$c" = kubelet ]; then p=$P_kubelet; else p=$P_apiserver; fi
     # The running binary answers even when it lives in a container's filesystem.

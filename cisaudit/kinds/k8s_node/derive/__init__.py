@@ -61,8 +61,8 @@ def node_version(sections: dict[str, Section]) -> str | None:
     of the running binary, else of the one on the PATH), else the image tag of the API
     server's static pod."""
     answers = binary_versions(sections)
-    if answers.get("kubelet") or answers.get("kube-apiserver"):
-        return answers.get("kubelet") or answers.get("kube-apiserver")
+    if answers.get("kubelet") or answers.get("kube-apiserver") or answers.get("k3s"):
+        return answers.get("kubelet") or answers.get("kube-apiserver") or answers.get("k3s")
     pod = parse_manifests(parse_configs(sections.get("k8s.configs")), {}).get("apiserver")
     match = re.search(r":(v\d+\.\d+\.\d+\S*)$", pod.image or "") if pod else None
     return match.group(1) if match else None
@@ -95,6 +95,18 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
     node = _node(sections, errors)
     components = node["components"]
     roles = _roles(sections)
+    distribution = node["distribution"]
+    if distribution.problem:
+        # K3s runs, but where its components' command lines are was not found: say so on
+        # each component the node's roles need, rather than that the component is absent
+        for role in roles:
+            for name in ROLE_COMPONENTS.get(role, ()):
+                if components[name]["source"] is None:
+                    errors.setdefault(
+                        f"k8s.components.{name}",
+                        f"K3s runs on this node (pid {distribution.pid}), but the command "
+                        f"line of {COMPONENTS[name]} was not found: {distribution.problem}",
+                    )
     _expect_role_components(components, roles, errors)
     files, pki_files, cni_files = derive_files(sections, plan_phase2(sections, node), errors)
     version = node_version(sections)
@@ -114,6 +126,7 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         "roles": roles,
         "detected_roles": detected,  # worker: a kubelet runs here
         "audit_uid": audit_uid,
+        "distribution": _distribution(distribution, components),
     }
     summary = {
         "platform_version": version,
@@ -122,6 +135,8 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         "components_running": [n for n, c in components.items() if c["running"]],
         "os": _os_name(sections.get("host.os")),
         "audit_uid": audit_uid,
+        "distribution": k8s["distribution"]["name"],
+        "distribution_how": k8s["distribution"]["how"],
     }
     values = {
         "_evidence_keys": sorted(sections),
@@ -132,6 +147,24 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         "summary": summary,
     }
     return values, errors
+
+
+def _distribution(found: Any, components: dict[str, Any]) -> dict[str, Any]:
+    """Which layout the node was read with, and how: kubeadm-like (the default), K3s (one
+    process; component command lines from its log) or RKE2 (static pods under its own
+    directory). Reports say which variant was used."""
+    origins = sorted({c["argv_from"] for c in components.values() if c.get("argv_from")})
+    if found.name == "k3s":
+        how = (
+            f"K3s (pid {found.pid}): component command lines from its log ({', '.join(origins)})"
+            if origins
+            else f"K3s (pid {found.pid}): {found.problem or 'no component command line found'}"
+        )
+    elif found.name == "rke2":
+        how = f"RKE2 (pid {found.pid}): components as static pods; RKE2's file locations"
+    else:
+        how = "kubeadm layout (/etc/kubernetes)"
+    return {"name": found.name or "kubeadm", "pid": found.pid, "how": how}
 
 
 def _expect_role_components(

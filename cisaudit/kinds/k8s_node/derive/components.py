@@ -75,6 +75,8 @@ def derive_component(
         "argv": argv,
         "flags": flags,
         "manifest": pod.path if pod else None,
+        # K3s: the command line its log shows for the component (journald or the file)
+        "argv_from": process.origin if process is not None else None,
     }
     if name == "etcd":
         facts["env"] = env

@@ -14,10 +14,16 @@ from cisaudit.kinds.k8s_node.derive.common import (
     FILE_NAMES,
     KUBEADM,
     KUBELET_UNITS,
+    LAYOUTS,
 )
 from cisaudit.kinds.k8s_node.derive.components import _resolve, derive_component
 from cisaudit.kinds.k8s_node.derive.manifests import ManifestPod, parse_manifests
-from cisaudit.kinds.k8s_node.derive.records import Process, parse_configs, parse_processes
+from cisaudit.kinds.k8s_node.derive.records import (
+    Process,
+    parse_configs,
+    parse_distribution,
+    parse_processes,
+)
 
 
 @dataclass
@@ -41,7 +47,13 @@ def _node(sections: dict[str, Section], errors: dict[str, str] | None = None) ->
         name: derive_component(name, processes.get(name), pods.get(name), files, errors)
         for name in COMPONENTS
     }
-    return {"processes": processes, "files": files, "pods": pods, "components": components}
+    return {
+        "processes": processes,
+        "files": files,
+        "pods": pods,
+        "components": components,
+        "distribution": parse_distribution(sections.get("k8s.processes")),
+    }
 
 
 def plan_phase2(sections: dict[str, Section], node: dict[str, Any] | None = None) -> StatPlan:
@@ -50,24 +62,29 @@ def plan_phase2(sections: dict[str, Section], node: dict[str, Any] | None = None
     node = node or _node(sections)
     plan = StatPlan()
     read_labels = {f.label for f in node["files"]}
-    api = node["components"]["apiserver"]
-    if api["source"] == "manifest":
-        for label, flag in (
-            ("apiserver.encryption", "encryption-provider-config"),
-            ("apiserver.authorization", "authorization-config"),
-            ("apiserver.authentication", "authentication-config"),
-        ):
-            if api["flags"].get(flag) and label not in read_labels:
-                plan.reads.append((label, api["flags"][flag], None))
-    scheduler = node["components"]["scheduler"]
-    named = scheduler["flags"].get("config")
-    if scheduler["source"] == "manifest" and named and "scheduler.config" not in read_labels:
-        plan.reads.append(("scheduler.config", named, None))
+    comps = node["components"]
+    for component, label, flag in (
+        ("apiserver", "apiserver.encryption", "encryption-provider-config"),
+        ("apiserver", "apiserver.authorization", "authorization-config"),
+        ("apiserver", "apiserver.authentication", "authentication-config"),
+        ("scheduler", "scheduler.config", "config"),
+        ("etcd", "etcd.config", "config-file"),
+        ("kubelet", "kubelet.config", "config"),
+        ("proxy", "proxy.config", "config"),
+    ):
+        # Phase 1 follows a running process's own command line to these files; a component
+        # known only from its manifest, or from K3s's log, is followed here.
+        facts = comps[component]
+        named = facts["flags"].get(flag)
+        elsewhere = facts["source"] == "manifest" or facts.get("argv_from")
+        if named and elsewhere and label not in read_labels:
+            plan.reads.append((label, named, None))
     plan.candidates = file_candidates(node, sections)
     for options in plan.candidates.values():
         plan.stats.extend(options)
     plan.stats = list(dict.fromkeys(plan.stats))
-    plan.trees = [KUBEADM["pki_dir"], *cni_dirs(node)]
+    layout = LAYOUTS.get(node["distribution"].name or "", KUBEADM)
+    plan.trees = [layout["pki_dir"], *cni_dirs(node)]
     return plan
 
 
@@ -101,7 +118,8 @@ def file_candidates(
         path = _resolve(value, base)
         return (path, process.pid if process else None) if path else None
 
-    manifest_dir = KUBEADM["manifests"]
+    layout = LAYOUTS.get(node["distribution"].name or "", KUBEADM)
+    manifest_dir = layout.get("manifests")
     kubelet_static = (comps["kubelet"].get("settings") or {}).get("pod-manifest-path")
     if kubelet_static:
         manifest_dir = kubelet_static
@@ -112,22 +130,26 @@ def file_candidates(
         ("etcd", "etcd"),
     ):
         pod = pods.get(component)
-        path = pod.path if pod else posixpath.join(manifest_dir, f"{file_name}.yaml")
+        if pod is None and manifest_dir is None:
+            continue  # K3s: no static pods, so no pod specification files
+        path = pod.path if pod else posixpath.join(str(manifest_dir), f"{file_name}.yaml")
         found[f"{component}_manifest"] = [(path, None)]
 
     etcd_dir = from_setting("etcd", "data-dir") if comps["etcd"]["source"] else None
-    found["etcd_data_dir"] = [etcd_dir or (KUBEADM["etcd_data_dir"], None)]
-    found["admin_conf"] = [(KUBEADM["admin_conf"], None)]
-    found["super_admin_conf"] = [(KUBEADM["super_admin_conf"], None)]
+    found["etcd_data_dir"] = [etcd_dir or (layout["etcd_data_dir"], None)]
+    for name in ("admin_conf", "super_admin_conf"):
+        if layout.get(name):  # super-admin.conf is kubeadm's alone
+            found[name] = [(layout[name], None)]
     for component, name in (
         ("scheduler", "scheduler_kubeconfig"),
         ("controller_manager", "controller_manager_kubeconfig"),
     ):
         named = from_setting(component, "kubeconfig") if comps[component]["source"] else None
-        found[name] = [named or (KUBEADM[name], None)]
+        found[name] = [named or (layout[name], None)]
 
     units = [(path, None) for path in _unit_paths(sections.get("host.units"))]
-    found["kubelet_service"] = list(dict.fromkeys(units + [(p, None) for p in KUBELET_UNITS]))
+    unit_candidates = layout.get("kubelet_units", KUBELET_UNITS)
+    found["kubelet_service"] = list(dict.fromkeys(units + [(p, None) for p in unit_candidates]))
 
     kubelet = comps["kubelet"]
     if kubelet["running"]:
@@ -139,13 +161,13 @@ def file_candidates(
             named = from_setting("kubelet", key)
             if named:
                 found[name] = [named]
-    else:  # not running: where kubeadm would put them
+    else:  # not running: where the distribution would put them
         for name in ("kubelet_kubeconfig", "kubelet_config", "kubelet_client_ca"):
-            found[name] = [(KUBEADM[name], None)]
+            found[name] = [(layout[name], None)]
     proxy_kubeconfig = from_setting("proxy", "kubeconfig") if comps["proxy"]["running"] else None
     if proxy_kubeconfig:
         found["proxy_kubeconfig"] = [proxy_kubeconfig]
-    found["pki_dir"] = [(KUBEADM["pki_dir"], None)]
+    found["pki_dir"] = [(layout["pki_dir"], None)]
     return found
 
 
@@ -221,6 +243,6 @@ def derive_files(
             for path, _ in options
         ]
         files[name] = next((r for r in records if r.get("exists")), records[0])
-    pki = trees.get(KUBEADM["pki_dir"]) or []
+    pki = (trees.get(plan.trees[0]) if plan.trees else None) or []  # the layout's PKI dir
     cni = [record for root in plan.trees[1:] for record in trees.get(root) or []]
     return files, pki, cni

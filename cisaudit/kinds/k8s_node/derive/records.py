@@ -58,6 +58,31 @@ class Process:
     argv: list[str]
     env: dict[str, str]
     env_readable: bool = True
+    # Where the command line came from when it is not the process's own: K3s runs every
+    # component in one process and logs each one's command line (journald or a log file).
+    origin: str | None = None
+
+
+@dataclass
+class Distribution:
+    """A distribution that lays a node out its own way (K3s, RKE2); None: kubeadm-like."""
+
+    name: str | None = None
+    pid: int | None = None
+    problem: str | None = None  # e.g. K3s runs, but its components' command lines were not found
+
+
+def parse_distribution(section: Section | None) -> Distribution:
+    found = Distribution()
+    for record in split_records(section):
+        if record.kind == "DISTRO" and record.args:
+            # K3s, which stands for every component, wins over an RKE2 supervisor
+            if found.name != "k3s":
+                pid = record.args[1] if len(record.args) > 1 else ""
+                found.name, found.pid = record.args[0], int(pid) if pid.isdigit() else None
+        elif record.kind == "NOLOG":
+            found.problem = " ".join(record.args)
+    return found
 
 
 def parse_processes(section: Section | None) -> dict[str, Process]:
@@ -79,6 +104,8 @@ def parse_processes(section: Section | None) -> dict[str, Process]:
             found[current.component] = current
         elif current is None:
             continue
+        elif record.kind == "FROM":
+            current.origin = " ".join(record.args) or None
         elif record.kind in ("EXE", "CWD"):
             value = " ".join(record.args) or None
             setattr(current, record.kind.lower(), value)
