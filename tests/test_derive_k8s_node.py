@@ -640,3 +640,32 @@ def test_the_k3s_probe_parses_its_log_lines(tmp_path) -> None:  # type: ignore[n
     assert processes["apiserver"].argv == ["kube-apiserver", "--a=2"]  # the last start wins
     assert processes["kubelet"].argv == ["kubelet", "--read-only-port=0"]
     assert processes["apiserver"].origin == str(log)
+
+
+@pytest.mark.parametrize(
+    "version,argv,name",
+    [
+        (
+            "Kubernetes v1.31.2-eks-7f9249a",
+            ["kubelet", "--config=/etc/kubernetes/kubelet/config.json"],
+            "eks",
+        ),
+        (
+            "Kubernetes v1.30.5-gke.1014001",
+            ["kubelet", "--config=/home/kubernetes/kubelet-config.yaml"],
+            "gke",
+        ),
+        (
+            "Kubernetes v1.31.1",
+            ["kubelet", "--azure-container-registry-config=/etc/kubernetes/azure.json"],
+            "aks",
+        ),
+        ("Kubernetes v1.31.1", ["kubelet", "--config=/var/lib/kubelet/config.yaml"], "kubeadm"),
+    ],
+)
+def test_managed_worker_nodes_say_which_variant_was_used(version, argv, name) -> None:  # type: ignore[no-untyped-def]
+    sections = node([process("kubelet", 5, argv)], roles=["worker"])
+    sections["k8s.version"] = Section("versions", 0, f"kubelet {version}\n")
+    values, _ = derive(sections)
+    assert values["k8s"]["distribution"]["name"] == name
+    assert values["summary"]["distribution"] == name

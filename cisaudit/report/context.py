@@ -386,7 +386,26 @@ def _target(ctx: _Ctx, target: TargetResult) -> dict[str, Any]:
         else None,
         "findings": full,
         "compact": compact,
+        "how": _how_read(target),
     }
+
+
+def _how_read(target: TargetResult) -> str:
+    """How a target was read and judged: how its kind was decided, the layout or variant
+    of a Kubernetes node (K3s, RKE2, EKS/GKE/AKS workers), an engine reached over its API
+    only, and the benchmarks chosen."""
+    summary = target.facts_summary if isinstance(target.facts_summary, dict) else {}
+    parts = [target.kind_source or ""]
+    if summary.get("distribution_how"):
+        parts.append(str(summary["distribution_how"]))
+    if target.kind == "docker-api":
+        parts.append(
+            f"engine API only ({summary.get('reached_over') or '?'}): host files and "
+            "processes out of reach"
+        )
+    if target.selection:
+        parts.append(target.selection)
+    return "; ".join(p for p in parts if p)
 
 
 TARGET_RECORDS = 3  # per item in the documents; the workbook has them all

@@ -284,6 +284,7 @@ LABELS: dict[str, dict[str, str]] = {
     "options": {"en": "Run options", "zh": "运行选项"},
     "collection": {"en": "Collection per target", "zh": "各对象的采集情况"},
     "remote_calls": {"en": "Remote calls", "zh": "远程调用次数"},
+    "how_read": {"en": "How it was read", "zh": "采集与判定方式"},
     "duration": {"en": "Duration (s)", "zh": "耗时（秒）"},
     "started": {"en": "Started", "zh": "开始时间"},
     # signature page

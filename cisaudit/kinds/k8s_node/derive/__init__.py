@@ -126,7 +126,7 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         "roles": roles,
         "detected_roles": detected,  # worker: a kubelet runs here
         "audit_uid": audit_uid,
-        "distribution": _distribution(distribution, components),
+        "distribution": _distribution(distribution, components, version),
     }
     summary = {
         "platform_version": version,
@@ -149,11 +149,39 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
     return values, errors
 
 
-def _distribution(found: Any, components: dict[str, Any]) -> dict[str, Any]:
+# Worker nodes of managed clusters, told apart by their kubelet: the version suffix EKS and
+# GKE build into it, or the Azure configuration an AKS kubelet is given.
+_MANAGED_NODES = (
+    ("eks", "Amazon EKS", re.compile(r"-eks-")),
+    ("gke", "Google GKE", re.compile(r"-gke\.")),
+)
+
+
+def _distribution(found: Any, components: dict[str, Any], version: str | None) -> dict[str, Any]:
     """Which layout the node was read with, and how: kubeadm-like (the default), K3s (one
-    process; component command lines from its log) or RKE2 (static pods under its own
-    directory). Reports say which variant was used."""
+    process; component command lines from its log), RKE2 (static pods under its own
+    directory), or the worker node of a managed cluster (EKS, GKE, AKS), whose worker
+    controls are the CIS Kubernetes node controls (section 4) as their own CIS benchmarks
+    carry them. Reports say which variant was used."""
     origins = sorted({c["argv_from"] for c in components.values() if c.get("argv_from")})
+    if found.name is None and components["kubelet"]["source"]:
+        kubelet_args = " ".join(components["kubelet"].get("argv") or [])
+        for name, title, pattern in _MANAGED_NODES:
+            if version and pattern.search(version):
+                return {
+                    "name": name,
+                    "pid": None,
+                    "how": f"{title} worker node (kubelet {version}): the CIS Kubernetes node "
+                    "controls, which its own benchmark's worker section carries",
+                }
+        if "azure" in kubelet_args.lower():
+            return {
+                "name": "aks",
+                "pid": None,
+                "how": "Azure AKS worker node (the kubelet is given Azure configuration): "
+                "the CIS Kubernetes node controls, which its own benchmark's worker "
+                "section carries",
+            }
     if found.name == "k3s":
         how = (
             f"K3s (pid {found.pid}): component command lines from its log ({', '.join(origins)})"
