@@ -154,3 +154,29 @@ def test_the_engine_version_comes_from_the_engine(
     from cisaudit.kinds.docker.collect import engine_version
 
     assert engine_version(sections) == version
+
+
+@pytest.mark.parametrize(
+    "units,tcp",
+    [
+        ("Id=docker.socket\nListen=[::]:2375 (Stream)\n", True),
+        ("#unit /lib/systemd/system/docker.socket\nListenStream=2376\n", True),
+        ("Id=docker.socket\nListen=/run/docker.sock (Stream)\n", False),
+        ("", False),
+    ],
+)
+def test_socket_activation_can_listen_on_tcp(units: str, tcp: bool) -> None:
+    """`dockerd -H fd://` serves every socket docker.socket opened: a TCP ListenStream makes
+    the API listen on TCP although no tcp:// host is configured (2.7 then applies)."""
+    from cisaudit.kinds.docker.derive import derive
+
+    sections = {
+        "dockerd.cmdline": Section(
+            "cmdline", 0, "pid 1\nuid 0\nexe /usr/bin/dockerd\n/usr/bin/dockerd\n-H\nfd://\n"
+        ),
+        "host.units": Section("units", 0, units),
+    }
+    values, _ = derive(sections)
+    assert values["daemon"]["tcp"] is tcp
+    if tcp:
+        assert "docker.socket" in values["daemon"]["tcp_via"]

@@ -47,6 +47,7 @@ from cisaudit.kinds.docker.derive.host import (  # noqa: F401
     parse_units,
     parse_which,
     rules_covering,
+    socket_unit_tcp,
 )
 from cisaudit.kinds.docker.derive.objects import (  # noqa: F401
     INSTALL_RE,
@@ -104,6 +105,7 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
 
     daemon = derive_daemon(sections, errors)
     _effective_tlsverify(daemon, engine_version(sections))
+    _socket_activation(daemon, parse_units(sections.get("host.units")))
     values["daemon"] = daemon
     processes = parse_processes(sections.get("host.ps"))
     cgroups = parse_cgroups(sections.get("host.cgroups"))
@@ -201,6 +203,19 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
         errors.setdefault("host", _why(sections, "host.mounts"))
     values["summary"] = summary(values)
     return values, errors
+
+
+def _socket_activation(daemon: dict[str, Any], units: dict[str, dict[str, Any]]) -> None:
+    """``-H fd://`` takes the sockets systemd's docker.socket opened: when one of them is a
+    TCP address, the API listens on TCP though no ``tcp://`` host is configured."""
+    hosts = [str(h) for h in daemon.get("hosts") or []]
+    if not any(h.startswith("fd://") for h in hosts):
+        return
+    address = socket_unit_tcp(units)
+    if address:
+        daemon["tcp"] = True
+        daemon["tcp_via"] = f"docker.socket listens on {address} (dockerd -H fd://)"
+        daemon["hosts"] = [*hosts, f"tcp://{address}"]
 
 
 def _effective_tlsverify(daemon: dict[str, Any], version: str | None) -> None:

@@ -175,7 +175,19 @@ def parse_units(section: Section | None) -> dict[str, dict[str, Any]]:
             current = units.setdefault(value, {})
         elif current is not None and key in ("FragmentPath", "Listen", "ListenStream") and value:
             current.setdefault(key, value)
+            if key in ("Listen", "ListenStream"):
+                current.setdefault("listens", []).append(value)
     return units
+
+
+def socket_unit_tcp(units: dict[str, dict[str, Any]]) -> str | None:
+    """A TCP address docker.socket listens on (``ListenStream=2375``, ``0.0.0.0:2376``,
+    ``[::]:2375 (Stream)``): with ``-H fd://`` dockerd serves the API there too."""
+    for value in units.get("docker.socket", {}).get("listens", []):
+        address = value.split(" (")[0].strip()
+        if address and not address.startswith(("/", "@")):
+            return address
+    return None
 
 
 def parse_audit_rules(sections: dict[str, Section]) -> dict[str, Any]:
