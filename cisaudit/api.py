@@ -28,6 +28,8 @@ from cisaudit.catalog import load_catalog as _load_catalog
 from cisaudit.catalog.frameworks import Framework
 from cisaudit.evaluate import FactSet, evaluate
 from cisaudit.evidence import EvidenceError, TargetEvidence, load_bundle, write_bundle
+from cisaudit.imagepolicy.policy import ImagePolicy
+from cisaudit.imagepolicy.scans import ScanIndex
 from cisaudit.kinds import CONTRACT, KINDS
 from cisaudit.model import Result, Run, Status, TargetResult
 from cisaudit.rollup import rescore
@@ -36,6 +38,8 @@ from cisaudit.targets import Target
 from cisaudit.waivers import WaiverSet, apply_waivers
 from cisaudit.yamlsrc import LineDict
 
+POLICY_PACK = "image-policy"
+
 
 def load_catalog(
     root: Path | None = None,
@@ -43,11 +47,12 @@ def load_catalog(
     extra: Sequence[Path] = (),
     tailoring: dict[str, dict[str, Any]] | None = None,
     kinds: Iterable[str] | None = None,
+    policy: bool = False,
 ) -> Catalog:
     """The catalog (built-in, plus the user packs in ``extra``), checked against the facts
     every kind of target offers; with ``kinds``, only the packs (and checks) for targets of
-    those kinds, which is all a run needs."""
-    catalog = _load_catalog(root, extra=extra, contract=CONTRACT, kinds=kinds)
+    those kinds, which is all a run needs; with ``policy``, the image-policy pack too."""
+    catalog = _load_catalog(root, extra=extra, contract=CONTRACT, kinds=kinds, policy=policy)
     if tailoring is not None:
         source = getattr(tailoring, "source", "") or "tailoring"
         apply_tailoring(catalog, tailoring, source)
@@ -143,8 +148,16 @@ class Selection:
     skip: Sequence[str] = ()
     # Frameworks rolled up and rendered: None = every one mapped onto the packs judged.
     frameworks: Sequence[str] | None = None
+    # The organisation's image policy (--policy) and scanner reports (--scanner-report):
+    # the image-policy pack runs only with a policy, and only the controls it sets.
+    policy: ImagePolicy | None = None
+    scans: ScanIndex | None = None
 
     def matches(self, control: Control) -> bool:
+        if control.benchmark == POLICY_PACK and (
+            self.policy is None or control.check_slug not in self.policy.checks()
+        ):
+            return False
         if self.level is not None and control.level > self.level:
             return False
         if self.only and not any(_id_matches(control, p) for p in self.only):
@@ -228,8 +241,8 @@ def audit(
         else t
         for t in targets
     ]
-    catalog = catalog or load_catalog()
     selection = selection or Selection()
+    catalog = catalog or load_catalog(policy=selection.policy is not None)
     started = _now()
     collected: dict[str, TargetEvidence] = {}
     interrupted = False
@@ -424,7 +437,7 @@ def evaluate_bundle(
     bundle = load_bundle(path, allow_modified=allow_modified_evidence)
     run = build_run(
         bundle.targets,
-        catalog=catalog or load_catalog(),
+        catalog=catalog or load_catalog(policy=bool(selection and selection.policy)),
         selection=selection or Selection(),
         started=_now(),
         options={
@@ -619,6 +632,10 @@ def evaluate_target(
         return result, chosen
     try:
         values, errors = kind.load(kind.derive)(item.sections)
+        if selection.policy is not None:
+            from cisaudit.imagepolicy import enrich
+
+            enrich(values, selection.policy, selection.scans)
         result.facts_summary = {**dict(values.get("summary") or {}), "fact_errors": errors}
         stand_ins = (
             [
@@ -731,7 +748,12 @@ def _not_collected(target: Target, interrupted: bool) -> TargetEvidence:
 def _options(
     selection: Selection, concurrency: int | None, timeout: float | None
 ) -> dict[str, Any]:
+    policy = selection.policy
     return {
+        "policy": {"file": policy.path, "sha256": policy.sha256, "rules": policy.checks()}
+        if policy is not None
+        else None,
+        "scanner_reports": selection.scans.describe() if selection.scans is not None else None,
         "frameworks": list(selection.frameworks) if selection.frameworks is not None else None,
         "benchmark": selection.benchmark,
         "level": selection.level,

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from cisaudit.api import Outcome, ProgressFn, Selection
     from cisaudit.catalog import Catalog
     from cisaudit.evidence import TargetEvidence
+    from cisaudit.imagepolicy import ImagePolicy, ScanIndex
     from cisaudit.model import Run
     from cisaudit.report.signing import SignConfig
     from cisaudit.waivers import KnownControls, WaiverSet
@@ -107,6 +108,45 @@ def _catalog_options(f: Command) -> Command:
     return f
 
 
+def _policy_options(f: Command) -> Command:
+    f = click.option(
+        "--scanner-report",
+        "scanner_reports",
+        multiple=True,
+        help="Trivy (SchemaVersion 2) or Grype JSON report of an image, or a folder of them; "
+        "repeatable. Matched to images by image id or digest (needs --policy).",
+    )(f)
+    f = click.option(
+        "--policy",
+        "policy_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Image policy file: approved registries, tags, golden bases, users, packages, "
+        "vulnerabilities (docs/image-policy.md). Adds the image-policy pack.",
+    )(f)
+    return f
+
+
+def _image_policy(
+    policy_path: str | None, scanner_reports: tuple[str, ...]
+) -> tuple[ImagePolicy | None, ScanIndex | None]:
+    """The policy and scanner reports; a bad file exits 2 naming it (and its line)."""
+    if scanner_reports and not policy_path:
+        _input_error(
+            SourceError(scanner_reports[0], None, "--scanner-report needs --policy (the rules)")
+        )
+    if not policy_path:
+        return None, None
+    from cisaudit.imagepolicy import load_policy, load_reports
+
+    try:
+        policy = load_policy(policy_path)
+        scans = load_reports(list(scanner_reports)) if scanner_reports else None
+    except SourceError as exc:
+        _input_error(exc)
+    return policy, scans
+
+
 def _framework_option(f: Command) -> Command:
     return click.option(
         "--framework",
@@ -165,6 +205,7 @@ def _catalog(
     checks_dirs: tuple[str, ...] = (),
     tailoring: str | None = None,
     kinds: set[str] | None = None,
+    policy: bool = False,
 ) -> Catalog:
     """The catalog with the user's packs and tailoring (only the packs for ``kinds`` of
     target, when given); input errors exit 2."""
@@ -175,6 +216,7 @@ def _catalog(
             extra=[Path(d) for d in checks_dirs],
             tailoring=load_tailoring(Path(tailoring)) if tailoring else None,
             kinds=kinds,
+            policy=policy,
         )
     except (SourceError, KeyError) as exc:
         _input_error(exc)
@@ -270,6 +312,7 @@ def main(ctx: click.Context) -> None:
 @_waiver_options
 @run_store_options
 @_catalog_options
+@_policy_options
 @_lang_option
 def scan(
     inventory: str,
@@ -297,6 +340,8 @@ def scan(
     notify_urls: tuple[str, ...],
     checks_dirs: tuple[str, ...],
     tailoring: str | None,
+    policy_path: str | None,
+    scanner_reports: tuple[str, ...],
 ) -> None:
     """Audit every host of INVENTORY; write results.json and evidence.json to OUTDIR and
     keep the run in the store (history, diff, trend)."""
@@ -309,9 +354,16 @@ def scan(
         _input_error(exc)
     # Only the packs these targets need (a recorded bundle can be of any kind).
     kinds = {t.kind for t in targets}
-    catalog = _catalog(checks_dirs, tailoring, None if "bundle" in kinds else kinds)
+    policy, scans = _image_policy(policy_path, scanner_reports)
+    catalog = _catalog(
+        checks_dirs, tailoring, None if "bundle" in kinds else kinds, policy=policy is not None
+    )
     try:
-        selection = _selection(catalog, benchmark, level, only, skip, frameworks)
+        selection = replace(
+            _selection(catalog, benchmark, level, only, skip, frameworks),
+            policy=policy,
+            scans=scans,
+        )
     except (SourceError, KeyError) as exc:
         _input_error(exc)
     waivers = _waivers(waivers_path, waiver_max_days, checks_dirs)
@@ -375,6 +427,7 @@ def scan(
 @_waiver_options
 @run_store_options
 @_catalog_options
+@_policy_options
 @_lang_option
 def evaluate(
     evidence: str,
@@ -397,6 +450,8 @@ def evaluate(
     notify_urls: tuple[str, ...],
     checks_dirs: tuple[str, ...],
     tailoring: str | None,
+    policy_path: str | None,
+    scanner_reports: tuple[str, ...],
 ) -> None:
     """Re-evaluate a recorded EVIDENCE bundle offline (no network) into results.json.
 
@@ -404,10 +459,15 @@ def evaluate(
     refused (exit 2) unless --allow-modified-evidence is given."""
     from cisaudit.api import evaluate_bundle
 
-    catalog = _catalog(checks_dirs, tailoring)
+    policy, scans = _image_policy(policy_path, scanner_reports)
+    catalog = _catalog(checks_dirs, tailoring, policy=policy is not None)
     waivers = _waivers(waivers_path, waiver_max_days, checks_dirs)
     try:
-        selection = _selection(catalog, benchmark, level, only, skip, frameworks)
+        selection = replace(
+            _selection(catalog, benchmark, level, only, skip, frameworks),
+            policy=policy,
+            scans=scans,
+        )
         outcome = evaluate_bundle(
             Path(evidence),
             selection=selection,
@@ -1119,6 +1179,89 @@ def _input_error(exc: BaseException) -> NoReturn:
 
 # The commands of the report package, listed here like every other command: an error in
 # report/ fails loudly instead of silently removing report, keys and verify.
+@main.group()
+def images() -> None:
+    """Image governance helpers (the rules themselves go in --policy; docs/image-policy.md)."""
+
+
+@images.group()
+def golden() -> None:
+    """Golden base images."""
+
+
+@golden.command("export")
+@click.argument("image")
+@click.option(
+    "--docker-host",
+    default=None,
+    help="Engine to ask (default: $DOCKER_HOST, else the local socket).",
+)
+@click.option(
+    "--evidence",
+    "evidence_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Read the image from a recorded evidence file instead of an engine.",
+)
+@click.option("--target", default=None, help="With --evidence: the target holding the image.")
+@click.option("--name", default=None, help="Name to give the base in the policy (default: IMAGE).")
+def golden_export(
+    image: str,
+    docker_host: str | None,
+    evidence_path: str | None,
+    target: str | None,
+    name: str | None,
+) -> None:
+    """Print IMAGE's layer diff ids as a golden_bases entry to paste into a policy."""
+    layers = (
+        _layers_from_evidence(Path(evidence_path), target, image)
+        if evidence_path
+        else _layers_from_engine(docker_host, image)
+    )
+    out.print(literal(f"# {image}: {len(layers)} layers"))
+    out.print(literal(f"- name: {json.dumps(name or image)}\n  diff_ids:"))
+    for layer in layers:
+        out.print(literal(f"    - {layer}"))
+
+
+def _layers_from_engine(docker_host: str | None, image: str) -> list[str]:
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        api = docker.APIClient(
+            base_url=docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        )
+        layers = api.inspect_image(image).get("RootFS", {}).get("Layers") or []
+    except DockerException as exc:
+        err.print(literal(f"error: {image}: {exc}"))
+        sys.exit(EXIT_USAGE)
+    return [str(layer) for layer in layers]
+
+
+def _layers_from_evidence(path: Path, target: str | None, image: str) -> list[str]:
+    from cisaudit.evidence import EvidenceError, load_bundle
+
+    try:
+        bundle = load_bundle(path)
+    except EvidenceError as exc:
+        _input_error(exc)
+    for item in bundle.targets:
+        if target and item.name != target:
+            continue
+        section = item.sections.get("docker.images")
+        try:
+            found = json.loads(section.output) if section and section.rc == 0 else []
+        except ValueError:
+            found = []
+        for entry in found if isinstance(found, list) else []:
+            refs = [*(entry.get("RepoTags") or []), *(entry.get("RepoDigests") or [])]
+            if image in refs or str(entry.get("Id", "")).startswith(image):
+                return [str(d) for d in (entry.get("RootFS") or {}).get("Layers") or []]
+    err.print(literal(f"error: {image} is not among the images recorded in {path}"))
+    sys.exit(EXIT_USAGE)
+
+
 main.add_command(report_command)
 main.add_command(keys_group)
 main.add_command(verify_command)

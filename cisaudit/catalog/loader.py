@@ -69,6 +69,8 @@ PACK_KEYS = {
 }
 PACK_CONTROL_KEYS = {"check", "section", "level", "profiles", "cis_assessment", "title", "params"}
 PACK_TYPES = ("benchmark", "custom", "policy")
+# Built-in packs loaded only when asked for (image-policy: with --policy).
+OPTIONAL_PACKS = frozenset({"image-policy"})
 LOGIC_KEYS = {
     "each",
     "file",
@@ -248,7 +250,10 @@ class Catalog:
         self.checks = checks or {}
         # Every check slug and pack id the catalog folders hold, loaded for this run or not.
         self.known = known if known is not None else set(self.checks) | set(self.packs)
-        self.complete = known is None or self.known <= set(self.checks) | set(self.packs)
+        # complete: every pack was loaded (the optional image-policy pack aside)
+        self.complete = known is None or self.known - OPTIONAL_PACKS <= set(self.checks) | set(
+            self.packs
+        )
         self.frameworks: dict[str, Framework] = {}
 
     @property
@@ -342,8 +347,10 @@ def load_catalog(
     contract: FactsContract | None = None,
     tailoring: dict[str, dict[str, Any]] | None = None,
     kinds: Iterable[str] | None = None,
+    policy: bool = False,
 ) -> Catalog:
-    """Load the built-in catalog at ``root`` and the user packs in ``extra`` folders.
+    """Load the built-in catalog at ``root`` and the user packs in ``extra`` folders
+    (with ``policy``, also the built-in image-policy pack under ``root/policy``).
 
     ``contract``: the facts checks may name (without it, fact names are not checked and
     results name no evidence sections). ``tailoring``: parameter values by check slug or
@@ -356,11 +363,16 @@ def load_catalog(
         raise SourceError(root, None, "control catalog folder not found")
     loader = _Loader(contract, None if kinds is None else set(kinds))
     loader.load_folder(root, bilingual=True)
+    if policy:
+        loader.load_folder(root / "policy", bilingual=True)
     for folder in extra:
         if not Path(folder).is_dir():
             raise SourceError(folder, None, "checks folder not found")
         loader.load_folder(Path(folder), bilingual=False)
-    catalog = Catalog(loader.packs, loader.checks, known=set(loader.library) | loader.pack_ids)
+    # the image-policy pack is loaded only with --policy; mappings may name it regardless
+    catalog = Catalog(
+        loader.packs, loader.checks, known=set(loader.library) | loader.pack_ids | OPTIONAL_PACKS
+    )
     for folder in (root, *extra):
         mappings_dir = Path(folder) / "mappings"
         if mappings_dir.is_dir():

@@ -73,7 +73,17 @@ def available_profiles(kind: str | None = "docker-host") -> list[str]:
     """Names of the profiles shipped in ``lab/cisaudit_lab/profiles`` (files not starting with _)
     that make targets of ``kind``: Docker hosts by default, every profile for None."""
     names = sorted(p.stem for p in PROFILE_DIR.glob("*.sh") if not p.name.startswith("_"))
-    return [n for n in names if kind is None or profile_target(n)[0] == kind]
+    if kind is None:
+        return names
+    # A profile marked "# lab-optional:" is started only by the tests that name it.
+    return [n for n in names if profile_target(n)[0] == kind and not _optional(n)]
+
+
+def _optional(profile: str) -> bool:
+    return any(
+        line.startswith("# lab-optional:")
+        for line in (PROFILE_DIR / f"{profile}.sh").read_text().splitlines()
+    )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cisaudit.catalog.facts import FactsContract, Subject
+from cisaudit.kinds.common.policy import POLICY_FACT, POLICY_SUBJECTS
 
 # Docker objects are identified in results by their full engine id.
 _BY_ID = Subject(name="cis.name", id=("Id", "cis.id"))
@@ -36,9 +37,10 @@ CONTRACT = FactsContract(
             ("docker.inspect", "host.ps", "host.cgroups"),
         ),
         "images": (
-            "every local image: inspect data plus its build history",
-            ("docker.images", "docker.history"),
+            "every local image: inspect data, build history, and its packages by layer",
+            ("docker.images", "docker.history", "image.layers"),
         ),
+        "policy": POLICY_FACT,
         "networks": ("every Docker network: inspect data", ("docker.networks",)),
         "swarm": ("swarm state of the engine", ("docker.info",)),
     },
@@ -46,6 +48,7 @@ CONTRACT = FactsContract(
         "containers": _BY_ID,
         "images": _BY_ID,
         "networks": _BY_ID,
+        **POLICY_SUBJECTS,
         "cert_files": _BY_ID,
     },
 )

@@ -57,6 +57,7 @@ from cisaudit.kinds.docker.derive.objects import (  # noqa: F401
     derive_image,
     parse_history,
 )
+from cisaudit.kinds.docker.derive.packages import image_packages, parse_layers  # noqa: F401
 
 
 def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -148,9 +149,14 @@ def derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str]
     if images is not None:
         history = parse_history(sections.get("docker.history"))
         used = {c.get("Image") for c in containers or []}
-        values["images"] = [
-            {**i, "cis": derive_image(i, history.get(i.get("Id", ""), []), used)} for i in images
-        ]
+        store = parse_layers(sections.get("image.layers"))
+        values["images"] = []
+        for i in images:
+            steps = history.get(i.get("Id", ""), [])
+            cis = derive_image(i, steps, used)
+            diff_ids = [str(d) for d in ((i.get("RootFS") or {}).get("Layers") or [])]
+            cis.update(image_packages(diff_ids, store, steps))
+            values["images"].append({**i, "cis": cis})
     if networks is not None:
         values["networks"] = [
             {

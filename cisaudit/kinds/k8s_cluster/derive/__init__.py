@@ -145,6 +145,7 @@ def _add_workloads(
 # when a workload's running pods add to what its template says.
 _LIST_FIELDS = (
     "containers",
+    "images",
     "privileged",
     "allow_privilege_escalation",
     "run_as_root",

@@ -162,6 +162,10 @@ def pod_spec_facts(
         "namespace": namespace,
         "service_account": account,
         "containers": [str(c.get("name", "?")) for c in containers],
+        "images": [
+            {"container": str(c.get("name", "?")), "image": str(c.get("image") or "")}
+            for c in containers
+        ],
         "privileged": names["privileged"],
         "allow_privilege_escalation": names["allow_privilege_escalation"],
         "run_as_root": names["run_as_root"],
