@@ -9,6 +9,7 @@ import os
 import random
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,16 +144,19 @@ class SSHTransport:
 
     def _handshake(self, end: _Endpoint, sock: Any, timeout: float) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
-        _load_known_hosts(client, self.known_path)
+        _use_known_hosts(client, self.known_path, end.address, end.port)
         client.set_missing_host_key_policy(
             _AcceptNew(self.known_path) if self.accept_new else paramiko.RejectPolicy()
         )
+        key_path = os.path.expanduser(end.key) if end.key else None
+        pkey = _private_key(key_path) if key_path else None
         try:
             client.connect(
                 end.address,
                 port=end.port,
                 username=end.user,
-                key_filename=os.path.expanduser(end.key) if end.key else None,
+                pkey=pkey,
+                key_filename=key_path if pkey is None else None,
                 password=end.password,
                 timeout=timeout,
                 banner_timeout=timeout,
@@ -354,9 +358,101 @@ def _backoff(delay: float) -> float:
     return delay * random.uniform(0.5, 1.5)
 
 
-def _load_known_hosts(client: paramiko.SSHClient, path: Path) -> None:
-    if path.is_file():
-        client.load_host_keys(str(path))
+class _KnownHosts:
+    """One known_hosts file, parsed once per process and indexed by host name: a fleet of
+    N hosts would otherwise parse N lines for each of N connections. Hashed entries
+    (HashKnownHosts) are matched one by one, as OpenSSH does. Re-read when the file
+    changes; a key recorded here (accept-new) is added to the index as it is written."""
+
+    def __init__(self, path: Path, signature: tuple[int, int]) -> None:
+        self.signature = signature
+        self.plain: dict[str, list[paramiko.hostkeys.HostKeyEntry]] = {}
+        self.hashed: list[paramiko.hostkeys.HostKeyEntry] = []
+        keys = paramiko.HostKeys()
+        keys.load(str(path))
+        for entry in keys._entries:
+            self._index(entry)
+
+    def _index(self, entry: paramiko.hostkeys.HostKeyEntry) -> None:
+        for name in entry.hostnames:
+            if name.startswith("|1|"):
+                self.hashed.append(entry)
+            else:
+                self.plain.setdefault(name, []).append(entry)
+
+    def for_host(self, names: list[str]) -> paramiko.HostKeys:
+        """A HostKeys holding only the entries for these names."""
+        found = paramiko.HostKeys()
+        for name in names:
+            found._entries.extend(self.plain.get(name, []))
+        if self.hashed:
+            matcher = paramiko.HostKeys()
+            matcher._entries = self.hashed
+            for name in names:
+                sub = matcher.lookup(name)
+                if sub is not None:
+                    for key_type, key in sub.items():
+                        found.add(name, key_type, key)
+        return found
+
+
+_KNOWN: dict[str, _KnownHosts] = {}
+_KNOWN_LOCK = threading.Lock()
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
+
+
+def _use_known_hosts(client: paramiko.SSHClient, path: Path, host: str, port: int) -> None:
+    """Give ``client`` the host keys recorded for this host (as paramiko names it)."""
+    signature = _signature(path)
+    if signature is None or not path.is_file():
+        return
+    with _KNOWN_LOCK:
+        known = _KNOWN.get(str(path))
+        if known is None or known.signature != signature:
+            known = _KNOWN[str(path)] = _KnownHosts(path, signature)
+    names = [host, f"[{host}]:{port}"] if port == 22 else [f"[{host}]:{port}"]
+    client._host_keys = known.for_host(names)
+
+
+def _recorded(path: Path, hostname: str, key: paramiko.PKey) -> None:
+    """A key just appended to ``path`` (accept-new): into the cached index as well."""
+    with _KNOWN_LOCK:
+        known = _KNOWN.get(str(path))
+        signature = _signature(path)
+        if known is not None and signature is not None:
+            known._index(paramiko.hostkeys.HostKeyEntry([hostname], key))
+            known.signature = signature
+
+
+_KEYS: dict[tuple[str, tuple[int, int]], paramiko.PKey] = {}
+
+
+def _private_key(path: str) -> paramiko.PKey | None:
+    """The private key at ``path``, parsed once per process (None: let paramiko load it,
+    for a key it must decrypt or a type this cannot tell)."""
+    signature = _signature(Path(path))
+    if signature is None:
+        return None
+    with _KNOWN_LOCK:
+        cached = _KEYS.get((path, signature))
+    if cached is not None:
+        return cached
+    for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            key = kind.from_private_key_file(path)
+        except (paramiko.SSHException, ValueError, OSError):
+            continue
+        with _KNOWN_LOCK:
+            _KEYS[(path, signature)] = key
+        return key
+    return None
 
 
 class _AcceptNew(paramiko.MissingHostKeyPolicy):
@@ -371,5 +467,6 @@ class _AcceptNew(paramiko.MissingHostKeyPolicy):
     ) -> None:
         client.get_host_keys().add(hostname, key.get_name(), key)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
+        with _KNOWN_LOCK, open(self.path, "a", encoding="utf-8") as fh:
             fh.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        _recorded(self.path, hostname, key)

@@ -1,0 +1,224 @@
+"""Benchmark: a fleet of Docker hosts from one machine, over real SSH with a real round trip.
+
+    python bench/bench_fleet.py --hosts 1000 --rtt-ms 50
+    python bench/bench_fleet.py --hosts 200 --rtt-ms 50 --concurrency 64
+
+What is real and what is simulated:
+- **Real**: cisaudit's whole client path (inventory, paramiko SSH handshake and
+  authentication with strict host-key checking, the probe and stat scripts sent, the
+  output read, parsed, redacted, derived, evaluated against CIS Docker, scored); a real
+  OpenSSH ``sshd`` (a lab host's, in its container) serving every connection; TCP.
+- **Simulated**: the hosts. Every one of the N inventory entries is a distinct loopback
+  address (127.1.x.y) with its own known_hosts line; all reach the same sshd, whose key
+  for the bench runs a forced command that *replays* a recorded probe of a real lab host
+  (tests/data/bundles/lab-docker.json, profiles in turn) framed with the nonce of the
+  script it received, byte for byte what that host answered. The round trip comes from
+  a user-space TCP relay (a separate process; the kernel here has no ``netem``) that holds
+  every chunk for RTT/2 in each direction; its own CPU is printed so that it can be seen
+  not to be the bottleneck. The sshd and the replay run on the same 2 cores as the
+  client, so wall time includes the server side of every host.
+
+Prints one line per figure: wall seconds, client CPU per host, peak RSS, remote commands
+per host, relay CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import resource
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cisaudit_lab import start_lab  # noqa: E402
+from cisaudit_lab.engine import docker  # noqa: E402
+
+from cisaudit.api import audit  # noqa: E402
+from cisaudit.evidence import load_bundle  # noqa: E402
+from cisaudit.inventory import load_inventory  # noqa: E402
+
+BUNDLE = ROOT / "tests" / "data" / "bundles" / "lab-docker.json"
+PROFILES = ("lab-hardened", "lab-weak", "lab-traps", "lab-bare")
+
+REPLAY = r"""#!/bin/sh
+# Replays a recorded probe: the nonce of the script on standard input frames the
+# recorded sections of the profile this connection's address is given (REPLAY_DIR/N).
+script=$(cat)
+nonce=$(printf '%s\n' "$script" | sed -n '1s/^CISAUDIT_NONCE=//p')
+addr=${SSH_CONNECTION%% *}
+n=$(( $(printf '%s' "$addr" | cksum | cut -d' ' -f1) % $(ls /srv/replay | grep -c '^p') ))
+dir=/srv/replay/p$n
+case $script in *"BEGIN host.stat"*) part=2 ;; *) part=1 ;; esac
+for f in "$dir"/$part.*.out; do
+  [ -e "$f" ] || continue
+  base=${f%.out}; name=${base##*/}; name=${name#$part.}
+  printf '\n%s BEGIN %s\n' "$nonce" "$name"
+  cat "$f"
+  printf '\n%s STDERR %s\n' "$nonce" "$name"
+  cat "$base.err"
+  printf '\n%s END %s %s\n' "$nonce" "$name" "$(cat "$base.rc")"
+done
+"""
+
+
+def _write_replays(folder: Path) -> None:
+    targets = {t.name: t for t in load_bundle(BUNDLE).targets}
+    for n, name in enumerate(PROFILES):
+        d = folder / f"p{n}"
+        d.mkdir(parents=True)
+        for section, s in targets[name].sections.items():
+            part = 2 if section == "host.stat" else 1
+            (d / f"{part}.{section}.out").write_text(s.output)
+            (d / f"{part}.{section}.err").write_text(s.stderr)
+            (d / f"{part}.{section}.rc").write_text(str(s.rc))
+    (folder / "replay.sh").write_text(REPLAY)
+
+
+# -- the latency relay ---------------------------------------------------------------
+
+
+def _relay(
+    port_q: multiprocessing.Queue, upstream: int, delay: float, stop: multiprocessing.Event
+) -> None:  # type: ignore[type-arg]
+    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                if not data:
+                    break
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        task = asyncio.create_task(deliver())
+        try:
+            while True:
+                data = await reader.read(65536)
+                await queue.put((loop.time() + delay, data))
+                if not data:
+                    break
+        except (ConnectionError, OSError):
+            await queue.put((0.0, b""))
+        await task
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(
+            pump(reader, up_writer), pump(up_reader, writer), return_exceptions=True
+        )
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "0.0.0.0", 0, backlog=4096)
+        port_q.put(server.sockets[0].getsockname()[1])
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        server.close()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        port_q.put(usage.ru_utime + usage.ru_stime)
+
+    asyncio.run(main())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--rtt-ms", type=float, default=50.0)
+    parser.add_argument("--concurrency", type=int, default=96)
+    parser.add_argument("--executor", default="local", help="local (only this one so far)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_text:
+        tmp = Path(tmp_text)
+        lab = start_lab(["bare"], workdir=tmp / "lab")
+        with lab:
+            host = lab.host("bare")
+            _write_replays(tmp / "replay")
+            docker(lab.engine, ["cp", str(tmp / "replay"), f"{host.container_id}:/srv/replay"])
+            pub = (lab.workdir / "id_ed25519.pub").read_text().strip()
+            setup = (
+                "chmod 0755 /srv/replay/replay.sh && "
+                f"echo 'command=\"/srv/replay/replay.sh\",no-pty {pub}' > /root/.ssh/authorized_keys && "
+                "sed -i '/^MaxStartups/d;/^MaxSessions/d' /etc/ssh/sshd_config && "
+                "echo 'MaxStartups 2000' >> /etc/ssh/sshd_config && "
+                "kill -HUP $(cat /run/sshd.pid 2>/dev/null || pidof sshd | tr ' ' '\\n' | sort -n | head -1)"
+            )
+            rc, out = lab.exec("bare", setup)
+            assert rc == 0, out
+            time.sleep(1)
+            port_q: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+            stop = multiprocessing.Event()
+            relay = multiprocessing.Process(
+                target=_relay, args=(port_q, host.port, args.rtt_ms / 2000.0, stop), daemon=True
+            )
+            relay.start()
+            relay_port = port_q.get(timeout=10)
+            key_line = next(
+                line.split(" ", 1)[1]
+                for line in lab.known_hosts_path.read_text().splitlines()
+                if line.startswith(f"[127.0.0.1]:{host.port} ")
+            )
+            known = tmp / "known_hosts"
+            addresses = [f"127.1.{i // 250}.{i % 250 + 1}" for i in range(args.hosts)]
+            known.write_text("".join(f"[{a}]:{relay_port} {key_line}\n" for a in addresses))
+            inventory = tmp / "fleet.yaml"
+            inventory.write_text(
+                json.dumps(
+                    {
+                        "defaults": {
+                            "user": "root",
+                            "key": str(host.key_path),
+                            "known_hosts": str(known),
+                            "port": relay_port,
+                        },
+                        "hosts": {f"h{i:05d}": {"address": a} for i, a in enumerate(addresses)},
+                    }
+                )
+            )
+            targets = load_inventory(inventory).select(None)
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            started = time.perf_counter()
+            outcome = audit(targets, concurrency=args.concurrency)
+            outcome.write(tmp / "out")
+            wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            stop.set()
+            relay_cpu = port_q.get(timeout=10)
+            relay.join(5)
+            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            calls = Counter(t.remote_calls for t in outcome.run.targets)
+            errors = [t.error for t in outcome.run.targets if t.error]
+            print(
+                f"hosts: {args.hosts}, rtt: {args.rtt_ms:.0f} ms, concurrency: {args.concurrency}"
+            )
+            print(f"wall: {wall:.1f} s")
+            print(f"client CPU per host: {1000 * cpu / args.hosts:.1f} ms")
+            print(f"peak RSS: {after.ru_maxrss / 1024:.0f} MB")
+            print(f"remote commands per host: {dict(calls)}")
+            print(f"relay CPU: {relay_cpu:.1f} s")
+            print(f"unreachable: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("fork")
+    socket.setdefaulttimeout(None)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
