@@ -139,12 +139,41 @@ def _relay(
     asyncio.run(main())
 
 
+def _server_cpu(lab) -> float:  # type: ignore[no-untyped-def]  # noqa: ARG001
+    """Busy CPU seconds of the whole machine so far (/proc/stat): the server side is what
+    remains after the client's and the relay's own CPU."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def _profile(targets: list) -> None:  # type: ignore[type-arg]
+    """Where the client's CPU goes, host by host (one thread, so cProfile sees it all)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    started = time.process_time()
+    from cisaudit.api import collect_target
+
+    profile.enable()
+    for target in targets:  # collection only, in this thread (evaluation: bench_frameworks)
+        collect_target(target)
+    profile.disable()
+    cpu = time.process_time() - started
+    print(f"profiled {len(targets)} hosts: {1000 * cpu / len(targets):.1f} ms CPU per host")
+    pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--rtt-ms", type=float, default=50.0)
     parser.add_argument("--concurrency", type=int, default=96)
     parser.add_argument("--executor", default="local", help="local (only this one so far)")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="profile N hosts audited one after another"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_text:
         tmp = Path(tmp_text)
@@ -194,12 +223,18 @@ def main() -> None:
                 )
             )
             targets = load_inventory(inventory).select(None)
+            if args.profile:
+                _profile(targets[: args.profile])
+                return
+            server_before = _server_cpu(lab)
             before = resource.getrusage(resource.RUSAGE_SELF)
             started = time.perf_counter()
             outcome = audit(targets, concurrency=args.concurrency)
+            audited_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             outcome.write(tmp / "out")
             wall = time.perf_counter() - started
             after = resource.getrusage(resource.RUSAGE_SELF)
+            server_cpu = _server_cpu(lab) - server_before
             stop.set()
             relay_cpu = port_q.get(timeout=10)
             relay.join(5)
@@ -211,9 +246,15 @@ def main() -> None:
             )
             print(f"wall: {wall:.1f} s")
             print(f"client CPU per host: {1000 * cpu / args.hosts:.1f} ms")
-            print(f"peak RSS: {after.ru_maxrss / 1024:.0f} MB")
+            print(
+                f"peak RSS: {after.ru_maxrss / 1024:.0f} MB (before writing: {audited_rss:.0f} MB)"
+            )
             print(f"remote commands per host: {dict(calls)}")
             print(f"relay CPU: {relay_cpu:.1f} s")
+            print(
+                "server CPU (sshd, the replay; machine busy time less client and relay): "
+                f"{server_cpu - cpu - relay_cpu:.1f} s"
+            )
             print(f"unreachable: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
 
 

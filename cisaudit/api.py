@@ -197,9 +197,13 @@ class Outcome:
                 "scope": self.run.options.get("scope"),
             },
         )
+        digest = hashlib.sha256()
+        with open(evidence, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
         self.run.evidence = {
             "file": evidence.name,
-            "sha256": hashlib.sha256(evidence.read_bytes()).hexdigest(),
+            "sha256": digest.hexdigest(),
             "run_id": self.run.run_id,
             "modified": [],
         }
@@ -208,9 +212,8 @@ class Outcome:
     def write_results(self, outdir: Path) -> Path:
         outdir.mkdir(parents=True, exist_ok=True)
         results = outdir / "results.json"
-        results.write_text(
-            json.dumps(self.run.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8"
-        )
+        with open(results, "w", encoding="utf-8") as fh:  # streamed, not one string
+            json.dump(self.run.to_dict(), fh, indent=1, ensure_ascii=False)
         return results
 
 

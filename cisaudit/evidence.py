@@ -80,12 +80,16 @@ def write_bundle(path: Path, targets: list[TargetEvidence], meta: dict[str, Any]
         **meta,
         "targets": {t.name: t.to_dict() for t in targets},
     }
-    text = json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False)
-    if path.suffix == ".gz":
-        with gzip.open(path, "wt", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
+    # Streamed piece by piece: a fleet's evidence is never one string in memory.
+    encoder = json.JSONEncoder(indent=1, ensure_ascii=False)
+    opened = (
+        gzip.open(path, "wt", encoding="utf-8")
+        if path.suffix == ".gz"
+        else open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    )
+    with opened as fh:
+        for chunk in encoder.iterencode(data):
+            fh.write(chunk)
     return path
 
 
