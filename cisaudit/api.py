@@ -231,9 +231,14 @@ def audit(
     catalog: Catalog | None = None,
     progress: ProgressFn | None = None,
     waivers: WaiverSet | None = None,
+    executor: str | None = None,
 ) -> Outcome:
     """Collect from every target (in parallel, bounded) and evaluate. Never raises for one
-    bad target: it becomes ERROR results with the reason. Ctrl-C keeps what finished."""
+    bad target: it becomes ERROR results with the reason. Ctrl-C keeps what finished.
+
+    ``executor``: None or "local" (threads here), or "dask://HOST:PORT" (shards collected
+    on a Dask cluster's workers, cisaudit.scale); an unreachable scheduler raises
+    ExecutorUnavailable before any work starts."""
     if isinstance(targets, str | Path):
         from cisaudit.inventory import load_inventory
 
@@ -247,6 +252,28 @@ def audit(
     selection = selection or Selection()
     catalog = catalog or load_catalog(policy=selection.policy is not None)
     started = _now()
+    from cisaudit.scale import collect_on_dask, parse_executor
+
+    address = parse_executor(executor)
+    if address is not None:
+        found, interrupted = collect_on_dask(
+            address,
+            targets,
+            accept_new_host_keys=accept_new_host_keys,
+            concurrency=concurrency,
+            progress=progress,
+        )
+        ordered = [e or _not_collected(t, interrupted) for t, e in zip(targets, found, strict=True)]
+        run = build_run(
+            ordered,
+            catalog=catalog,
+            selection=selection,
+            started=started,
+            options=_options(selection, concurrency, timeout),
+            interrupted=interrupted,
+            waivers=waivers,
+        )
+        return Outcome(run, ordered)
     collected: dict[str, TargetEvidence] = {}
     interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="cisaudit")

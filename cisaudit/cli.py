@@ -127,6 +127,19 @@ def _policy_options(f: Command) -> Command:
     return f
 
 
+def _check_executor(executor: str) -> None:
+    """A bad executor, or a Dask scheduler that does not answer, is exit 2 before any work."""
+    from cisaudit.scale import ExecutorUnavailable, parse_executor, reachable
+
+    try:
+        address = parse_executor(executor)
+        if address is not None:
+            reachable(address)
+    except (ValueError, ExecutorUnavailable) as exc:
+        err.print(Text.assemble(("error: ", "red"), literal(exc)))
+        sys.exit(EXIT_USAGE)
+
+
 def _image_policy(
     policy_path: str | None, scanner_reports: tuple[str, ...]
 ) -> tuple[ImagePolicy | None, ScanIndex | None]:
@@ -276,7 +289,13 @@ def main(ctx: click.Context) -> None:
     default=16,
     show_default=True,
     type=click.IntRange(1, 512),
-    help="Targets audited at once.",
+    help="Targets audited at once (per worker with --executor dask://).",
+)
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    help="local, or dask://HOST:PORT: collect on a Dask cluster's workers (docs/scale.md).",
 )
 @click.option(
     "--timeout",
@@ -342,6 +361,7 @@ def scan(
     tailoring: str | None,
     policy_path: str | None,
     scanner_reports: tuple[str, ...],
+    executor: str,
 ) -> None:
     """Audit every host of INVENTORY; write results.json and evidence.json to OUTDIR and
     keep the run in the store (history, diff, trend)."""
@@ -354,6 +374,7 @@ def scan(
         _input_error(exc)
     # Only the packs these targets need (a recorded bundle can be of any kind).
     kinds = {t.kind for t in targets}
+    _check_executor(executor)
     policy, scans = _image_policy(policy_path, scanner_reports)
     catalog = _catalog(
         checks_dirs, tailoring, None if "bundle" in kinds else kinds, policy=policy is not None
@@ -387,6 +408,7 @@ def scan(
                 catalog=catalog,
                 progress=progress,
                 waivers=waivers,
+                executor=executor,
             ),
             len(targets),
             quiet=no_progress,

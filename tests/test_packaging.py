@@ -55,3 +55,18 @@ def test_missing_pango_is_one_line_saying_what_to_install(monkeypatch) -> None:
         load_weasyprint()
     message = str(err.value)
     assert "\n" not in message and "apt-get install libpango-1.0-0" in message
+
+
+def test_executor_names_and_shards() -> None:
+    import pytest
+
+    from cisaudit.scale import parse_executor, shard_sizes
+
+    assert parse_executor("local") is None and parse_executor(None) is None
+    assert parse_executor("dask://10.0.0.5:8786") == "tcp://10.0.0.5:8786"
+    for bad in ("dask://", "spark://x:1"):
+        with pytest.raises(ValueError):
+            parse_executor(bad)
+    sizes = shard_sizes(1000, 5)  # a few shards per worker, never one task per host
+    assert sum(sizes) == 1000 and len(sizes) == 20
+    assert shard_sizes(3, 8) == [1, 1, 1]

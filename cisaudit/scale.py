@@ -1,0 +1,128 @@
+"""Collection across a Dask cluster (``--executor dask://HOST:PORT``).
+
+The targets are split into shards, a few per worker (never one task per host). Each
+shard is collected on a worker, its targets in parallel threads, exactly as a local run
+collects them; the evidence streams back as shards complete and is evaluated here, so
+the run's results.json and evidence are those of a local run, timings apart.
+
+Workers reach the targets themselves: key files, known_hosts files and an SSH agent are
+read from each worker's own filesystem and environment, at the paths the inventory
+names. The client ships targets (names, addresses, paths, names of environment
+variables), never private keys or passwords; strict host-key checking applies on every
+worker as it does locally. Audits are read-only, so a shard whose worker dies is simply
+run again elsewhere (Dask reschedules it); each target is counted once, by shard.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from cisaudit.evidence import TargetEvidence
+from cisaudit.targets import Target
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The executor cannot be used (scheduler unreachable, Dask not installed)."""
+
+
+def parse_executor(value: str | None) -> str | None:
+    """None for the local executor, else the Dask scheduler address (tcp://HOST:PORT)."""
+    if not value or value == "local":
+        return None
+    if value.startswith("dask://"):
+        address = value[len("dask://") :]
+        if not address:
+            raise ValueError("dask:// needs the scheduler's HOST:PORT")
+        return f"tcp://{address}"
+    raise ValueError(f"unknown executor {value!r}: local or dask://HOST:PORT")
+
+
+def reachable(address: str, timeout: float = 10.0) -> int:
+    """The number of workers of the scheduler at ``address``; ExecutorUnavailable when it
+    cannot be reached or has no worker."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ExecutorUnavailable(
+            "the Dask executor needs dask.distributed: pip install 'cisaudit[scale]'"
+        ) from None
+    try:
+        with Client(address, timeout=timeout, set_as_default=False) as client:
+            workers = len(client.scheduler_info().get("workers", {}))
+    except (OSError, TimeoutError) as exc:
+        raise ExecutorUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    if not workers:
+        raise ExecutorUnavailable(f"the Dask scheduler at {address} has no worker")
+    return workers
+
+
+def collect_shard(
+    targets: Sequence[Target], accept_new_host_keys: bool, concurrency: int
+) -> list[TargetEvidence]:
+    """Run on a worker: collect one shard, targets in parallel, in the shard's order."""
+    from cisaudit.api import collect_target
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool:
+        return list(pool.map(lambda t: collect_target(t, accept_new_host_keys), targets))
+
+
+def collect_on_dask(
+    address: str,
+    targets: Sequence[Target],
+    *,
+    accept_new_host_keys: bool,
+    concurrency: int,
+    progress: Callable[[str, TargetEvidence | None], None] | None = None,
+    connect_timeout: float = 10.0,
+) -> tuple[list[TargetEvidence | None], bool]:
+    """Collect every target on the cluster at ``address``; the evidence in target order
+    (None where a shard did not finish) and whether the run was interrupted."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ExecutorUnavailable(
+            "the Dask executor needs dask.distributed: pip install 'cisaudit[scale]'"
+        ) from None
+    try:
+        client = Client(address, timeout=connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ExecutorUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    try:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        size = max(1, math.ceil(len(targets) / (workers * 4)))
+        shards = [list(targets[i : i + size]) for i in range(0, len(targets), size)]
+        futures = {
+            client.submit(
+                collect_shard,
+                shard,
+                accept_new_host_keys,
+                concurrency,
+                key=f"cisaudit-shard-{n}-{id(shards)}",
+                retries=3,
+                pure=False,
+            ): n
+            for n, shard in enumerate(shards)
+        }
+        found: list[TargetEvidence | None] = [None] * len(targets)
+        interrupted = False
+        try:
+            for future in as_completed(list(futures), loop=client.loop):
+                n = futures[future]
+                for offset, evidence in enumerate(future.result()):
+                    found[n * size + offset] = evidence
+                    if progress is not None:
+                        progress(evidence.name, evidence)
+        except KeyboardInterrupt:
+            interrupted = True
+            client.cancel([f for f in futures if not f.done()])
+        return found, interrupted
+    finally:
+        client.close()
+
+
+def shard_sizes(total: int, workers: int) -> list[int]:
+    """How ``total`` targets are cut for ``workers`` workers (for docs and tests)."""
+    size = max(1, math.ceil(total / (max(1, workers) * 4)))
+    return [min(size, total - i) for i in range(0, total, size)]
