@@ -26,7 +26,7 @@ format:  ## rewrite the code in ruff's format
 	$(BIN)ruff format cisaudit tests bench lab
 
 format-check:  ## fail when a file is not in ruff's format
-	$(BIN)ruff format --check cisaudit tests bench lab
+	$(BIN)ruff format --check cisaudit tests bench lab docs
 
 typecheck:  ## mypy over the package
 	$(BIN)mypy

@@ -263,17 +263,29 @@ def audit(
             concurrency=concurrency,
             progress=progress,
         )
-        ordered = [e or _not_collected(t, interrupted) for t, e in zip(targets, found, strict=True)]
-        run = build_run(
-            ordered,
-            catalog=catalog,
-            selection=selection,
-            started=started,
-            options=_options(selection, concurrency, timeout),
-            interrupted=interrupted,
-            waivers=waivers,
-        )
-        return Outcome(run, ordered)
+    else:
+        found, interrupted = _collect_here(targets, concurrency, accept_new_host_keys, progress)
+    ordered = [e or _not_collected(t, interrupted) for t, e in zip(targets, found, strict=True)]
+    run = build_run(
+        ordered,
+        catalog=catalog,
+        selection=selection,
+        started=started,
+        options=_options(selection, concurrency, timeout),
+        interrupted=interrupted,
+        waivers=waivers,
+    )
+    return Outcome(run, ordered)
+
+
+def _collect_here(
+    targets: Sequence[Target],
+    concurrency: int,
+    accept_new_host_keys: bool,
+    progress: ProgressFn | None,
+) -> tuple[list[TargetEvidence | None], bool]:
+    """Collect on this machine, ``concurrency`` targets at once: the evidence in target
+    order (None where Ctrl-C stopped it) and whether the run was interrupted."""
     collected: dict[str, TargetEvidence] = {}
     interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="cisaudit")
@@ -293,17 +305,7 @@ def audit(
         interrupted = True
     finally:
         pool.shutdown(wait=not interrupted, cancel_futures=True)
-    ordered = [collected.get(t.name) or _not_collected(t, interrupted) for t in targets]
-    run = build_run(
-        ordered,
-        catalog=catalog,
-        selection=selection,
-        started=started,
-        options=_options(selection, concurrency, timeout),
-        interrupted=interrupted,
-        waivers=waivers,
-    )
-    return Outcome(run, ordered)
+    return [collected.get(t.name) for t in targets], interrupted
 
 
 def collect_target(target: Target, accept_new_host_keys: bool = False) -> TargetEvidence:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from cisaudit.evidence import TargetEvidence
 from cisaudit.targets import Target
@@ -39,9 +40,9 @@ def parse_executor(value: str | None) -> str | None:
     raise ValueError(f"unknown executor {value!r}: local or dask://HOST:PORT")
 
 
-def reachable(address: str, timeout: float = 10.0) -> int:
-    """The number of workers of the scheduler at ``address``; ExecutorUnavailable when it
-    cannot be reached or has no worker."""
+def _client(address: str, timeout: float) -> Any:
+    """A Dask client of the scheduler at ``address``; ExecutorUnavailable when Dask is not
+    installed or the scheduler cannot be reached."""
     try:
         from distributed import Client
     except ImportError:
@@ -49,10 +50,25 @@ def reachable(address: str, timeout: float = 10.0) -> int:
             "the Dask executor needs dask.distributed: pip install 'cisaudit[scale]'"
         ) from None
     try:
-        with Client(address, timeout=timeout, set_as_default=False) as client:
-            workers = len(client.scheduler_info().get("workers", {}))
+        return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ExecutorUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+
+
+def _workers(client: Any) -> int:
+    return len(client.scheduler_info().get("workers", {}))
+
+
+def _shard_size(total: int, workers: int) -> int:
+    """About four shards per worker: never one task per host."""
+    return max(1, math.ceil(total / (max(1, workers) * 4)))
+
+
+def reachable(address: str, timeout: float = 10.0) -> int:
+    """The number of workers of the scheduler at ``address``; ExecutorUnavailable when it
+    cannot be reached or has no worker."""
+    with _client(address, timeout) as client:
+        workers = _workers(client)
     if not workers:
         raise ExecutorUnavailable(f"the Dask scheduler at {address} has no worker")
     return workers
@@ -79,19 +95,11 @@ def collect_on_dask(
 ) -> tuple[list[TargetEvidence | None], bool]:
     """Collect every target on the cluster at ``address``; the evidence in target order
     (None where a shard did not finish) and whether the run was interrupted."""
+    client = _client(address, connect_timeout)
+    from distributed import as_completed
+
     try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ExecutorUnavailable(
-            "the Dask executor needs dask.distributed: pip install 'cisaudit[scale]'"
-        ) from None
-    try:
-        client = Client(address, timeout=connect_timeout, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ExecutorUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-    try:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        size = max(1, math.ceil(len(targets) / (workers * 4)))
+        size = _shard_size(len(targets), _workers(client))
         shards = [list(targets[i : i + size]) for i in range(0, len(targets), size)]
         futures = {
             client.submit(
@@ -124,5 +132,5 @@ def collect_on_dask(
 
 def shard_sizes(total: int, workers: int) -> list[int]:
     """How ``total`` targets are cut for ``workers`` workers (for docs and tests)."""
-    size = max(1, math.ceil(total / (max(1, workers) * 4)))
+    size = _shard_size(total, workers)
     return [min(size, total - i) for i in range(0, total, size)]

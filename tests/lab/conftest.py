@@ -8,25 +8,17 @@ by skipping the tests that audit real hosts.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
-from cisaudit_lab import Lab, LabUnavailable, available_profiles, start_lab
+from cisaudit_lab import Lab, available_profiles
 
-
-def _must_have_lab() -> bool:
-    return os.environ.get("CI", "").lower() == "true" and os.geteuid() == 0
+from tests.lab.required import lab_or_skip
 
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     workdir = tmp_path_factory.mktemp("lab")
-    try:
-        started = start_lab(available_profiles(), workdir=workdir)
-    except LabUnavailable as exc:
-        if _must_have_lab():
-            pytest.fail(f"the lab is required in CI as root but cannot be built: {exc}")
-        pytest.skip(f"lab unavailable: {exc}")
+    started = lab_or_skip(available_profiles(), workdir)
     with started:
         yield started

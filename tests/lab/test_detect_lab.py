@@ -10,23 +10,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cisaudit_lab import LabUnavailable, start_lab
 
 from cisaudit.api import audit
 from cisaudit.inventory import load_inventory
+from tests.lab.required import lab_or_skip
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    try:
-        lab = start_lab(
-            ["docker-and-kubelet", "k8s-cp-hardened", "bare"],
-            workdir=tmp_path_factory.mktemp("detect-lab"),
-        )
-    except LabUnavailable as exc:
-        pytest.skip(f"lab unavailable: {exc}")
+    lab = lab_or_skip(
+        ["docker-and-kubelet", "k8s-cp-hardened", "bare"], tmp_path_factory.mktemp("detect-lab")
+    )
     with lab:
         yield lab
 
@@ -110,10 +106,7 @@ def test_kubespray_groups_make_kubernetes_nodes(hosts, tmp_path: Path) -> None: 
 def test_a_k3s_server_is_found_and_read_from_its_log(tmp_path: Path) -> None:
     """No kind in the inventory: the probe sees k3s, and the node benchmark runs with the
     roles K3s plays here (embedded etcd included), its flags read from K3s's log."""
-    try:
-        lab = start_lab(["k8s-k3s"], workdir=tmp_path / "lab")
-    except LabUnavailable as exc:
-        pytest.skip(f"lab unavailable: {exc}")
+    lab = lab_or_skip(["k8s-k3s"], tmp_path / "lab")
     with lab:
         inventory = _bare_inventory(lab, tmp_path / "inventory.yaml")
         (target,) = audit(load_inventory(inventory).select(None)).run.targets

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-from cisaudit_lab import LabUnavailable, start_lab
 from click.testing import CliRunner
 
 from cisaudit.cli import main
+from tests.lab.required import lab_or_skip
 
 pytestmark = pytest.mark.lab
 WORKER = (
@@ -25,10 +25,7 @@ WORKER = (
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    try:
-        lab = start_lab(["hardened"], workdir=tmp_path_factory.mktemp("drift-lab"))
-    except LabUnavailable as exc:
-        pytest.skip(f"lab unavailable: {exc}")
+    lab = lab_or_skip(["hardened"], tmp_path_factory.mktemp("drift-lab"))
     with lab:
         yield lab
 

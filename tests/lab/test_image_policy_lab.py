@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from cisaudit_lab import LabUnavailable, start_lab
 
 from cisaudit.api import Selection, audit
 from cisaudit.imagepolicy import load_policy, load_reports
 from cisaudit.inventory import load_inventory
 from cisaudit.model import Status
+from tests.lab.required import lab_or_skip
 
 pytestmark = pytest.mark.lab
 
@@ -34,10 +34,7 @@ images:
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    try:
-        lab = start_lab(["images-golden", "images-rogue"], workdir=tmp_path_factory.mktemp("img"))
-    except LabUnavailable as exc:
-        pytest.skip(f"lab unavailable: {exc}")
+    lab = lab_or_skip(["images-golden", "images-rogue"], tmp_path_factory.mktemp("img"))
     with lab:
         yield lab
 

@@ -11,14 +11,13 @@ live audit, as it does from the recorded bundle in ``tests/test_derive_k8s_node.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cisaudit_lab import Lab, LabUnavailable, available_profiles, start_lab
+from cisaudit_lab import Lab, available_profiles
 from cisaudit_lab.hosts import profile_target
 
 from cisaudit.api import Outcome, audit, collect_target, load_catalog
@@ -27,6 +26,7 @@ from cisaudit.evaluate import dig
 from cisaudit.inventory import load_inventory
 from cisaudit.kinds.k8s_node.derive import derive
 from cisaudit.targets import Target
+from tests.lab.required import lab_or_skip
 
 pytestmark = pytest.mark.lab
 EXPECTED = yaml.safe_load((Path(__file__).parent / "k8s_expected_facts.yaml").read_text())
@@ -36,12 +36,7 @@ MAX_SECONDS_PER_NODE = 5.0
 
 @pytest.fixture(scope="module")
 def k8s_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    try:
-        started = start_lab(available_profiles("k8s-node"), workdir=tmp_path_factory.mktemp("k8s"))
-    except LabUnavailable as exc:
-        if os.environ.get("CI", "").lower() == "true" and os.geteuid() == 0:
-            pytest.fail(f"the lab is required in CI as root but cannot be built: {exc}")
-        pytest.skip(f"lab unavailable: {exc}")
+    started = lab_or_skip(available_profiles("k8s-node"), tmp_path_factory.mktemp("k8s"))
     with started:
         yield started
 

@@ -14,6 +14,8 @@ import yaml
 from cisaudit_lab import Lab, LabHost, LabUnavailable, available_profiles, ensure_engine
 from cisaudit_lab.image import debian_mirror, image_tag
 
+from tests.lab.required import unavailable
+
 
 def test_mirror_is_read_from_apt_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CISAUDIT_LAB_MIRROR", raising=False)
@@ -188,12 +190,12 @@ def test_demo_audits_its_own_hosts_and_signs_with_a_marked_demo_key(tmp_path: Pa
     from cisaudit.cli import DEMO_SIGNER, main
 
     if not shutil.which("pdfsig"):
-        pytest.skip("poppler-utils (pdfsig) is not installed")
+        unavailable("poppler-utils (pdfsig) is not installed")
     out = tmp_path / "demo"
     try:
         engine = ensure_engine()
     except LabUnavailable as exc:
-        pytest.skip(f"lab unavailable: {exc}")
+        unavailable(f"lab unavailable: {exc}")
     assert engine
     done = CliRunner().invoke(
         main, ["demo", "-o", str(out), "--profiles", "bare", "--format", "json,pdf"]

@@ -135,6 +135,15 @@ k3s_lines() {
   done
 }
 
+# k3s_proc COMPONENT WHERE: a component's process record: the k3s process, and where its
+# command line comes from.
+k3s_proc() {
+  printf '%sPROC %s %s %s\n' "$M" "$1" "$P_k3s" "$(stat -c %u "/proc/$P_k3s" 2>/dev/null)"
+  printf '%sEXE %s\n' "$M" "$(readlink "/proc/$P_k3s/exe" 2>/dev/null)"
+  printf '%sCWD %s\n' "$M" "$(readlink "/proc/$P_k3s/cwd" 2>/dev/null)"
+  printf '%sFROM %s\n' "$M" "$2"
+}
+
 k3s_components() {
   printf '%sDISTRO k3s %s\n' "$M" "$P_k3s"
   lines=$(k3s_lines)
@@ -143,27 +152,20 @@ k3s_components() {
     printf '%sNOLOG no "Running kube-..." line in journald (k3s, k3s-agent) or %s\n' "$M" "$K3S_LOGS"
     return
   fi
-  uid=$(stat -c %u "/proc/$P_k3s" 2>/dev/null)
   for pair in apiserver:kube-apiserver controller_manager:kube-controller-manager \
       scheduler:kube-scheduler kubelet:kubelet proxy:kube-proxy; do
     c=${pair%%:*} name=${pair#*:}
     line=$(printf '%s\n' "$lines" | sed 1d | grep "Running $name " | tail -n 1)
     [ -n "$line" ] || continue
     args=$(printf '%s\n' "$line" | sed "s/.*Running $name //; s/\"[[:space:]]*\$//" | tr ' ' '\n' | grep -v '^$')
-    printf '%sPROC %s %s %s\n' "$M" "$c" "$P_k3s" "$uid"
-    printf '%sEXE %s\n' "$M" "$(readlink "/proc/$P_k3s/exe" 2>/dev/null)"
-    printf '%sCWD %s\n' "$M" "$(readlink "/proc/$P_k3s/cwd" 2>/dev/null)"
-    printf '%sFROM %s\n' "$M" "$where"
+    k3s_proc "$c" "$where"
     printf '%sARGV %s\n' "$M" "$(printf '%s\n%s\n' "$name" "$args" | grep -c '')"
     printf '%s\n%s\n' "$name" "$args"
   done
   # Embedded etcd (servers started with --cluster-init) keeps its configuration file here.
   etcd_config=/var/lib/rancher/k3s/server/db/etcd/config
   if [ -f "$etcd_config" ]; then
-    printf '%sPROC etcd %s %s\n' "$M" "$P_k3s" "$uid"
-    printf '%sEXE %s\n' "$M" "$(readlink "/proc/$P_k3s/exe" 2>/dev/null)"
-    printf '%sCWD /\n' "$M"
-    printf '%sFROM %s\n' "$M" "$etcd_config"
+    k3s_proc etcd "$etcd_config"
     printf '%sARGV 2\netcd\n--config-file=%s\n' "$M" "$etcd_config"
   fi
 }

@@ -91,22 +91,29 @@ static_pod kube-apiserver kube-apiserver:v1.33.2 kube-apiserver \
     --proxy-client-cert-file=$PKI/front-proxy-client.crt \
     --proxy-client-key-file=$PKI/front-proxy-client.key
 
-static_pod kube-controller-manager kube-controller-manager:v1.33.2 kube-controller-manager \
-    --authentication-kubeconfig=$K8S/controller-manager.conf \
-    --authorization-kubeconfig=$K8S/controller-manager.conf \
-    --bind-address=127.0.0.1 \
-    --client-ca-file=$PKI/ca.crt \
-    --cluster-signing-cert-file=$PKI/ca.crt \
-    --cluster-signing-key-file=$PKI/ca.key \
-    --controllers='*,bootstrapsigner,tokencleaner' \
-    --kubeconfig=$K8S/controller-manager.conf \
-    --leader-elect=true \
-    --profiling=false \
-    --root-ca-file=$PKI/ca.crt \
-    --service-account-private-key-file $PKI/sa.key \
-    --terminated-pod-gc-threshold=10 \
-    --use-service-account-credentials=true \
-    --feature-gates=RotateKubeletServerCertificate=true
+# controller_manager IMAGE COMMAND...: the static pod of the controller manager with the
+# flags of this node (k8s-cp-partial runs the same flags through hyperkube).
+controller_manager() {
+    image=$1
+    shift
+    static_pod kube-controller-manager "$image" "$@" \
+        --authentication-kubeconfig=$K8S/controller-manager.conf \
+        --authorization-kubeconfig=$K8S/controller-manager.conf \
+        --bind-address=127.0.0.1 \
+        --client-ca-file=$PKI/ca.crt \
+        --cluster-signing-cert-file=$PKI/ca.crt \
+        --cluster-signing-key-file=$PKI/ca.key \
+        --controllers='*,bootstrapsigner,tokencleaner' \
+        --kubeconfig=$K8S/controller-manager.conf \
+        --leader-elect=true \
+        --profiling=false \
+        --root-ca-file=$PKI/ca.crt \
+        --service-account-private-key-file $PKI/sa.key \
+        --terminated-pod-gc-threshold=10 \
+        --use-service-account-credentials=true \
+        --feature-gates=RotateKubeletServerCertificate=true
+}
+controller_manager kube-controller-manager:v1.33.2 kube-controller-manager
 
 static_pod kube-scheduler kube-scheduler:v1.33.2 kube-scheduler \
     --authentication-kubeconfig=$K8S/scheduler.conf \

@@ -49,22 +49,7 @@ k8s_run /usr/bin/kubelet \
 # (`hyperkube kube-controller-manager ...`): its controls pass as on k8s-cp-hardened.
 pkill -x kube-controller || true    # ps shows 15 characters of the name
 cp /usr/local/bin/kube-controller-manager /usr/local/bin/hyperkube
-static_pod kube-controller-manager hyperkube:v1.33.2 hyperkube kube-controller-manager \
-    --authentication-kubeconfig=$K8S/controller-manager.conf \
-    --authorization-kubeconfig=$K8S/controller-manager.conf \
-    --bind-address=127.0.0.1 \
-    --client-ca-file=$PKI/ca.crt \
-    --cluster-signing-cert-file=$PKI/ca.crt \
-    --cluster-signing-key-file=$PKI/ca.key \
-    --controllers='*,bootstrapsigner,tokencleaner' \
-    --kubeconfig=$K8S/controller-manager.conf \
-    --leader-elect=true \
-    --profiling=false \
-    --root-ca-file=$PKI/ca.crt \
-    --service-account-private-key-file $PKI/sa.key \
-    --terminated-pod-gc-threshold=10 \
-    --use-service-account-credentials=true \
-    --feature-gates=RotateKubeletServerCertificate=true
+controller_manager hyperkube:v1.33.2 hyperkube kube-controller-manager
 
 # The scheduler with a configuration file: --profiling=false on its command line is then
 # ignored, and the file does not set enableProfiling, which defaults to true (1.4.1 FAIL).
