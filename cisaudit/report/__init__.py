@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gzip
-import hashlib
 import json
 import shutil
 from collections.abc import Callable, Iterable
@@ -19,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from cisaudit.digest import text_sha256
 from cisaudit.model import Run
+from cisaudit.report import evidence_file
 from cisaudit.report.context import Attachment, ReportMeta, SignatureInfo, build_context
 from cisaudit.report.csv import render_csv
+from cisaudit.report.evidence_file import EvidenceInfo
 from cisaudit.report.i18n import LANG_CHOICES
 from cisaudit.report.junit import render_junit
 from cisaudit.report.sarif import render_sarif
@@ -29,7 +29,7 @@ from cisaudit.report.theme import load_theme
 if TYPE_CHECKING:
     from cisaudit.report.signing import SignConfig
 
-__all__ = ["FORMATS", "OUTPUT_NAMES", "ReportMeta", "render", "load_evidence"]
+__all__ = ["FORMATS", "LAYOUTS", "OUTPUT_NAMES", "ReportMeta", "SPLIT_BY", "render"]
 
 # Output file name of each format, inside the output directory.
 OUTPUT_NAMES = {
@@ -41,6 +41,18 @@ OUTPUT_NAMES = {
 }
 # The assessment workbook is one file per framework: OUTDIR/<framework-id>.xlsx.
 FORMATS = (*OUTPUT_NAMES, "xlsx")
+LAYOUTS = ("auto", "full", "fleet")
+SPLIT_BY = ("target", "group")
+# Sizes chosen from bench/bench_report.py and documented in docs/reports.md:
+# - "auto" prints every target's findings up to this many targets, above it the fleet
+#   layout (one table row per target, findings grouped by control);
+FLEET_ABOVE = 20
+# - the evidence annex prints excerpts of the raw outputs while the evidence file is at
+#   most this size; above it the file is attached and the annex lists its hash;
+EVIDENCE_PAGES_MAX = 4 << 20
+# - the evidence file is embedded in the PDF up to this size; a larger one is named with
+#   its SHA-256 (and signed beside the report when signing).
+ATTACH_MAX = 64 << 20
 _DATA_RENDERERS: dict[str, Callable[..., Path]] = {
     "csv": render_csv,
     "junit": render_junit,
@@ -48,38 +60,26 @@ _DATA_RENDERERS: dict[str, Callable[..., Path]] = {
 }
 
 
-def load_evidence(path: Path) -> tuple[bytes, dict[str, Any]]:
-    """The evidence file's bytes as they are (for hashing and embedding) and its content."""
-    raw = path.read_bytes()
-    try:
-        text = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-        doc = json.loads(text)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a JSON (or .json.gz) evidence file: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("targets", {}), dict):
-        raise ValueError(f"{path}: an evidence file is an object with a 'targets' mapping")
-    return raw, doc
-
-
-def bind_evidence(
-    run: Run, path: Path, raw: bytes, doc: dict[str, Any], *, allow_modified: bool = False
-) -> list[str]:
+def bind_evidence(run: Run, evidence: EvidenceInfo, *, allow_modified: bool = False) -> list[str]:
     """Check that the evidence file is the one ``run`` was made from; return the sections
     whose output no longer matches their SHA-256 (the report then says so).
 
-    Results written since schema 1.1 name their evidence file's SHA-256; older ones are
-    matched by run id. Evidence of another run is always refused; modified sections are
-    refused unless ``allow_modified`` (or the results already record that they were)."""
-    actual = hashlib.sha256(raw).hexdigest()
+    Results written since schema 1.1 name their evidence file's SHA-256, which is
+    compared without parsing the file; older ones are matched by run id. Evidence of
+    another run is always refused; modified sections are refused unless
+    ``allow_modified`` (or the results already record that they were)."""
+    path = evidence.path
     bound = run.evidence or {}
     if bound.get("sha256"):
-        if bound["sha256"] != actual:
+        if bound["sha256"] != evidence.sha256:
             raise ValueError(
                 f"{path}: this is not the evidence these results were made from: its SHA-256 "
-                f"is {actual[:16]}…, the results were made from {bound.get('file', 'evidence')}"
-                f" with SHA-256 {str(bound['sha256'])[:16]}… (run {bound.get('run_id')})"
+                f"is {evidence.sha256[:16]}…, the results were made from "
+                f"{bound.get('file', 'evidence')} with SHA-256 {str(bound['sha256'])[:16]}… "
+                f"(run {bound.get('run_id')})"
             )
         return list(bound.get("modified") or [])
+    doc = evidence_file.parse(path)
     ids = {run.run_id, run.options.get("original_run_id")} - {None}
     if doc.get("run_id") not in ids:
         raise ValueError(
@@ -111,8 +111,12 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _attachments(
-    run: Run, results_bytes: bytes | None, evidence: tuple[Path, bytes] | None
+def attachments_for(
+    run: Run,
+    results_bytes: bytes | None,
+    evidence: tuple[Path, bytes] | None,
+    *,
+    extra: Iterable[Attachment] = (),
 ) -> list[Attachment]:
     """Files the PDF carries: results, evidence, and a manifest of their SHA-256.
 
@@ -150,6 +154,7 @@ def _attachments(
                 "evidence",
             )
         )
+    files += [(a, "parts") for a in extra]
     manifest = {
         "files": [
             {"name": a.name, "sha256": a.sha256, "size": len(a.data), "role": role}
@@ -166,6 +171,16 @@ def _attachments(
     ]
 
 
+def resolve_layout(layout: str, targets: int, split_by: str | None) -> str:
+    """ "auto" is the fleet layout above FLEET_ABOVE targets or when the details go to
+    per-target reports; "full" and "fleet" are taken as asked."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown report layout {layout!r}; choose from {list(LAYOUTS)}")
+    if layout != "auto":
+        return layout
+    return "fleet" if split_by or targets > FLEET_ABOVE else "full"
+
+
 def render(
     run: Run,
     outdir: Path,
@@ -180,6 +195,10 @@ def render(
     results_bytes: bytes | None = None,
     allow_modified_evidence: bool = False,
     history: dict[str, Any] | None = None,
+    layout: str = "auto",
+    split_by: str | None = None,
+    attach_max: int = ATTACH_MAX,
+    workers: int | None = None,
 ) -> list[Path]:
     """Write the requested ``formats`` of ``run`` into ``outdir``; return the files written.
 
@@ -190,6 +209,12 @@ def render(
     ``evidence_path`` must be the evidence these results were made from (checked by
     SHA-256, see :func:`bind_evidence`). ``history`` (``cisaudit.history.history_view``)
     adds the "changes since" chapter and the trend chart.
+
+    ``layout`` (:func:`resolve_layout`) chooses between every target's findings and the
+    fleet layout. ``split_by`` "target" or "group" also writes one signed detail PDF per
+    target or group under ``targets/`` or ``groups/``, rendered by ``workers`` processes
+    (default: one per CPU); the fleet PDF attaches their list with each SHA-256. The
+    evidence is embedded up to ``attach_max`` bytes.
     """
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -197,6 +222,9 @@ def render(
         raise ValueError(f"unknown report format(s) {unknown}; choose from {list(FORMATS)}")
     if lang not in LANG_CHOICES:
         raise ValueError(f"unknown report language {lang!r}; choose from {sorted(LANG_CHOICES)}")
+    if split_by is not None and split_by not in SPLIT_BY:
+        raise ValueError(f"unknown split {split_by!r}; choose from {list(SPLIT_BY)}")
+    chosen = resolve_layout(layout, len(run.targets), split_by)
     outdir.mkdir(parents=True, exist_ok=True)
     signer = sign.signer() if sign is not None else None  # fail early on a bad key
     data_lang = "en" if lang == "both" else lang
@@ -212,29 +240,69 @@ def render(
         workbooks = render_xlsx(run, outdir, lang=lang, client=(meta or ReportMeta()).client)
         written += workbooks
     documents = [f for f in formats if f in ("html", "pdf")]
-    evidence = load_evidence(evidence_path) if evidence_path else None
+    evidence = evidence_file.describe(evidence_path) if evidence_path else None
     modified = list(run.evidence_modified)
-    if evidence is not None and evidence_path is not None:
-        modified = bind_evidence(
-            run, evidence_path, *evidence, allow_modified=allow_modified_evidence
+    if evidence is not None:
+        modified = bind_evidence(run, evidence, allow_modified=allow_modified_evidence)
+    meta = meta or ReportMeta()
+    if not meta.generated_at:
+        meta = dataclasses.replace(meta, generated_at=_now())
+    theme_context = load_theme(theme).to_context()
+    extra: list[Attachment] = []
+    files: dict[str, str] = {}
+    failures = None
+    if split_by is not None:
+        from cisaudit.report import split
+
+        parts = split.plan(run, split_by)
+        done, failures = split.render_parts(
+            run,
+            parts,
+            outdir,
+            evidence=evidence,
+            lang=lang,
+            theme=theme_context,
+            template_dir=template_dir,
+            meta=meta,
+            sign=sign,
+            fleet_report=OUTPUT_NAMES["pdf"],
+            workers=workers,
         )
+        written += [path for _, path in done]
+        files = split.files_by_target([part for part, _ in done])
+        extra.append(split.manifest_attachment(split.parts_manifest(done, split_by)))
     if documents:
-        meta = meta or ReportMeta()
-        if not meta.generated_at:
-            meta = dataclasses.replace(meta, generated_at=_now())
-        attachments = _attachments(
-            run, results_bytes, (evidence_path, evidence[0]) if evidence_path and evidence else None
+        pages = chosen == "full" and evidence is not None and evidence.size <= EVIDENCE_PAGES_MAX
+        embedded = evidence is not None and evidence.size <= attach_max
+        attachments = attachments_for(
+            run,
+            results_bytes,
+            (evidence.path, evidence.path.read_bytes()) if evidence and embedded else None,
+            extra=extra,
         )
         context = build_context(
             run,
             lang=lang,
-            theme=load_theme(theme).to_context(),
+            theme=theme_context,
             meta=meta,
-            evidence=evidence[1] if evidence else None,
+            evidence=evidence_file.parse(evidence.path) if evidence and pages else None,
             attachments=attachments[:-1],  # the manifest lists the others
-            signature=_signature_info(sign, signer),
+            signature=signature_info(sign, signer),
             evidence_modified=modified,
             history=history,
+            layout=chosen,
+            files=files,
+            evidence_pages=pages,
+        )
+        context["evidence_file"] = (
+            None
+            if evidence is None
+            else {
+                "name": evidence.path.name,
+                "size": evidence.size,
+                "sha256": evidence.sha256,
+                "attached": embedded,
+            }
         )
         written += _render_documents(
             context, outdir, documents, template_dir, attachments, sign, signer
@@ -245,10 +313,14 @@ def render(
         from cisaudit.report.signing import sign_file
 
         written += [sign_file(book, sign, signer=signer) for book in workbooks]
+    if failures:
+        from cisaudit.report.split import SplitError
+
+        raise SplitError(failures, written)
     return written
 
 
-def _signature_info(sign: SignConfig | None, signer: Any) -> SignatureInfo | None:
+def signature_info(sign: SignConfig | None, signer: Any) -> SignatureInfo | None:
     if sign is None:
         return None
     from cisaudit.report.signing import describe_signer

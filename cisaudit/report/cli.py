@@ -15,9 +15,10 @@ from typing import Any
 import click
 
 from cisaudit.model import Run
-from cisaudit.report import FORMATS, ReportMeta, render
+from cisaudit.report import ATTACH_MAX, FORMATS, LAYOUTS, SPLIT_BY, ReportMeta, render
 from cisaudit.report.i18n import LANG_CHOICES
 from cisaudit.report.signing import SignConfig, SigningError, Verification, init_keys, verify
+from cisaudit.report.split import FOLDERS, SplitError
 from cisaudit.rollup import rescore
 from cisaudit.termtext import printable
 from cisaudit.waivers import DEFAULT_MAX_DAYS
@@ -251,6 +252,33 @@ def _load_run(path: Path) -> tuple[Run, bytes]:
     type=click.IntRange(1, 3650),
     help="Longest validity a waiver may have; a longer one is refused.",
 )
+@click.option(
+    "--layout",
+    default="auto",
+    show_default=True,
+    type=click.Choice(list(LAYOUTS)),
+    help="full: every target's findings and evidence excerpts; fleet: one row per target and "
+    "the findings grouped by control; auto: fleet above 20 targets or with --split-by.",
+)
+@click.option(
+    "--split-by",
+    type=click.Choice(list(SPLIT_BY)),
+    help="Also write one detail PDF per target (targets/) or per group (groups/), each "
+    "signed when signing; the fleet PDF lists them with their SHA-256.",
+)
+@click.option(
+    "--attach-max-mb",
+    default=ATTACH_MAX >> 20,
+    show_default=True,
+    type=click.IntRange(0, 4096),
+    help="Embed the evidence file in the PDF up to this size; a larger one is named with "
+    "its SHA-256 (and signed beside the report when signing).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    help="Processes rendering --split-by reports (default: one per CPU).",
+)
 @click.pass_context
 def report_command(
     ctx: click.Context,
@@ -276,6 +304,10 @@ def report_command(
     frameworks: str,
     waivers_path: Path | None,
     waiver_max_days: int,
+    layout: str,
+    split_by: str | None,
+    attach_max_mb: int,
+    jobs: int | None,
 ) -> None:
     """Render RESULTS (a results.json) as PDF, HTML, CSV, JUnit XML, SARIF and the
     assessment workbook (xlsx), optionally signed.
@@ -329,12 +361,38 @@ def report_command(
             results_bytes=None if changed else raw,
             history=history,
             allow_modified_evidence=allow_modified_evidence,
+            layout=layout,
+            split_by=split_by,
+            attach_max=attach_max_mb << 20,
+            workers=jobs,
         )
+    except SplitError as exc:
+        # the other reports were written: say which, then name every part that failed
+        for path in exc.written:
+            click.echo(f"wrote {printable(path)}", err=True)
+        for failure in exc.failures:
+            click.echo(
+                f"error: {printable(failure.part, one_line=True)}: "
+                f"{printable(failure.error, one_line=True)}",
+                err=True,
+            )
+        sys.exit(EXIT_VERIFY_FAILED)
     except (SigningError, ValueError, OSError) as exc:
         click.echo(f"error: {printable(exc)}", err=True)
         sys.exit(EXIT_USAGE)
+    _echo_written(written)
+
+
+def _echo_written(written: list[Path]) -> None:
+    """Each file written; detail reports (--split-by) in one line per folder."""
+    folders: dict[Path, int] = {}
     for path in written:
-        click.echo(f"wrote {path}", err=True)
+        if path.parent.name in FOLDERS.values() and path.suffix == ".pdf":
+            folders[path.parent] = folders.get(path.parent, 0) + 1
+            continue
+        click.echo(f"wrote {printable(path)}", err=True)
+    for folder, count in folders.items():
+        click.echo(f"wrote {count} detail report(s) in {printable(folder)}", err=True)
 
 
 @click.group("keys")

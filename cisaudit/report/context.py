@@ -35,6 +35,12 @@ WORST_TARGETS = 15
 EXCERPT_LINES = 6
 EXCERPT_CHARS = 600
 VALUE_CHARS = 2000
+# Fleet layout (``layout="fleet"``): target names printed under each failing control, and
+# rows of the "errors by control" table. Beyond them the report says how many more there
+# are; results.json, the CSV and the per-target reports have every one.
+FLEET_NAMES = 400
+FLEET_ERROR_ROWS = 200
+LAYOUTS = ("full", "fleet")
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,17 @@ class _Ctx:
     evidence: Mapping[str, Any]
     fallback_controls: dict[str, ControlInfo] = field(default_factory=dict)
     explained: set[str] = field(default_factory=set)  # controls whose "why" was printed
+    judged: dict[tuple[str, str], dict[str, Result]] = field(default_factory=dict)
+    _by_name: dict[str, TargetResult] = field(default_factory=dict)
+
+    def results_for(self, target: TargetResult, framework_id: str) -> dict[str, Result]:
+        """``rollup.results_for``, built once per target and framework (every item of a
+        framework asks again, which is quadratic at fleet size)."""
+        key = (target.name, framework_id)
+        found = self.judged.get(key)
+        if found is None:
+            found = self.judged[key] = rollup.results_for(target, framework_id)
+        return found
 
     def tx(self, texts: Mapping[str, str] | None) -> dict[str, str]:
         return {lang: localise(texts, lang) for lang in self.langs}
@@ -101,6 +118,11 @@ class _Ctx:
                 ),
             )
         return info
+
+    def by_name(self) -> dict[str, TargetResult]:
+        if not self._by_name:
+            self._by_name.update((t.name, t) for t in self.run.targets)
+        return self._by_name
 
     def section_title(self, benchmark: str, section: str) -> dict[str, str]:
         texts = self.run.sections.get(benchmark, {}).get(section)
@@ -327,6 +349,105 @@ def _waiver_view(waiver: Mapping[str, Any] | None) -> dict[str, str] | None:
     }
 
 
+def _fleet(ctx: _Ctx, files: Mapping[str, str]) -> dict[str, Any]:
+    """The fleet layout's chapter: the worst targets, every target in a table under its
+    first group, and the findings grouped by control across targets. Its size grows with
+    the number of targets by one table row each, never by a page each: per-target detail
+    is in the per-target reports (``files``: target name -> report file)."""
+    scored = ctx.run.summary.get("targets", {}) if isinstance(ctx.run.summary, dict) else {}
+    rows: list[dict[str, Any]] = []
+    failing: dict[str, list[str]] = defaultdict(list)
+    errors: dict[tuple[str, str], list[str]] = defaultdict(list)
+    infos: dict[str, ControlInfo] = {}
+    for target in ctx.run.targets:
+        block = scored.get(target.name) if isinstance(scored, dict) else None
+        rows.append(
+            {
+                "name": target.name,
+                "address": target.address or "",
+                "groups": list(target.groups),
+                "kind": target.kind,
+                "reachable": target.reachable,
+                "error": target.error or "",
+                "score": block.get("score") if isinstance(block, dict) else None,
+                "counts": _counts(target.results),
+                "file": files.get(target.name, ""),
+            }
+        )
+        for result in target.results:
+            if result.status not in (Status.FAIL, Status.ERROR):
+                continue
+            info = ctx.control(target, result)
+            key = f"{info.benchmark}/{info.id}"
+            infos[key] = info
+            if result.status is Status.FAIL:
+                failing[key].append(target.name)
+            else:
+                errors[(key, result.reason or "")].append(target.name)
+    audited = max(sum(t.reachable for t in ctx.run.targets), 1)
+
+    def rank(row: dict[str, Any]) -> tuple[Any, ...]:
+        score = row["score"] if isinstance(row["score"], (int, float)) else 101.0
+        return (score, -row["counts"]["FAIL"], -row["counts"]["ERROR"], row["name"])
+
+    reachable = sorted((r for r in rows if r["reachable"]), key=rank)
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in reachable + [r for r in rows if not r["reachable"]]:
+        by_group[row["groups"][0] if row["groups"] else ""].append(row)
+    controls = []
+    for key in sorted(
+        failing,
+        key=lambda k: (
+            -len(failing[k]),
+            infos[k].level,
+            infos[k].benchmark,
+            natural_key(infos[k].id),
+        ),
+    ):
+        info, names = infos[key], sorted(failing[key])
+        controls.append(
+            {
+                "key": key,
+                "anchor": _anchor("fc", key),
+                "control_id": info.id,
+                "benchmark": info.benchmark,
+                "title": ctx.tx(info.title),
+                "level": info.level,
+                "rationale": ctx.tx(info.rationale),
+                "remediation": ctx.tx(info.remediation),
+                "snippet": info.snippet,
+                "target_count": len(names),
+                "target_share": _rate(len(names), audited),
+                "names": names[:FLEET_NAMES],
+                "more": max(len(names) - FLEET_NAMES, 0),
+            }
+        )
+    error_rows = [
+        {
+            "control_id": infos[key].id,
+            "title": ctx.tx(infos[key].title),
+            "reason": reason,
+            "target_count": len(names),
+            "names": sorted(names)[:12],
+            "more": max(len(names) - 12, 0),
+        }
+        for (key, reason), names in sorted(
+            errors.items(), key=lambda kv: (-len(kv[1]), natural_key(infos[kv[0][0]].id))
+        )
+    ]
+    return {
+        "worst": reachable[:WORST_TARGETS],
+        "groups": [
+            {"name": name, "anchor": _anchor("fg", name), "targets": by_group[name]}
+            for name in sorted(by_group, key=lambda g: (g == "", g))
+        ],
+        "controls": controls,
+        "errors": error_rows[:FLEET_ERROR_ROWS],
+        "errors_more": max(len(error_rows) - FLEET_ERROR_ROWS, 0),
+        "split": bool(files),
+    }
+
+
 def _anchor(*parts: str) -> str:
     # Ids for links inside the document: derived from a hash so hostile names stay inert.
     return "x" + hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:12]
@@ -411,9 +532,10 @@ def _how_read(target: TargetResult) -> str:
 TARGET_RECORDS = 3  # per item in the documents; the workbook has them all
 
 
-def _frameworks(ctx: _Ctx) -> list[dict[str, Any]]:
+def _frameworks(ctx: _Ctx, *, linked: bool = True) -> list[dict[str, Any]]:
     """One chapter per framework of the run: its items in the assessor's terms, each
-    with its verdict, result record and the controls behind it (cisaudit/rollup.py)."""
+    with its verdict, result record and the controls behind it (cisaudit/rollup.py).
+    ``linked``: the findings are printed in this document, so records link to them."""
     views = []
     for framework_id, framework in ctx.run.frameworks.items():
         verdicts = framework.get("verdicts", {})
@@ -421,7 +543,7 @@ def _frameworks(ctx: _Ctx) -> list[dict[str, Any]]:
         uncovered: list[dict[str, Any]] = []
         for item in framework.get("items", []):
             verdict = verdicts.get(item["id"], {})
-            row = _framework_item(ctx, framework_id, item, verdict)
+            row = _framework_item(ctx, framework_id, item, verdict, linked=linked)
             (uncovered if item.get("coverage") == "none" else items).append(row)
         fleet = framework.get("summary", {}).get("fleet", {})
         views.append(
@@ -459,7 +581,12 @@ def _frameworks(ctx: _Ctx) -> list[dict[str, Any]]:
 
 
 def _framework_item(
-    ctx: _Ctx, framework_id: str, item: dict[str, Any], verdict: dict[str, Any]
+    ctx: _Ctx,
+    framework_id: str,
+    item: dict[str, Any],
+    verdict: dict[str, Any],
+    *,
+    linked: bool = True,
 ) -> dict[str, Any]:
     def control_row(key: str) -> dict[str, Any]:
         info = ctx.run.controls.get(key)
@@ -473,14 +600,14 @@ def _framework_item(
 
     judged = [k for k in item.get("controls", []) if k in ctx.run.controls]
     supporting = [k for k in item.get("supporting", []) if k in ctx.run.controls]
-    by_name = {t.name: t for t in ctx.run.targets}
+    by_name = ctx.by_name()
     grouped: dict[str, list[str]] = defaultdict(list)
     failing: dict[str, list[str]] = defaultdict(list)
     records: list[dict[str, Any]] = []
     for name, (with_w, _without) in (verdict.get("targets") or {}).items():
         grouped[with_w].append(name)
         target = by_name[name]
-        results = rollup.results_for(target, framework_id)
+        results = ctx.results_for(target, framework_id)
         for key in judged:
             result = results.get(key)
             if result is not None and result.status is Status.FAIL:
@@ -502,7 +629,8 @@ def _framework_item(
                             # findings are printed in full for FAIL and ERROR as judged
                             # for the benchmark; a framework's re-judged verdict has none
                             "anchor": _anchor(name, c["id"])
-                            if target.reachable
+                            if linked
+                            and target.reachable
                             and c["status"] in FULL_STATUSES
                             and not c["framework_params"]
                             else "",
@@ -749,10 +877,21 @@ def build_context(
     signature: SignatureInfo | None = None,
     evidence_modified: Iterable[str] = (),
     history: Mapping[str, Any] | None = None,
+    layout: str = "full",
+    files: Mapping[str, str] | None = None,
+    evidence_pages: bool = True,
 ) -> dict[str, Any]:
-    """The documented template context for ``run`` (see ``docs/reports.md``)."""
+    """The documented template context for ``run`` (see ``docs/reports.md``).
+
+    ``layout`` "full" prints every target's findings and the evidence excerpts; "fleet"
+    prints the fleet chapter instead (``_fleet``), so that the document grows by a table
+    row per target. ``files`` names each target's own report (``--split-by``), and
+    ``evidence_pages`` False leaves the raw outputs to the attached evidence file."""
     if lang not in LANG_CHOICES:
         raise ValueError(f"unknown report language {lang!r}; choose from {sorted(LANG_CHOICES)}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown report layout {layout!r}; choose from {list(LAYOUTS)}")
+    full = layout == "full"
     langs = LANG_CHOICES[lang]
     ctx = _Ctx(run=run, langs=langs, colors=theme.get("colors", {}), evidence=evidence or {})
     failing = _failing_controls(ctx)
@@ -768,13 +907,21 @@ def build_context(
         "charts": _charts(ctx),
         "top_risks": failing[:TOP_RISKS],
         "failing_controls": failing,
-        "targets": [_target(ctx, t) for t in run.targets],
+        "layout": layout,
+        "fleet": None if full else _fleet(ctx, files or {}),
+        "files": dict(files or {}),
+        "targets": [_target(ctx, t) for t in run.targets] if full else [],
         "manual": _manual(ctx),
-        "frameworks": _frameworks(ctx),
+        "frameworks": _frameworks(ctx, linked=full),
         "waivers": _waivers(ctx),
         "changes": _changes(ctx, history),
-        "evidence": _evidence(ctx),
+        "evidence": _evidence(ctx) if full and evidence_pages else [],
         "has_evidence": bool(evidence),
+        # the evidence file's name, size, SHA-256 and whether it is attached (set by
+        # ``render``), and the target or group of a --split-by detail report
+        "evidence_file": None,
+        "part": None,
+        "evidence_pages": full and evidence_pages,
         # Sections of the evidence that no longer match their SHA-256 (evaluated on
         # request only): every report then opens with a warning naming them.
         "evidence_modified": list(evidence_modified or run.evidence_modified),

@@ -79,6 +79,59 @@ LABELS: dict[str, dict[str, str]] = {
     "more": {"en": "more", "zh": "更多"},
     # findings
     "findings": {"en": "Findings by target", "zh": "各对象检查结果"},
+    # fleet layout
+    "fleet_overview": {"en": "Fleet overview", "zh": "整体概况"},
+    "fleet_intro": {
+        "en": "This fleet report lists each target on one row and groups the findings by "
+        "control across targets. Every result is in the attached results file.",
+        "zh": "本整体报告中每个审计对象占一行，检查发现按控制项跨对象汇总。全部结果见附件中的结果文件。",
+    },
+    "fleet_split_note": {
+        "en": "Each target's findings, remediation and evidence are in its own report, "
+        "named in the last column.",
+        "zh": "各对象的检查发现、整改建议和证据见其单独报告，文件名列于最后一栏。",
+    },
+    "worst_targets": {"en": "Lowest-scoring targets", "zh": "得分最低的对象"},
+    "findings_by_control": {"en": "Findings by control", "zh": "按控制项汇总的检查发现"},
+    "fails_on": {"en": "Targets failing:", "zh": "不通过对象数："},
+    "errors_by_control": {
+        "en": "Controls that could not be judged",
+        "zh": "无法判定的控制项",
+    },
+    "targets_by_group": {"en": "Targets by group", "zh": "按分组列出的对象"},
+    "targets_by_group_note": {
+        "en": "A target in several groups is listed under its first; the group scores in "
+        "the summary count it in each.",
+        "zh": "属于多个分组的对象列在其第一个分组下；摘要中的分组得分在每个所属分组中计入该对象。",
+    },
+    "no_group": {"en": "No group", "zh": "未分组"},
+    "detail_intro": {
+        "en": "Detail report: the findings, remediation and evidence of the targets named "
+        "above, taken from one audit run. The fleet report of the same run summarises all "
+        "targets.",
+        "zh": "明细报告：上述对象的检查发现、整改建议和证据，取自同一次审计。同一次审计的整体报告汇总全部对象。",
+    },
+    "fleet_report": {"en": "Fleet report", "zh": "整体报告"},
+    "detail_why_note": {
+        "en": "Why each control matters and how to fix it in general are printed once per "
+        "control in the fleet report (findings by control); here each failure has the fix "
+        "for this target.",
+        "zh": "各控制项的重要性及通用整改方法在整体报告（按控制项汇总的检查发现）中按控制项列出一次；此处每项不通过均给出针对该对象的整改命令。",
+    },
+    "source_evidence": {"en": "Taken from evidence", "zh": "证据来源"},
+    "report_file": {"en": "Report file", "zh": "报告文件"},
+    "evidence_attached_only": {
+        "en": "The raw outputs are not printed in this report: the evidence file is "
+        "attached instead (see the table above), each section with its SHA-256.",
+        "zh": "本报告不逐页打印原始输出：证据文件已作为附件嵌入（见上表），其中每一部分均带 SHA-256。",
+    },
+    "evidence_not_attached": {
+        "en": "The evidence file is larger than this report embeds. It is named here with "
+        "its SHA-256; keep it with the report (it has its own detached signature when the "
+        "report is signed).",
+        "zh": "证据文件超出本报告可嵌入的大小，此处列出其文件名和 SHA-256；请与报告一并保存"
+        "（报告签名时证据文件另有独立签名）。",
+    },
     "findings_intro": {
         "en": "Failures and undecided controls are shown in full; other verdicts as lists.",
         "zh": "不通过与无法判定的控制项完整列出；其他结果以列表形式汇总。",

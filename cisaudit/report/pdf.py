@@ -43,14 +43,16 @@ def render_pdf(
     *,
     env: jinja2.Environment,
     attachments: Sequence[Attachment] = (),
+    template: str = "report.pdf.html.j2",
 ) -> Path:
-    """Write the PDF report for ``context`` to ``out`` with ``attachments`` embedded."""
+    """Write the PDF report for ``context`` to ``out`` with ``attachments`` embedded
+    (``template``: the fleet or full report, or a ``--split-by`` detail report)."""
     weasyprint = load_weasyprint()
 
     if "zh" in context["langs"]:
         warn_if_no_cjk_font()
     warn_if_slow_subsetting()
-    html = render_template(env, "report.pdf.html.j2", context)
+    html = render_template(env, template, context)
     files = [
         weasyprint.Attachment(
             string=a.data, name=a.name, description=a.description, relationship=a.relationship

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,15 @@ from markupsafe import Markup
 from cisaudit.report.paths import builtin_template_dir
 
 
+@functools.lru_cache(maxsize=8)
 def environment(template_dir: Path | None = None) -> jinja2.Environment:
     """Templates from ``template_dir`` first (user overrides), then the built-in ones.
 
     Autoescaping is always on: every host, container and evidence string is user data.
     Undefined names fail loudly so that a template and its context cannot drift apart.
+    One environment per directory and process: it keeps the compiled templates (and
+    reloads one whose file changed), which per-target reports would otherwise compile
+    again each time.
     """
     search = [str(template_dir)] if template_dir else []
     search.append(str(builtin_template_dir()))
