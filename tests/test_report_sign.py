@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -231,3 +232,71 @@ def test_pkcs12_with_passphrase_from_env(tmp_path: Path, monkeypatch: pytest.Mon
         ],
     )
     assert wrong.exit_code != 0 and "passphrase" in wrong.output
+
+
+@pytest.mark.parametrize("algorithm", ["ec", "ed25519", "rsa-pss"])
+def test_other_key_types_sign_and_verify(tmp_path: Path, algorithm: str) -> None:
+    """The signer keeps its parsed key for RSA, ECDSA and EdDSA and leaves the rest to
+    pyHanko; each must still give a signature poppler accepts."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+    from cryptography.x509.oid import NameOID
+
+    if algorithm == "ec":
+        key: Any = ec.generate_private_key(ec.SECP256R1())
+    elif algorithm == "ed25519":
+        key = ed25519.Ed25519PrivateKey.generate()
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{algorithm} signer")])
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+    )
+    if algorithm == "ed25519":
+        cert = builder.sign(key, None)
+    elif algorithm == "rsa-pss":
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        cert = builder.sign(key, hashes.SHA256(), rsa_padding=pss)
+    else:
+        cert = builder.sign(key, hashes.SHA256())
+    key_path, cert_path = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    run, evidence = _samples().sample_run()
+    evidence_path = tmp_path / "evidence.json"
+    evidence_path.write_text(json.dumps(evidence), encoding="utf-8")
+    written = render(
+        run,
+        tmp_path / "out",
+        formats=["pdf"],
+        lang="en",
+        evidence_path=evidence_path,
+        sign=SignConfig(key=key_path, cert=cert_path),
+    )
+    for signed_file in (p for p in written if p.suffix in (".pdf", ".json")):
+        result = CliRunner().invoke(_cli(), ["verify", str(signed_file), "--trust", str(cert_path)])
+        assert result.exit_code == 0, result.output
+    pdf = next(p for p in written if p.suffix == ".pdf")
+    if algorithm == "ed25519":
+        return  # poppler's NSS backend here does not check EdDSA ("corrupted data")
+    assert (
+        "Signature is Valid"
+        in subprocess.run(["pdfsig", str(pdf)], capture_output=True, text=True).stdout
+    )

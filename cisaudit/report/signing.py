@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import io
@@ -177,7 +178,43 @@ class SignConfig:
                 f"cannot load the signing key from {what}: wrong passphrase "
                 "or not a key/certificate (see --sign-pass-env)"
             )
+        signer.__class__ = _kept_key_signer()
         return signer
+
+
+@functools.cache
+def _kept_key_signer() -> type:
+    """pyHanko's SimpleSigner parses its private key again for every raw signature (for
+    RSA, cryptography then re-checks the key: 0.11 s, twice per PDF, which was half the
+    cost of a signed per-target report). This subclass keeps the parsed key for the common
+    mechanisms and leaves the others (RSA-PSS, DSA, ML-DSA) to pyHanko. ``SimpleSigner``
+    builds its instances itself, so ``SignConfig.signer`` re-classes the one it loads."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from pyhanko.sign.signers import SimpleSigner
+    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+    class KeptKeySigner(SimpleSigner):  # type: ignore[misc]
+        def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+            mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+            try:  # "sha256_rsa" and the like name their signature algorithm this way
+                name = mechanism.signature_algo
+            except ValueError:
+                name = mechanism["algorithm"].native
+            if name not in ("rsassa_pkcs1v15", "ecdsa", "ed25519", "ed448"):
+                return bytes(super().sign_raw(data, digest_algorithm))
+            key = self.__dict__.get("_cisaudit_key")
+            if key is None:
+                key = serialization.load_der_private_key(self.signing_key.dump(), password=None)
+                self.__dict__["_cisaudit_key"] = key
+            if name == "rsassa_pkcs1v15":
+                digest = get_pyca_cryptography_hash(digest_algorithm)
+                return bytes(key.sign(data, padding.PKCS1v15(), digest))
+            if name == "ecdsa":
+                return bytes(key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm))))
+            return bytes(key.sign(data))
+
+    return KeptKeySigner
 
 
 def describe_signer(signer: Any) -> tuple[str, str]:
@@ -206,6 +243,11 @@ def _timestamper(tsa_url: str | None) -> Any:
 # ---------------------------------------------------------------------------- PDF
 
 
+def _digest_for(signer: Any) -> str:
+    """SHA-256, except for EdDSA keys, whose algorithms fix their own digest."""
+    return {"ed25519": "sha512", "ed448": "shake256"}.get(signer.signing_key.algorithm, "sha256")
+
+
 def sign_pdf(src: Path, dst: Path, config: SignConfig, *, signer: Any = None) -> Path:
     """Sign ``src`` into ``dst`` with a PAdES signature covering the whole file."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -214,7 +256,7 @@ def sign_pdf(src: Path, dst: Path, config: SignConfig, *, signer: Any = None) ->
     signer = signer or config.signer()
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
-        md_algorithm="sha256",
+        md_algorithm=_digest_for(signer),
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=config.reason,
         location=config.location or None,
@@ -497,7 +539,7 @@ def sign_file(path: Path, config: SignConfig, *, signer: Any = None) -> Path:
     cms = asyncio.run(
         signer.async_sign_general_data(
             data,
-            "sha256",
+            _digest_for(signer),
             detached=True,
             timestamper=_timestamper(config.tsa_url),
             signed_attr_settings=PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC)),

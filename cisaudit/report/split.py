@@ -139,6 +139,12 @@ class _Job:
     fleet_report: str
 
 
+@functools.lru_cache(maxsize=4)
+def _signer(sign: SignConfig) -> Any:
+    """The signer, loaded (and its key checked) once per worker process."""
+    return sign.signer()
+
+
 def _render_part(job: _Job) -> Path:
     """One detail report (runs in a worker process)."""
     from cisaudit.report import attachments_for, signature_info
@@ -157,7 +163,7 @@ def _render_part(job: _Job) -> Path:
         None,
         (Path(f"evidence-{stem}.json"), evidence_bytes) if evidence_bytes is not None else None,
     )
-    signer = job.sign.signer() if job.sign is not None else None
+    signer = _signer(job.sign) if job.sign is not None else None
     context = build_context(
         job.run,
         lang=job.lang,
