@@ -194,7 +194,7 @@ def _kept_key_signer() -> type:
     from pyhanko.sign.signers import SimpleSigner
     from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-    class KeptKeySigner(SimpleSigner):  # type: ignore[misc]
+    class KeptKeySigner(SimpleSigner):
         def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
             mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
             try:  # "sha256_rsa" and the like name their signature algorithm this way
@@ -203,7 +203,7 @@ def _kept_key_signer() -> type:
                 name = mechanism["algorithm"].native
             if name not in ("rsassa_pkcs1v15", "ecdsa", "ed25519", "ed448"):
                 return bytes(super().sign_raw(data, digest_algorithm))
-            key = self.__dict__.get("_cisaudit_key")
+            key: Any = self.__dict__.get("_cisaudit_key")
             if key is None:
                 key = serialization.load_der_private_key(self.signing_key.dump(), password=None)
                 self.__dict__["_cisaudit_key"] = key
