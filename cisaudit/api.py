@@ -27,7 +27,13 @@ from cisaudit.catalog import Catalog, Control, Pack, apply_tailoring, tailor_fra
 from cisaudit.catalog import load_catalog as _load_catalog
 from cisaudit.catalog.frameworks import Framework
 from cisaudit.evaluate import FactSet, evaluate
-from cisaudit.evidence import EvidenceError, TargetEvidence, load_bundle, write_bundle
+from cisaudit.evidence import (
+    EvidenceError,
+    EvidenceSpool,
+    TargetEvidence,
+    load_bundle,
+    write_bundle,
+)
 from cisaudit.imagepolicy.policy import ImagePolicy
 from cisaudit.imagepolicy.scans import ScanIndex
 from cisaudit.kinds import CONTRACT, KINDS
@@ -178,7 +184,9 @@ def _id_matches(control: Control, pattern: str) -> bool:
 @dataclass
 class Outcome:
     run: Run
-    evidence: list[TargetEvidence]
+    # what each target returned: a list, or (from ``audit``) a spool on disk read back
+    # one target at a time
+    evidence: Sequence[TargetEvidence]
 
     @property
     def exit_code(self) -> int:
@@ -212,9 +220,30 @@ class Outcome:
     def write_results(self, outdir: Path) -> Path:
         outdir.mkdir(parents=True, exist_ok=True)
         results = outdir / "results.json"
-        with open(results, "w", encoding="utf-8") as fh:  # streamed, not one string
-            json.dump(self.run.to_dict(), fh, indent=1, ensure_ascii=False)
+        with open(results, "w", encoding="utf-8") as fh:
+            dump_run(self.run, fh)
         return results
+
+
+def dump_run(run: Run, fh: Any) -> None:
+    """results.json, written a target at a time: the whole run is never one dict tree
+    (or one string) beside the run itself."""
+    head = replace(run, targets=[]).to_dict()
+    encoder = json.JSONEncoder(indent=1, ensure_ascii=False)
+    fh.write("{")
+    for n, (key, value) in enumerate(head.items()):
+        fh.write(("," if n else "") + f"\n {json.dumps(key)}: ")
+        if key != "targets":
+            for chunk in encoder.iterencode(value):
+                fh.write(chunk)
+            continue
+        fh.write("[")
+        for m, target in enumerate(run.targets):
+            fh.write(("," if m else "") + "\n")
+            for chunk in encoder.iterencode(target.to_dict()):
+                fh.write(chunk)
+        fh.write("\n ]")
+    fh.write("\n}\n")
 
 
 ProgressFn = Callable[[str, TargetEvidence | None], None]
@@ -255,57 +284,67 @@ def audit(
     from cisaudit.scale import collect_on_dask, parse_executor
 
     address = parse_executor(executor)
+    builder = RunBuilder(catalog, selection)
+    spool = EvidenceSpool()
+    judged: list[TargetResult | None] = [None] * len(targets)
+
+    def arrived(position: int, evidence: TargetEvidence) -> None:
+        # judged and written to disk as each target answers; only its results stay
+        judged[position] = builder.judge(evidence)
+        spool.add(evidence)
+        if progress is not None:
+            progress(evidence.name, evidence)
+
     if address is not None:
-        found, interrupted = collect_on_dask(
+        interrupted = collect_on_dask(
             address,
             targets,
             accept_new_host_keys=accept_new_host_keys,
             concurrency=concurrency,
-            progress=progress,
+            sink=arrived,
         )
     else:
-        found, interrupted = _collect_here(targets, concurrency, accept_new_host_keys, progress)
-    ordered = [e or _not_collected(t, interrupted) for t, e in zip(targets, found, strict=True)]
-    run = build_run(
-        ordered,
-        catalog=catalog,
-        selection=selection,
+        interrupted = _collect_here(targets, concurrency, accept_new_host_keys, arrived)
+    for position, target in enumerate(targets):
+        if judged[position] is None:
+            missing = _not_collected(target, interrupted)
+            judged[position] = builder.judge(missing)
+            spool.add(missing)
+    spool.order([t.name for t in targets])
+    run = builder.run(
+        [r for r in judged if r is not None],
         started=started,
         options=_options(selection, concurrency, timeout),
         interrupted=interrupted,
         waivers=waivers,
     )
-    return Outcome(run, ordered)
+    return Outcome(run, spool)
 
 
 def _collect_here(
     targets: Sequence[Target],
     concurrency: int,
     accept_new_host_keys: bool,
-    progress: ProgressFn | None,
-) -> tuple[list[TargetEvidence | None], bool]:
-    """Collect on this machine, ``concurrency`` targets at once: the evidence in target
-    order (None where Ctrl-C stopped it) and whether the run was interrupted."""
-    collected: dict[str, TargetEvidence] = {}
+    sink: Callable[[int, TargetEvidence], None],
+) -> bool:
+    """Collect on this machine, ``concurrency`` targets at once, handing each target's
+    evidence to ``sink`` (with its position) as it arrives; whether Ctrl-C stopped it."""
     interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="cisaudit")
-    futures: dict[Future[TargetEvidence], Target] = {
-        pool.submit(collect_target, t, accept_new_host_keys): t for t in targets
+    futures: dict[Future[TargetEvidence], int] = {
+        pool.submit(collect_target, t, accept_new_host_keys): n for n, t in enumerate(targets)
     }
     try:
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
-                target = futures[future]
-                collected[target.name] = future.result()
-                if progress:
-                    progress(target.name, collected[target.name])
+                sink(futures.pop(future), future.result())
     except KeyboardInterrupt:
         interrupted = True
     finally:
         pool.shutdown(wait=not interrupted, cancel_futures=True)
-    return [collected.get(t.name) for t in targets], interrupted
+    return interrupted
 
 
 def collect_target(target: Target, accept_new_host_keys: bool = False) -> TargetEvidence:
@@ -517,22 +556,18 @@ def plan(item: TargetEvidence, catalog: Catalog, selection: Selection) -> _Plann
     return _Planned(chosen.pack, chosen.reason, [chosen.pack, *extra])
 
 
-def build_run(
-    evidence: list[TargetEvidence],
-    *,
-    catalog: Catalog,
-    selection: Selection,
-    started: str,
-    options: dict[str, Any],
-    interrupted: bool = False,
-    waivers: WaiverSet | None = None,
-    as_of: dt.date | None = None,
-) -> Run:
-    """Evaluate every target, apply the waivers, score, and roll the frameworks up."""
-    targets: list[TargetResult] = []
-    controls: dict[str, Any] = {}
-    sections: dict[str, dict[str, dict[str, str]]] = {}
-    for item in evidence:
+class RunBuilder:
+    """Judges targets one at a time as their evidence arrives, then makes the Run: a
+    fleet's evidence need not be held until every target has answered."""
+
+    def __init__(self, catalog: Catalog, selection: Selection) -> None:
+        self.catalog, self.selection = catalog, selection
+        self.controls: dict[str, Any] = {}
+        self.sections: dict[str, dict[str, dict[str, str]]] = {}
+
+    def judge(self, item: TargetEvidence) -> TargetResult:
+        """Evaluate one target (and the other kinds it was also audited as)."""
+        catalog, selection = self.catalog, self.selection
         planned = plan(item, catalog, selection)
         with bulk_objects():
             result, judged = evaluate_target(item, planned, catalog, selection)
@@ -544,28 +579,63 @@ def build_run(
                 _merge(result, extra, f"{extra_kind}:")
                 judged = judged + extra_judged
         for control in judged:
-            controls[control.key] = control.info()
-            sections[control.benchmark] = catalog.packs[control.benchmark].sections
-        targets.append(result)
-    run = Run(
-        run_id=str(uuid.uuid4()),
-        tool_version=__version__,
-        started_at=started,
-        finished_at=_now(),
-        benchmarks=sorted(sections),
+            self.controls[control.key] = control.info()
+            self.sections[control.benchmark] = catalog.packs[control.benchmark].sections
+        return result
+
+    def run(
+        self,
+        targets: list[TargetResult],
+        *,
+        started: str,
+        options: dict[str, Any],
+        interrupted: bool = False,
+        waivers: WaiverSet | None = None,
+        as_of: dt.date | None = None,
+    ) -> Run:
+        """The run of ``targets`` (judged here): waivers applied, scored, rolled up."""
+        run = Run(
+            run_id=str(uuid.uuid4()),
+            tool_version=__version__,
+            started_at=started,
+            finished_at=_now(),
+            benchmarks=sorted(self.sections),
+            options=options,
+            targets=targets,
+            controls=self.controls,
+            sections=self.sections,
+            interrupted=interrupted,
+        )
+        run.frameworks = {
+            f.id: _definition(f, set(self.sections), {c.check for c in self.controls.values()})
+            for f in select_frameworks(self.catalog, self.selection, set(self.sections))
+        }
+        apply_waivers(run, waivers, as_of)
+        finish_run(run)
+        return run
+
+
+def build_run(
+    evidence: Iterable[TargetEvidence],
+    *,
+    catalog: Catalog,
+    selection: Selection,
+    started: str,
+    options: dict[str, Any],
+    interrupted: bool = False,
+    waivers: WaiverSet | None = None,
+    as_of: dt.date | None = None,
+) -> Run:
+    """Evaluate every target, apply the waivers, score, and roll the frameworks up."""
+    builder = RunBuilder(catalog, selection)
+    return builder.run(
+        [builder.judge(item) for item in evidence],
+        started=started,
         options=options,
-        targets=targets,
-        controls=controls,
-        sections=sections,
         interrupted=interrupted,
+        waivers=waivers,
+        as_of=as_of,
     )
-    run.frameworks = {
-        f.id: _definition(f, set(sections), {c.check for c in controls.values()})
-        for f in select_frameworks(catalog, selection, set(sections))
-    }
-    apply_waivers(run, waivers, as_of)
-    finish_run(run)
-    return run
 
 
 def _view(item: TargetEvidence, kind: str) -> TargetEvidence:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+import tempfile
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, overload
 
 from cisaudit.digest import text_sha256
 from cisaudit.yamlsrc import SourceError
@@ -74,23 +77,101 @@ class TargetEvidence:
         return cls(**data, sections=sections)
 
 
-def write_bundle(path: Path, targets: list[TargetEvidence], meta: dict[str, Any]) -> Path:
+def _open_for_writing(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "wt", encoding="utf-8")
+    return open(path, "w", encoding="utf-8")  # noqa: SIM115 - the caller closes it
+
+
+def write_bundle(
+    path: Path, targets: Sequence[TargetEvidence] | EvidenceSpool, meta: dict[str, Any]
+) -> Path:
+    """Write an evidence bundle, streamed piece by piece: a fleet's evidence is never
+    one string in memory (and from a spool, never all in memory at all)."""
+    if isinstance(targets, EvidenceSpool):
+        return targets.write_bundle(path, meta)
     data = {
         "schema_version": BUNDLE_VERSION,
         **meta,
         "targets": {t.name: t.to_dict() for t in targets},
     }
-    # Streamed piece by piece: a fleet's evidence is never one string in memory.
     encoder = json.JSONEncoder(indent=1, ensure_ascii=False)
-    opened = (
-        gzip.open(path, "wt", encoding="utf-8")
-        if path.suffix == ".gz"
-        else open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
-    )
-    with opened as fh:
+    with _open_for_writing(path) as fh:
         for chunk in encoder.iterencode(data):
             fh.write(chunk)
     return path
+
+
+class EvidenceSpool(Sequence[TargetEvidence]):
+    """Targets' evidence kept on disk as they finish, so that a fleet's raw outputs are
+    not held in memory until the run is written. Each target is appended to an anonymous
+    temporary file as its JSON text and read back one at a time by position or name; the
+    bundle is written by copying those texts. The file disappears when the spool is
+    closed or collected."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._file = tempfile.TemporaryFile(dir=directory, prefix="cisaudit-evidence-")
+        self._index: dict[str, tuple[int, int]] = {}
+        self._order: list[str] = []
+
+    def add(self, item: TargetEvidence) -> None:
+        """Keep ``item`` (a later one of the same name replaces it)."""
+        data = json.dumps(item.to_dict(), ensure_ascii=False).encode("utf-8")
+        self._file.seek(0, io.SEEK_END)
+        if item.name not in self._index:
+            self._order.append(item.name)
+        self._index[item.name] = (self._file.tell(), len(data))
+        self._file.write(data)
+
+    def order(self, names: Sequence[str]) -> None:
+        """Put the targets in this order (the inventory's), whatever order they finished in."""
+        self._order = [n for n in names if n in self._index]
+
+    def _text(self, name: str) -> bytes:
+        offset, length = self._index[name]
+        self._file.seek(offset)
+        return self._file.read(length)
+
+    def get(self, name: str) -> TargetEvidence | None:
+        if name not in self._index:
+            return None
+        return TargetEvidence.from_dict(json.loads(self._text(name)))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> TargetEvidence: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TargetEvidence]: ...
+
+    def __getitem__(self, index: int | slice) -> TargetEvidence | list[TargetEvidence]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        found = self.get(self._order[index])
+        assert found is not None
+        return found
+
+    def __iter__(self) -> Iterator[TargetEvidence]:
+        for name in list(self._order):
+            found = self.get(name)
+            if found is not None:
+                yield found
+
+    def write_bundle(self, path: Path, meta: dict[str, Any]) -> Path:
+        """The evidence bundle, each target's text copied from the spool as it is."""
+        head = json.dumps({"schema_version": BUNDLE_VERSION, **meta}, ensure_ascii=False)
+        with _open_for_writing(path) as fh:
+            fh.write(head[:-1] + (', "targets": {' if head != "{}" else '"targets": {'))
+            for n, name in enumerate(self._order):
+                fh.write(("," if n else "") + "\n " + json.dumps(name, ensure_ascii=False) + ": ")
+                fh.write(self._text(name).decode("utf-8"))
+            fh.write("\n}}\n")
+        return path
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class EvidenceError(SourceError):

@@ -90,11 +90,12 @@ def collect_on_dask(
     *,
     accept_new_host_keys: bool,
     concurrency: int,
-    progress: Callable[[str, TargetEvidence | None], None] | None = None,
+    sink: Callable[[int, TargetEvidence], None],
     connect_timeout: float = 10.0,
-) -> tuple[list[TargetEvidence | None], bool]:
-    """Collect every target on the cluster at ``address``; the evidence in target order
-    (None where a shard did not finish) and whether the run was interrupted."""
+) -> bool:
+    """Collect every target on the cluster at ``address``, handing each target's
+    evidence to ``sink`` (with its position) as its shard completes; whether the run was
+    interrupted (targets of unfinished shards never reach ``sink``)."""
     client = _client(address, connect_timeout)
     from distributed import as_completed
 
@@ -113,19 +114,17 @@ def collect_on_dask(
             ): n
             for n, shard in enumerate(shards)
         }
-        found: list[TargetEvidence | None] = [None] * len(targets)
         interrupted = False
         try:
             for future in as_completed(list(futures), loop=client.loop):
-                n = futures[future]
+                n = futures.pop(future)
                 for offset, evidence in enumerate(future.result()):
-                    found[n * size + offset] = evidence
-                    if progress is not None:
-                        progress(evidence.name, evidence)
+                    sink(n * size + offset, evidence)
+                future.release()  # the shard's evidence is the sink's now
         except KeyboardInterrupt:
             interrupted = True
             client.cancel([f for f in futures if not f.done()])
-        return found, interrupted
+        return interrupted
     finally:
         client.close()
 

@@ -39,7 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cisaudit.evidence import Section, TargetEvidence
+from cisaudit.evidence import EvidenceSpool, Section, TargetEvidence
 from cisaudit.model import ControlInfo, Run, TargetResult
 from cisaudit.rollup import rescore
 from cisaudit.store.schema import blobs, group_scores, metadata, runs, target_runs
@@ -282,13 +282,18 @@ class Store:
             return digest
 
         head = blob(_canonical(_head(run)))
-        by_name = {e.name: e for e in evidence or []}
+        # a spool (cisaudit.api.audit) is read back one target at a time
+        lookup = (
+            evidence.get
+            if isinstance(evidence, EvidenceSpool)
+            else {e.name: e for e in evidence or []}.get
+        )
         target_rows = []
         for position, target in enumerate(run.targets):
             data = target.to_dict()
             for key in _VOLATILE:
                 data.pop(key, None)
-            item = by_name.get(target.name)
+            item = lookup(target.name)
             manifest_sha = None
             if item is not None:
                 manifest = {
