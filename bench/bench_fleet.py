@@ -20,6 +20,12 @@ What is real and what is simulated:
 
 Prints one line per figure: wall seconds, client CPU per host, peak RSS, remote commands
 per host, relay CPU.
+
+``--compare-ssh`` measures the SSH libraries alone on the same simulated fleet (connect,
+authenticate, run one script, read the ~105 KB recorded probe): paramiko, which cisaudit
+uses, and asyncssh (``pip install asyncssh``). ``--profile N`` profiles the client
+path; with ``BENCH_YAPPI=1`` (``pip install yappi``) every thread is included, paramiko's
+transport threads too.
 """
 
 from __future__ import annotations
@@ -152,10 +158,22 @@ def _profile(targets: list) -> None:  # type: ignore[type-arg]
     import cProfile
     import pstats
 
-    profile = cProfile.Profile()
-    started = time.process_time()
     from cisaudit.api import collect_target
 
+    if os.environ.get("BENCH_YAPPI"):  # every thread, paramiko's transport threads included
+        import yappi
+
+        yappi.set_clock_type("cpu")
+        yappi.start()
+        for target in targets:
+            collect_target(target)
+        yappi.stop()
+        yappi.get_func_stats().sort("tsub").print_all(
+            columns={0: ("name", 90), 1: ("ncall", 8), 2: ("tsub", 8), 3: ("ttot", 8)}
+        )
+        return
+    profile = cProfile.Profile()
+    started = time.process_time()
     profile.enable()
     for target in targets:  # collection only, in this thread (evaluation: bench_frameworks)
         collect_target(target)
@@ -163,6 +181,90 @@ def _profile(targets: list) -> None:  # type: ignore[type-arg]
     cpu = time.process_time() - started
     print(f"profiled {len(targets)} hosts: {1000 * cpu / len(targets):.1f} ms CPU per host")
     pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+
+
+def _compare_ssh(targets: list, concurrency: int) -> None:  # type: ignore[type-arg]
+    """The SSH library alone: connect, authenticate, run one script, read the recorded
+    probe output, close, for every target, with paramiko (what cisaudit uses) and with
+    asyncssh, at the same concurrency. Prints CPU per connection for each (issue #12:
+    measure the alternatives before choosing)."""
+    import concurrent.futures as cf
+
+    import paramiko
+
+    script = "CISAUDIT_NONCE=benchcompare\necho\n"
+
+    def one_paramiko(target) -> int:  # type: ignore[no-untyped-def]
+        client = paramiko.SSHClient()
+        client.load_host_keys(str(target.known_hosts))
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        client.connect(
+            target.address,
+            port=target.port,
+            username=target.user,
+            key_filename=str(target.key),
+            look_for_keys=False,
+            allow_agent=False,
+        )
+        stdin, stdout, _ = client.exec_command("sh -s")
+        stdin.write(script)
+        stdin.channel.shutdown_write()
+        size = len(stdout.read())
+        client.close()
+        return size
+
+    def measure(label: str, run) -> None:  # type: ignore[no-untyped-def]
+        before = time.process_time()
+        started = time.perf_counter()
+        sizes = run()
+        cpu, wall = time.process_time() - before, time.perf_counter() - started
+        print(
+            f"{label}: {1000 * cpu / len(targets):.1f} ms CPU per connection, "
+            f"{wall:.1f} s wall, {sum(sizes) // len(sizes)} bytes each"
+        )
+
+    def with_paramiko() -> list[int]:
+        with cf.ThreadPoolExecutor(concurrency) as pool:
+            return list(pool.map(one_paramiko, targets))
+
+    def with_asyncssh() -> list[int]:
+        import asyncssh  # not a cisaudit dependency: pip install asyncssh to compare
+
+        async def one(target, gate) -> int:  # type: ignore[no-untyped-def]
+            async with (
+                gate,
+                asyncssh.connect(
+                    target.address,
+                    port=target.port,
+                    username=target.user,
+                    client_keys=[str(target.key)],
+                    known_hosts=str(target.known_hosts),
+                    agent_path=None,
+                ) as conn,
+            ):
+                result = await conn.run("sh -s", input=script, check=False)
+                return len(result.stdout or "")
+
+        async def everything() -> list[int]:
+            gate = asyncio.Semaphore(concurrency)
+            return list(await asyncio.gather(*(one(t, gate) for t in targets)))
+
+        return asyncio.run(everything())
+
+    if os.environ.get("BENCH_YAPPI"):  # where paramiko's CPU goes, every thread included
+        import yappi
+
+        yappi.set_clock_type("cpu")
+        yappi.start()
+        measure("paramiko", with_paramiko)
+        yappi.stop()
+        yappi.get_func_stats().sort("tsub").print_all(
+            columns={0: ("name", 90), 1: ("ncall", 8), 2: ("tsub", 8), 3: ("ttot", 8)}
+        )
+        return
+    measure("paramiko", with_paramiko)
+    measure("asyncssh", with_asyncssh)
+    measure("paramiko", with_paramiko)
 
 
 def main() -> None:
@@ -173,6 +275,11 @@ def main() -> None:
     parser.add_argument("--executor", default="local", help="local (only this one so far)")
     parser.add_argument(
         "--profile", type=int, default=0, help="profile N hosts audited one after another"
+    )
+    parser.add_argument(
+        "--compare-ssh",
+        action="store_true",
+        help="measure the SSH libraries alone (paramiko, asyncssh) on the simulated fleet",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_text:
@@ -225,6 +332,9 @@ def main() -> None:
             targets = load_inventory(inventory).select(None)
             if args.profile:
                 _profile(targets[: args.profile])
+                return
+            if args.compare_ssh:
+                _compare_ssh(targets, args.concurrency)
                 return
             server_before = _server_cpu(lab)
             before = resource.getrusage(resource.RUSAGE_SELF)
