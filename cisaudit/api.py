@@ -288,9 +288,12 @@ def audit(
     spool = EvidenceSpool()
     judged: list[TargetResult | None] = [None] * len(targets)
 
-    def arrived(position: int, evidence: TargetEvidence) -> None:
-        # judged and written to disk as each target answers; only its results stay
-        judged[position] = builder.judge(evidence)
+    def arrived(
+        position: int, evidence: TargetEvidence, result: TargetResult | None = None
+    ) -> None:
+        # judged (here, or on a Dask worker) and written to disk as each target answers;
+        # only its results stay in memory
+        judged[position] = result if result is not None else builder.judge(evidence)
         spool.add(evidence)
         if progress is not None:
             progress(evidence.name, evidence)
@@ -302,6 +305,9 @@ def audit(
             accept_new_host_keys=accept_new_host_keys,
             concurrency=concurrency,
             sink=arrived,
+            catalog=catalog,
+            selection=selection,
+            absorb=lambda shard: builder.absorb(shard.controls, shard.sections),
         )
     else:
         interrupted = _collect_here(targets, concurrency, accept_new_host_keys, arrived)
@@ -582,6 +588,13 @@ class RunBuilder:
             self.controls[control.key] = control.info()
             self.sections[control.benchmark] = catalog.packs[control.benchmark].sections
         return result
+
+    def absorb(
+        self, controls: Mapping[str, Any], sections: Mapping[str, dict[str, dict[str, str]]]
+    ) -> None:
+        """The controls and sections of targets judged elsewhere (a Dask worker)."""
+        self.controls.update(controls)
+        self.sections.update(sections)
 
     def run(
         self,

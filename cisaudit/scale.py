@@ -2,8 +2,10 @@
 
 The targets are split into shards, a few per worker (never one task per host). Each
 shard is collected on a worker, its targets in parallel threads, exactly as a local run
-collects them; the evidence streams back as shards complete and is evaluated here, so
-the run's results.json and evidence are those of a local run, timings apart.
+collects them, and judged there against the client's catalog and selection (sent once
+to every worker); the evidence and results stream back as shards complete, so the
+client only merges, scores and writes, and the run's results.json and evidence are those
+of a local run, timings apart.
 
 Workers reach the targets themselves: key files, known_hosts files and an SSH agent are
 read from each worker's own filesystem and environment, at the paths the inventory
@@ -18,10 +20,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from cisaudit.evidence import TargetEvidence
+from cisaudit.model import ControlInfo, TargetResult
 from cisaudit.targets import Target
+
+
+@dataclass
+class Shard:
+    """What a worker sends back: each target's evidence and, when it judged them, its
+    results with the controls and benchmark sections they were judged against."""
+
+    evidence: list[TargetEvidence]
+    results: list[TargetResult] | None = None
+    controls: dict[str, ControlInfo] = field(default_factory=dict)
+    sections: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
 
 class ExecutorUnavailable(RuntimeError):
@@ -75,13 +90,23 @@ def reachable(address: str, timeout: float = 10.0) -> int:
 
 
 def collect_shard(
-    targets: Sequence[Target], accept_new_host_keys: bool, concurrency: int
-) -> list[TargetEvidence]:
-    """Run on a worker: collect one shard, targets in parallel, in the shard's order."""
-    from cisaudit.api import collect_target
+    targets: Sequence[Target],
+    accept_new_host_keys: bool,
+    concurrency: int,
+    catalog: Any = None,
+    selection: Any = None,
+) -> Shard:
+    """Run on a worker: collect one shard, targets in parallel, in the shard's order;
+    with a catalog and selection, judge each target there too."""
+    from cisaudit.api import RunBuilder, collect_target
 
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool:
-        return list(pool.map(lambda t: collect_target(t, accept_new_host_keys), targets))
+        found = list(pool.map(lambda t: collect_target(t, accept_new_host_keys), targets))
+    if catalog is None or selection is None:
+        return Shard(found)
+    builder = RunBuilder(catalog, selection)
+    results = [builder.judge(item) for item in found]
+    return Shard(found, results, builder.controls, builder.sections)
 
 
 def collect_on_dask(
@@ -90,24 +115,36 @@ def collect_on_dask(
     *,
     accept_new_host_keys: bool,
     concurrency: int,
-    sink: Callable[[int, TargetEvidence], None],
+    sink: Callable[[int, TargetEvidence, TargetResult | None], None],
+    catalog: Any = None,
+    selection: Any = None,
+    absorb: Callable[[Shard], None] | None = None,
     connect_timeout: float = 10.0,
 ) -> bool:
-    """Collect every target on the cluster at ``address``, handing each target's
-    evidence to ``sink`` (with its position) as its shard completes; whether the run was
-    interrupted (targets of unfinished shards never reach ``sink``)."""
+    """Collect (and, given a catalog and selection, judge) every target on the cluster
+    at ``address``, handing each target's evidence and result to ``sink`` (with its
+    position) as its shard completes, after ``absorb`` has taken the shard's controls;
+    whether the run was interrupted (targets of unfinished shards never reach ``sink``)."""
     client = _client(address, connect_timeout)
     from distributed import as_completed
 
     try:
         size = _shard_size(len(targets), _workers(client))
         shards = [list(targets[i : i + size]) for i in range(0, len(targets), size)]
+        # the catalog (about 1 MB) goes to every worker once, not with every shard
+        shipped = (
+            client.scatter([catalog, selection], broadcast=True)
+            if catalog is not None
+            else [None, None]
+        )
         futures = {
             client.submit(
                 collect_shard,
                 shard,
                 accept_new_host_keys,
                 concurrency,
+                shipped[0],
+                shipped[1],
                 key=f"cisaudit-shard-{n}-{id(shards)}",
                 retries=3,
                 pure=False,
@@ -118,9 +155,15 @@ def collect_on_dask(
         try:
             for future in as_completed(list(futures), loop=client.loop):
                 n = futures.pop(future)
-                for offset, evidence in enumerate(future.result()):
-                    sink(n * size + offset, evidence)
-                future.release()  # the shard's evidence is the sink's now
+                shard = future.result()
+                if absorb is not None:
+                    absorb(shard)
+                results = shard.results or [None] * len(shard.evidence)
+                for offset, (evidence, result) in enumerate(
+                    zip(shard.evidence, results, strict=True)
+                ):
+                    sink(n * size + offset, evidence, result)
+                future.release()  # the shard is the sink's now
         except KeyboardInterrupt:
             interrupted = True
             client.cancel([f for f in futures if not f.done()])

@@ -101,6 +101,28 @@ def test_a_dask_run_equals_a_local_run(lab, cluster) -> None:  # type: ignore[no
     assert [sorted(e.sections) for e in remote.evidence] == [
         sorted(e.sections) for e in local.evidence
     ]
+    assert remote.run.controls.keys() == local.run.controls.keys()
+    assert remote.run.frameworks.keys() == local.run.frameworks.keys()
+    assert remote.run.summary["fleet"] == local.run.summary["fleet"]
+
+
+def test_shards_are_judged_on_the_workers(lab, cluster) -> None:  # type: ignore[no-untyped-def]
+    """A worker sends back results, not only evidence: the client merges them."""
+    from distributed import Client
+
+    from cisaudit.api import Selection, load_catalog
+    from cisaudit.scale import collect_shard
+
+    address, _ = cluster
+    targets = load_inventory(lab.inventory_path).select(None)[:3]
+    with Client(address, set_as_default=False) as client:
+        shard = client.submit(
+            collect_shard, targets, False, 4, load_catalog(), Selection(), pure=False
+        ).result()
+    assert shard.results is not None and len(shard.results) == len(targets)
+    assert [r.name for r in shard.results] == [t.name for t in targets]
+    assert all(r.results for r in shard.results if r.reachable)
+    assert shard.controls and shard.sections
 
 
 def test_a_killed_worker_loses_no_target(lab, cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
