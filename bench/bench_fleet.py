@@ -183,6 +183,63 @@ def _profile(targets: list) -> None:  # type: ignore[type-arg]
     pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
 
+def _dask_cluster(workers: int):  # type: ignore[no-untyped-def]
+    """A Dask scheduler and ``workers`` workers on loopback (one process each): the
+    address, the workers' pids and every process."""
+    import shutil
+    import subprocess
+
+    from cisaudit.scale import ExecutorUnavailable, reachable
+
+    dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or "dask"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [
+        subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            **quiet,  # type: ignore[call-overload]
+        )
+    ]
+    procs += [
+        subprocess.Popen(
+            [
+                dask,
+                "worker",
+                f"tcp://{address}",
+                "--nthreads",
+                "4",
+                "--no-nanny",
+                "--no-dashboard",
+                "--name",
+                f"bench-{i}",
+            ],
+            **quiet,  # type: ignore[call-overload]
+        )
+        for i in range(workers)
+    ]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if reachable(f"tcp://{address}", timeout=5) == workers:
+                return address, [p.pid for p in procs[1:]], procs
+        except ExecutorUnavailable:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the Dask cluster did not start")
+
+
+def _pids_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by these processes (/proc/PID/stat utime + stime)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _compare_ssh(targets: list, concurrency: int) -> None:  # type: ignore[type-arg]
     """The SSH library alone: connect, authenticate, run one script, read the recorded
     probe output, close, for every target, with paramiko (what cisaudit uses) and with
@@ -272,7 +329,13 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--rtt-ms", type=float, default=50.0)
     parser.add_argument("--concurrency", type=int, default=96)
-    parser.add_argument("--executor", default="local", help="local (only this one so far)")
+    parser.add_argument(
+        "--executor",
+        default="local",
+        help="local, or dask: the bench starts a Dask scheduler and --workers workers on "
+        "this machine and audits through them",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="Dask workers (--executor dask)")
     parser.add_argument(
         "--profile", type=int, default=0, help="profile N hosts audited one after another"
     )
@@ -336,15 +399,25 @@ def main() -> None:
             if args.compare_ssh:
                 _compare_ssh(targets, args.concurrency)
                 return
+            cluster = _dask_cluster(args.workers) if args.executor == "dask" else None
             server_before = _server_cpu(lab)
+            workers_before = _pids_cpu(cluster[1]) if cluster else 0.0
             before = resource.getrusage(resource.RUSAGE_SELF)
             started = time.perf_counter()
-            outcome = audit(targets, concurrency=args.concurrency)
+            outcome = audit(
+                targets,
+                concurrency=args.concurrency,
+                executor=f"dask://{cluster[0]}" if cluster else None,
+            )
             audited_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             outcome.write(tmp / "out")
             wall = time.perf_counter() - started
             after = resource.getrusage(resource.RUSAGE_SELF)
             server_cpu = _server_cpu(lab) - server_before
+            workers_cpu = _pids_cpu(cluster[1]) - workers_before if cluster else 0.0
+            if cluster:
+                for proc in cluster[2]:
+                    proc.terminate()
             stop.set()
             relay_cpu = port_q.get(timeout=10)
             relay.join(5)
@@ -361,9 +434,14 @@ def main() -> None:
             )
             print(f"remote commands per host: {dict(calls)}")
             print(f"relay CPU: {relay_cpu:.1f} s")
+            if cluster:
+                print(
+                    f"Dask workers ({args.workers}) CPU: {workers_cpu:.1f} s "
+                    f"({1000 * workers_cpu / args.hosts:.1f} ms per host)"
+                )
             print(
-                "server CPU (sshd, the replay; machine busy time less client and relay): "
-                f"{server_cpu - cpu - relay_cpu:.1f} s"
+                "server CPU (sshd, the replay; machine busy time less client, relay and "
+                f"workers): {server_cpu - cpu - relay_cpu - workers_cpu:.1f} s"
             )
             print(f"unreachable: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
 
