@@ -28,7 +28,7 @@ class Status(str, enum.Enum):
         return self.value
 
 
-@dataclass
+@dataclass(slots=True)
 class Offender:
     """One object that breaks a control: a container, image, file, rule ..."""
 
@@ -38,7 +38,7 @@ class Offender:
     id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     """The verdict of one control on one target, with what decided it."""
 

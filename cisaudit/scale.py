@@ -74,9 +74,13 @@ def _workers(client: Any) -> int:
     return len(client.scheduler_info().get("workers", {}))
 
 
+MAX_SHARD = 250  # targets: what one shard brings back at once bounds the client's memory
+
+
 def _shard_size(total: int, workers: int) -> int:
-    """About four shards per worker: never one task per host."""
-    return max(1, math.ceil(total / (max(1, workers) * 4)))
+    """About four shards per worker, never one task per host, and at most MAX_SHARD
+    targets in one (a shard's evidence arrives whole: 1,250 hosts' worth was 100 MB)."""
+    return max(1, min(MAX_SHARD, math.ceil(total / (max(1, workers) * 4))))
 
 
 def reachable(address: str, timeout: float = 10.0) -> int:

@@ -70,3 +70,5 @@ def test_executor_names_and_shards() -> None:
     sizes = shard_sizes(1000, 5)  # a few shards per worker, never one task per host
     assert sum(sizes) == 1000 and len(sizes) == 20
     assert shard_sizes(3, 8) == [1, 1, 1]
+    big = shard_sizes(10_000, 2)  # a shard's evidence arrives whole: bounded in size
+    assert sum(big) == 10_000 and max(big) == 250 and len(big) == 40
