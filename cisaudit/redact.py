@@ -678,18 +678,27 @@ def _annotation(name: str, value: str) -> str:
     return _Walker()._annotation(name, value)
 
 
+def redact_json_value(doc: Any) -> tuple[Any, bool]:
+    """A parsed JSON document, redacted in place by the rules of ``redact_json_text``, and
+    whether anything was masked. For a document that is built from objects (a Kubernetes
+    list assembled page by page): redacting it before it becomes text spares parsing it
+    again. RecursionError propagates (nested deeper than the walker goes)."""
+    changed = [False]
+    doc = _json_walk(doc, "", changed)
+    return doc, changed[0]
+
+
 def redact_json_text(text: str, *, indent: int | None = None) -> str:
     """A JSON document as text; text that is not JSON is scrubbed as free text."""
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError):
         return scrub_text(text)
-    changed = [False]
     try:
-        doc = _json_walk(doc, "", changed)
+        doc, changed = redact_json_value(doc)
     except RecursionError:
         return scrub_text(text)
-    if not changed[0]:
+    if not changed:
         return text
     if indent is None:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)

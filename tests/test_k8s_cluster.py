@@ -1092,3 +1092,57 @@ def test_platform_namespaces_and_component_identities() -> None:
     assert is_component("ServiceAccount/kube-system/coredns")
     assert not is_component("ServiceAccount/shop/web")
     assert not is_component("Group//system:serviceaccounts:kube-system")
+
+
+def test_lists_are_redacted_as_objects_and_failures_as_text() -> None:
+    """List sections are redacted while they are objects (list_object), so the section
+    rule passes them as they are; a failed request's answer is redacted when recorded;
+    the version section is redacted as text. Same masks as redact_json_text."""
+    from cisaudit.redact import MASK, redact_json_text
+
+    pods = next(r for r in RESOURCES if r.name == "pods")
+    secret = "s3cr3t-Value-9f8e7d6c5b4a"
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    pod = {
+        "metadata": {"name": "web", "namespace": "shop", "managedFields": [{"x": 1}]},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "env": [{"name": "DB_PASSWORD", "value": secret}],
+                    "args": [f"--token={token}"],
+                }
+            ]
+        },
+    }
+    built = k8s_cluster.list_object(pods, [json.loads(json.dumps(pod))])
+    assert secret not in built and token not in built and MASK in built
+    assert "managedFields" not in built
+    # the same masks as the text rule gives the same document
+    plain = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "PodList",
+            "metadata": {"resourceVersion": ""},
+            "items": [
+                {
+                    **{k: v for k, v in pod.items() if k != "metadata"},
+                    "metadata": {"name": "web", "namespace": "shop"},
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                }
+            ],
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert json.loads(built) == json.loads(redact_json_text(plain))
+    failed = k8s_cluster._failure("GET /x", 500, json.dumps({"message": f"Bearer {token}"}), "x")
+    assert token not in failed.output
+    sections = {
+        "k8s.api.pods": Section("GET /api/v1/pods", 0, built),
+        "k8s.api.version": Section("GET /version", 0, json.dumps({"gitVersion": token})),
+    }
+    k8s_cluster.redact_sections(sections, k8s_cluster.REDACTION)
+    assert sections["k8s.api.pods"].output == built
+    assert token not in sections["k8s.api.version"].output

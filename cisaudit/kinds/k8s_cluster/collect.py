@@ -40,7 +40,13 @@ from cisaudit.kinds.k8s_cluster.derive import (
     VERSION_SECTION,
     Resource,
 )
-from cisaudit.redact import Redactor, redact_json_text, redact_sections
+from cisaudit.redact import (
+    Redactor,
+    redact_json_text,
+    redact_json_value,
+    redact_sections,
+    scrub_text,
+)
 from cisaudit.targets import Target
 
 DEFAULT_PAGE_SIZE = 500  # what kubectl asks for
@@ -100,7 +106,17 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
 
 
 # Every object list is a JSON document; anything else is scrubbed as free text.
-REDACTION: dict[str, Redactor] = {"k8s.api.*": redact_json_text}
+def _redacted_when_built(text: str) -> str:
+    """List sections are redacted as they are built: object by object by ``list_object``
+    before they become text, and a failed request's answer by ``_failure``; they pass as
+    they are. The version section is redacted as text."""
+    return text
+
+
+REDACTION: dict[str, Redactor] = {
+    VERSION_SECTION: redact_json_text,
+    "k8s.api.*": _redacted_when_built,
+}
 
 
 class ClusterUnreachable(Exception):
@@ -215,16 +231,20 @@ def list_object(
             (o.get("metadata") or {}).get("name") or "",
         )
     )
-    return json.dumps(
-        {
-            "apiVersion": resource.api_version,
-            "kind": f"{resource.kind}List",
-            "metadata": {"resourceVersion": resource_version or ""},
-            "items": items,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    doc = {
+        "apiVersion": resource.api_version,
+        "kind": f"{resource.kind}List",
+        "metadata": {"resourceVersion": resource_version or ""},
+        "items": items,
+    }
+    # Redacted here, while it is objects (the one policy of cisaudit.redact, as
+    # redact_json_text applies it to text): parsing 100 MB of pods again only to redact
+    # them doubled the peak memory of a large cluster's audit.
+    try:
+        doc, _ = redact_json_value(doc)
+    except RecursionError:
+        return scrub_text(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
 # -- live, over the API -------------------------------------------------------------------
@@ -434,7 +454,7 @@ def _failure(command: str, status: int | None, body: Any, what: str, pages: int 
     return Section(
         command=command,
         rc=status,
-        output=text,
+        output=redact_json_text(text),  # the server's answer, redacted like any list
         stderr=f"{what}: {kind} (HTTP {status}{after}): {message or text[:200]}",
     )
 
