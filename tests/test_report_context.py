@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 from pathlib import Path
 
 import pytest
+from report_helpers import samples
 
 from cisaudit.report.context import (
     Attachment,
@@ -25,12 +25,7 @@ DATA = ROOT / "tests" / "data" / "report"
 GOLDEN = DATA / "golden-context-both.json"
 
 
-def _samples():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("report_samples", DATA / "samples.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_samples = samples
 
 
 def sample_context(lang: str = "both") -> dict:

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import importlib.util
 import json
-import shutil
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from report_helpers import poppler, samples
 
 from cisaudit.model import Run, Status
 from cisaudit.report import ReportMeta, evidence_file, render, resolve_layout
@@ -27,18 +25,10 @@ DATA = Path(__file__).resolve().parent / "data" / "report"
 HOSTS = 24
 
 
-def _samples():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("report_samples", DATA / "samples.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_samples = samples
 
 
-def _tool(name: str, *args: str) -> str:
-    if shutil.which(name) is None:
-        pytest.fail(f"{name} not found: install poppler-utils (scripts/setup.sh does)")
-    return subprocess.run([name, *args], capture_output=True, text=True, check=True).stdout
+_tool = poppler
 
 
 def _text(pdf: Path) -> str:
@@ -327,3 +317,18 @@ def test_cli_report_split_by_target(fleet: tuple[Run, Path], tmp_path: Path) -> 
     assert "明细报告" in text
     bad = CliRunner().invoke(main, [*args, "--split-by", "rack"])
     assert bad.exit_code == 2
+
+
+def test_fleet_html_has_the_fleet_chapter_and_no_per_target_table(
+    fleet: tuple[Run, Path], split_signed: Path
+) -> None:
+    import html.parser
+
+    run, _ = fleet
+    text = (split_signed / "report.html").read_text(encoding="utf-8")
+    html.parser.HTMLParser().feed(text)  # parses
+    assert 'id="fleet"' in text and "Findings by control" in text
+    assert 'id="results-table"' not in text  # the per-result table is the full layout's
+    for target in run.targets:
+        assert target.name in text
+    assert "targets/" in text  # each row names its detail report

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from report_helpers import samples
 
 from cisaudit.model import Status
 from cisaudit.report import render
@@ -17,12 +17,7 @@ from cisaudit.report.sarif import build_sarif
 DATA = Path(__file__).resolve().parent / "data" / "report"
 
 
-def _samples():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("report_samples", DATA / "samples.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_samples = samples
 
 
 @pytest.fixture(scope="module")

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from report_helpers import samples
 
 from cisaudit.report import ReportMeta, render
 
 DATA = Path(__file__).resolve().parent / "data" / "report"
 
 
-def _samples():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("report_samples", DATA / "samples.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_samples = samples
 
 
 class _Scan(HTMLParser):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from report_helpers import poppler, samples
 
 from cisaudit.report import ReportMeta, render
 
@@ -16,18 +14,10 @@ DATA = Path(__file__).resolve().parent / "data" / "report"
 POPPLER = ("pdftotext", "pdffonts", "pdftoppm", "pdfinfo", "pdfdetach")
 
 
-def _samples():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("report_samples", DATA / "samples.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_samples = samples
 
 
-def _tool(name: str, *args: str) -> str:
-    if shutil.which(name) is None:
-        pytest.fail(f"{name} not found: install poppler-utils (scripts/setup.sh does)")
-    return subprocess.run([name, *args], capture_output=True, text=True, check=True).stdout
+_tool = poppler
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from report_helpers import samples
 
 from cisaudit.report import ReportMeta, render
 from cisaudit.report.cli import keys_group, report_command, verify_command
@@ -41,12 +41,7 @@ def _cli():  # type: ignore[no-untyped-def]
     return main
 
 
-def _samples():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("report_samples", DATA / "samples.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_samples = samples
 
 
 @pytest.fixture(scope="module")

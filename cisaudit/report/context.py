@@ -363,12 +363,7 @@ def _fleet(ctx: _Ctx, files: Mapping[str, str]) -> dict[str, Any]:
         block = scored.get(target.name) if isinstance(scored, dict) else None
         rows.append(
             {
-                "name": target.name,
-                "address": target.address or "",
-                "groups": list(target.groups),
-                "kind": target.kind,
-                "reachable": target.reachable,
-                "error": target.error or "",
+                **_identity(target),
                 "score": block.get("score") if isinstance(block, dict) else None,
                 "counts": _counts(target.results),
                 "file": files.get(target.name, ""),
@@ -489,14 +484,9 @@ def _target(ctx: _Ctx, target: TargetResult) -> dict[str, Any]:
         else {}
     )
     return {
-        "name": target.name,
+        **_identity(target),
         "anchor": _anchor(target.name),
-        "kind": target.kind,
-        "address": target.address or "",
-        "groups": list(target.groups),
         "benchmark": target.benchmark,
-        "reachable": target.reachable,
-        "error": target.error or "",
         "duration_s": target.duration_s,
         "remote_calls": target.remote_calls,
         "started_at": target.started_at or "",
@@ -508,6 +498,18 @@ def _target(ctx: _Ctx, target: TargetResult) -> dict[str, Any]:
         "findings": full,
         "compact": compact,
         "how": _how_read(target),
+    }
+
+
+def _identity(target: TargetResult) -> dict[str, Any]:
+    """What every view of a target starts with: who it is and whether it was reached."""
+    return {
+        "name": target.name,
+        "kind": target.kind,
+        "address": target.address or "",
+        "groups": list(target.groups),
+        "reachable": target.reachable,
+        "error": target.error or "",
     }
 
 
