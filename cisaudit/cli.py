@@ -54,6 +54,16 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [p for v in values for p in v.split(",") if p.strip()]
 
 
+def _split_option(f: Command) -> Command:
+    return click.option(
+        "--split-by",
+        type=click.Choice(["target", "group"]),
+        default=None,
+        help="With pdf in --format: also one signed detail PDF per target or group "
+        "(docs/reports.md, fleet reports).",
+    )(f)
+
+
 def _lang_option(f: Command) -> Command:
     def apply(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
         if value:
@@ -324,6 +334,7 @@ def main(ctx: click.Context) -> None:
     type=click.Choice(["en", "zh", "both"]),
     help="Language of rendered reports.",
 )
+@_split_option
 @click.option(
     "--no-progress", is_flag=True, help="No progress bar (implied when stderr is not a terminal)."
 )
@@ -347,6 +358,7 @@ def scan(
     gzip_evidence: bool,
     formats: str,
     report_lang: str,
+    split_by: str | None,
     no_progress: bool,
     frameworks: tuple[str, ...],
     waivers_path: str | None,
@@ -423,6 +435,7 @@ def scan(
             history=_History(
                 session, "scan", inventory_sha256(inventory), baseline, fail_on, notify_urls
             ),
+            split_by=split_by,
         )
 
 
@@ -439,6 +452,7 @@ def scan(
 @_selection_options
 @click.option("--format", "formats", default="json", show_default=True)
 @click.option("--report-lang", default="both", type=click.Choice(["en", "zh", "both"]))
+@_split_option
 @click.option(
     "--allow-modified-evidence",
     is_flag=True,
@@ -460,6 +474,7 @@ def evaluate(
     skip: tuple[str, ...],
     formats: str,
     report_lang: str,
+    split_by: str | None,
     allow_modified_evidence: bool,
     frameworks: tuple[str, ...],
     waivers_path: str | None,
@@ -514,6 +529,7 @@ def evaluate(
         write_evidence=False,
         evidence_path=Path(evidence),
         history=_History(session, "evaluate", None, baseline, fail_on, notify_urls),
+        split_by=split_by,
     )
 
 
@@ -1027,6 +1043,7 @@ def _finish(
     history: _History | None = None,
     sign: SignConfig | None = None,
     note: str | None = None,
+    split_by: str | None = None,
 ) -> None:
     from cisaudit.i18n import t
 
@@ -1073,17 +1090,28 @@ def _finish(
     wanted = [f for f in _split((formats,)) if f != "json"]
     if wanted:
         from cisaudit.report import render
+        from cisaudit.report.split import SplitError, group_written
 
-        for path in render(
-            outcome.run,
-            outdir,
-            formats=wanted,
-            lang=report_lang,
-            evidence_path=evidence,
-            history=past,
-            sign=sign,
-        ):
+        try:
+            written = render(
+                outcome.run,
+                outdir,
+                formats=wanted,
+                lang=report_lang,
+                evidence_path=evidence,
+                history=past,
+                sign=sign,
+                split_by=split_by if "pdf" in wanted else None,
+            )
+        except SplitError as exc:  # the audit stands; the reports that failed are named
+            written = exc.written
+            for failure in exc.failures:
+                err.print(literal(f"error: {failure.part}: {failure.error}", "red"), soft_wrap=True)
+        single, folders = group_written(written)
+        for path in single:
             err.print(literal(f"{t('wrote')} {path}"), soft_wrap=True)
+        for folder, count in folders.items():
+            err.print(literal(f"{t('wrote')} {count} × {folder}/*.pdf"), soft_wrap=True)
     err.print(
         literal(f"{t('wrote')} {results}" + (f", {evidence}" if write_evidence else "")),
         soft_wrap=True,

@@ -332,3 +332,31 @@ def test_fleet_html_has_the_fleet_chapter_and_no_per_target_table(
     for target in run.targets:
         assert target.name in text
     assert "targets/" in text  # each row names its detail report
+
+
+def test_evaluate_split_by_target_writes_a_detail_report_per_target(tmp_path: Path) -> None:
+    from cisaudit.cli import main
+
+    bundle = Path(__file__).resolve().parent / "data" / "bundles" / "lab-docker.json"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            str(bundle),
+            "-o",
+            str(out),
+            "--format",
+            "json,pdf",
+            "--report-lang",
+            "en",
+            "--split-by",
+            "target",
+            "--no-store",
+        ],
+    )
+    assert result.exit_code in (0, 1), result.output  # 1: the lab's weak hosts fail
+    names = [t["name"] for t in json.loads((out / "results.json").read_text())["targets"]]
+    assert sorted(p.stem for p in (out / "targets").glob("*.pdf")) == sorted(names)
+    assert f"{len(names)} × " in result.output  # one line for the folder, not one a file
+    assert "Fleet overview" in _text(out / "report.pdf")  # split: the PDF is the fleet's

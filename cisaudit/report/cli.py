@@ -18,7 +18,7 @@ from cisaudit.model import Run
 from cisaudit.report import ATTACH_MAX, FORMATS, LAYOUTS, SPLIT_BY, ReportMeta, render
 from cisaudit.report.i18n import LANG_CHOICES
 from cisaudit.report.signing import SignConfig, SigningError, Verification, init_keys, verify
-from cisaudit.report.split import FOLDERS, SplitError
+from cisaudit.report.split import SplitError, group_written
 from cisaudit.rollup import rescore
 from cisaudit.termtext import printable
 from cisaudit.waivers import DEFAULT_MAX_DAYS
@@ -385,11 +385,8 @@ def report_command(
 
 def _echo_written(written: list[Path]) -> None:
     """Each file written; detail reports (--split-by) in one line per folder."""
-    folders: dict[Path, int] = {}
-    for path in written:
-        if path.parent.name in FOLDERS.values() and path.suffix == ".pdf":
-            folders[path.parent] = folders.get(path.parent, 0) + 1
-            continue
+    single, folders = group_written(written)
+    for path in single:
         click.echo(f"wrote {printable(path)}", err=True)
     for folder, count in folders.items():
         click.echo(f"wrote {count} detail report(s) in {printable(folder)}", err=True)

@@ -293,6 +293,19 @@ def _raise(exc: BaseException) -> Path:
     raise exc
 
 
+def group_written(written: list[Path]) -> tuple[list[Path], dict[Path, int]]:
+    """The files to name one by one, and the detail reports counted per folder (a fleet
+    has thousands of them: a line each would bury the rest)."""
+    single: list[Path] = []
+    folders: dict[Path, int] = {}
+    for path in written:
+        if path.parent.name in FOLDERS.values() and path.suffix == ".pdf":
+            folders[path.parent] = folders.get(path.parent, 0) + 1
+        else:
+            single.append(path)
+    return single, folders
+
+
 def parts_manifest(written: list[tuple[Part, Path]], by: str) -> Mapping[str, Any]:
     """What the fleet report attaches about its parts: each file with its SHA-256."""
     rows = []
