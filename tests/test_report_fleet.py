@@ -360,3 +360,9 @@ def test_evaluate_split_by_target_writes_a_detail_report_per_target(tmp_path: Pa
     assert sorted(p.stem for p in (out / "targets").glob("*.pdf")) == sorted(names)
     assert f"{len(names)} × " in result.output  # one line for the folder, not one a file
     assert "Fleet overview" in _text(out / "report.pdf")  # split: the PDF is the fleet's
+
+
+def test_split_needs_pdf(fleet: tuple[Run, Path], tmp_path: Path) -> None:
+    run, _ = fleet
+    with pytest.raises(ValueError, match="add pdf"):
+        render(run, tmp_path, formats=["html"], split_by="target")

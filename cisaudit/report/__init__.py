@@ -224,6 +224,8 @@ def render(
         raise ValueError(f"unknown report language {lang!r}; choose from {sorted(LANG_CHOICES)}")
     if split_by is not None and split_by not in SPLIT_BY:
         raise ValueError(f"unknown split {split_by!r}; choose from {list(SPLIT_BY)}")
+    if split_by is not None and "pdf" not in formats:
+        raise ValueError("--split-by writes detail PDFs: add pdf to --format")
     chosen = resolve_layout(layout, len(run.targets), split_by)
     outdir.mkdir(parents=True, exist_ok=True)
     signer = sign.signer() if sign is not None else None  # fail early on a bad key
