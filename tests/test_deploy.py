@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from cisaudit.cli import main
+from tests.lab.required import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMD = ROOT / "deploy" / "systemd"
@@ -46,7 +47,7 @@ def _verify(tmp_path: Path, edit: str = "") -> subprocess.CompletedProcess[str]:
 
 def test_systemd_units_verify_cleanly(tmp_path: Path) -> None:
     if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze not installed")
+        unavailable("systemd-analyze not installed (scripts/setup.sh installs systemd)")
     done = _verify(tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "", done.stderr  # no unknown keys, no bad values
@@ -54,7 +55,7 @@ def test_systemd_units_verify_cleanly(tmp_path: Path) -> None:
 
 def test_the_check_catches_a_broken_unit(tmp_path: Path) -> None:
     if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze not installed")
+        unavailable("systemd-analyze not installed (scripts/setup.sh installs systemd)")
     done = _verify(tmp_path, "ProtectSytem=strict\n")
     assert "Unknown key 'ProtectSytem'" in done.stderr
 

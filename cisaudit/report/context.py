@@ -87,6 +87,7 @@ class _Ctx:
     explained: set[str] = field(default_factory=set)  # controls whose "why" was printed
     judged: dict[tuple[str, str], dict[str, Result]] = field(default_factory=dict)
     _by_name: dict[str, TargetResult] = field(default_factory=dict)
+    _failures: tuple[dict[str, list[str]], dict[str, ControlInfo]] | None = None
 
     def results_for(self, target: TargetResult, framework_id: str) -> dict[str, Result]:
         """``rollup.results_for``, built once per target and framework (every item of a
@@ -118,6 +119,32 @@ class _Ctx:
                 ),
             )
         return info
+
+    def failures(self) -> tuple[dict[str, list[str]], dict[str, ControlInfo]]:
+        """Each control that failed somewhere (by ``benchmark/id``), the most widespread
+        first: the targets it failed on, and the control. Built once per context: the
+        summary and the fleet chapter both read it."""
+        if self._failures is None:
+            failing: dict[str, list[str]] = defaultdict(list)
+            infos: dict[str, ControlInfo] = {}
+            for target in self.run.targets:
+                for result in target.results:
+                    if result.status is Status.FAIL:
+                        info = self.control(target, result)
+                        key = f"{info.benchmark}/{info.id}"
+                        failing[key].append(target.name)
+                        infos[key] = info
+            ranked = sorted(
+                failing,
+                key=lambda k: (
+                    -len(failing[k]),
+                    infos[k].level,
+                    infos[k].benchmark,
+                    natural_key(infos[k].id),
+                ),
+            )
+            self._failures = ({k: failing[k] for k in ranked}, infos)
+        return self._failures
 
     def by_name(self) -> dict[str, TargetResult]:
         if not self._by_name:
@@ -262,25 +289,8 @@ def _charts(ctx: _Ctx) -> dict[str, Any]:
 
 def _failing_controls(ctx: _Ctx) -> list[dict[str, Any]]:
     """Every control that failed somewhere, the most widespread first."""
-    failing: dict[str, list[str]] = defaultdict(list)
-    infos: dict[str, ControlInfo] = {}
-    for target in ctx.run.targets:
-        for result in target.results:
-            if result.status is Status.FAIL:
-                info = ctx.control(target, result)
-                key = f"{info.benchmark}/{info.id}"
-                failing[key].append(target.name)
-                infos[key] = info
+    failing, infos = ctx.failures()
     audited = max(sum(t.reachable for t in ctx.run.targets), 1)
-    ranked = sorted(
-        failing,
-        key=lambda k: (
-            -len(failing[k]),
-            infos[k].level,
-            infos[k].benchmark,
-            natural_key(infos[k].id),
-        ),
-    )
     return [
         {
             "key": key,
@@ -294,7 +304,7 @@ def _failing_controls(ctx: _Ctx) -> list[dict[str, Any]]:
             "target_count": len(failing[key]),
             "target_share": _rate(len(failing[key]), audited),
         }
-        for key in ranked
+        for key in failing
     ]
 
 
@@ -356,9 +366,9 @@ def _fleet(ctx: _Ctx, files: Mapping[str, str]) -> dict[str, Any]:
     is in the per-target reports (``files``: target name -> report file)."""
     scored = ctx.run.summary.get("targets", {}) if isinstance(ctx.run.summary, dict) else {}
     rows: list[dict[str, Any]] = []
-    failing: dict[str, list[str]] = defaultdict(list)
+    failing, infos = ctx.failures()
     errors: dict[tuple[str, str], list[str]] = defaultdict(list)
-    infos: dict[str, ControlInfo] = {}
+    error_infos: dict[str, ControlInfo] = {}
     for target in ctx.run.targets:
         block = scored.get(target.name) if isinstance(scored, dict) else None
         rows.append(
@@ -370,14 +380,10 @@ def _fleet(ctx: _Ctx, files: Mapping[str, str]) -> dict[str, Any]:
             }
         )
         for result in target.results:
-            if result.status not in (Status.FAIL, Status.ERROR):
-                continue
-            info = ctx.control(target, result)
-            key = f"{info.benchmark}/{info.id}"
-            infos[key] = info
-            if result.status is Status.FAIL:
-                failing[key].append(target.name)
-            else:
+            if result.status is Status.ERROR:
+                info = ctx.control(target, result)
+                key = f"{info.benchmark}/{info.id}"
+                error_infos[key] = info
                 errors[(key, result.reason or "")].append(target.name)
     audited = max(sum(t.reachable for t in ctx.run.targets), 1)
 
@@ -390,15 +396,7 @@ def _fleet(ctx: _Ctx, files: Mapping[str, str]) -> dict[str, Any]:
     for row in reachable + [r for r in rows if not r["reachable"]]:
         by_group[row["groups"][0] if row["groups"] else ""].append(row)
     controls = []
-    for key in sorted(
-        failing,
-        key=lambda k: (
-            -len(failing[k]),
-            infos[k].level,
-            infos[k].benchmark,
-            natural_key(infos[k].id),
-        ),
-    ):
+    for key in failing:  # the most widespread first
         info, names = infos[key], sorted(failing[key])
         controls.append(
             {
@@ -419,15 +417,15 @@ def _fleet(ctx: _Ctx, files: Mapping[str, str]) -> dict[str, Any]:
         )
     error_rows = [
         {
-            "control_id": infos[key].id,
-            "title": ctx.tx(infos[key].title),
+            "control_id": error_infos[key].id,
+            "title": ctx.tx(error_infos[key].title),
             "reason": reason,
             "target_count": len(names),
             "names": sorted(names)[:12],
             "more": max(len(names) - 12, 0),
         }
         for (key, reason), names in sorted(
-            errors.items(), key=lambda kv: (-len(kv[1]), natural_key(infos[kv[0][0]].id))
+            errors.items(), key=lambda kv: (-len(kv[1]), natural_key(error_infos[kv[0][0]].id))
         )
     ]
     return {

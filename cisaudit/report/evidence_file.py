@@ -31,11 +31,6 @@ class EvidenceInfo:
     size: int
     sha256: str
 
-    @property
-    def gzipped(self) -> bool:
-        with self.path.open("rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
-
 
 def describe(path: Path) -> EvidenceInfo:
     digest = hashlib.sha256()
