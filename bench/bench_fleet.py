@@ -4,7 +4,7 @@
     python bench/bench_fleet.py --hosts 200 --rtt-ms 50 --concurrency 64
 
 What is real and what is simulated:
-- **Real**: cisaudit's whole client path (inventory, paramiko SSH handshake and
+- **Real**: cisaudit's whole client path (inventory, asyncssh handshake and
   authentication with strict host-key checking, the probe and stat scripts sent, the
   output read, parsed, redacted, derived, evaluated against CIS Docker, scored); a real
   OpenSSH ``sshd`` (a lab host's, in its container) serving every connection; TCP.
@@ -22,10 +22,10 @@ Prints one line per figure: wall seconds, client CPU per host, peak RSS, remote 
 per host, relay CPU.
 
 ``--compare-ssh`` measures the SSH libraries alone on the same simulated fleet (connect,
-authenticate, run one script, read the ~105 KB recorded probe): paramiko, which cisaudit
-uses, and asyncssh (``pip install asyncssh``). ``--profile N`` profiles the client
-path; with ``BENCH_YAPPI=1`` (``pip install yappi``) every thread is included, paramiko's
-transport threads too.
+authenticate, run one script, read the ~105 KB recorded probe): asyncssh, which cisaudit
+uses since issue #12 on these figures, and paramiko, which it used before.
+``--profile N`` profiles the client path; with ``BENCH_YAPPI=1`` (``pip install yappi``)
+every thread is included, the SSH loop's too.
 """
 
 from __future__ import annotations
@@ -153,6 +153,20 @@ def _server_cpu(lab) -> float:  # type: ignore[no-untyped-def]  # noqa: ARG001
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_cpu(name: str) -> float:
+    """CPU seconds used so far by this process's live threads called ``name``."""
+    import threading
+
+    total = 0.0
+    for thread in threading.enumerate():
+        if thread.name != name or thread.native_id is None:
+            continue
+        stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _profile(targets: list) -> None:  # type: ignore[type-arg]
     """Where the client's CPU goes, host by host (one thread, so cProfile sees it all)."""
     import cProfile
@@ -160,17 +174,32 @@ def _profile(targets: list) -> None:  # type: ignore[type-arg]
 
     from cisaudit.api import collect_target
 
-    if os.environ.get("BENCH_YAPPI"):  # every thread, paramiko's transport threads included
+    if os.environ.get("BENCH_YAPPI"):  # the whole audit, every thread (the SSH loop's too)
         import yappi
 
         yappi.set_clock_type("cpu")
         yappi.start()
-        for target in targets:
-            collect_target(target)
+        audit(targets, concurrency=8)
         yappi.stop()
-        yappi.get_func_stats().sort("tsub").print_all(
+        stats = yappi.get_func_stats()
+        stats.sort("ttot").print_all(
             columns={0: ("name", 90), 1: ("ncall", 8), 2: ("tsub", 8), 3: ("ttot", 8)}
         )
+        return
+    if os.environ.get("BENCH_MAIN"):  # the whole audit; cProfile sees the main thread:
+        profile = cProfile.Profile()  # judging, scoring, the roll-up (collection: threads)
+        started = time.process_time()
+        profile.enable()
+        outcome = audit(targets, concurrency=8)
+        with tempfile.TemporaryDirectory() as out:
+            outcome.write(Path(out))
+        profile.disable()
+        cpu = time.process_time() - started
+        print(f"audited {len(targets)} hosts: {1000 * cpu / len(targets):.1f} ms CPU per host")
+        stats = pstats.Stats(profile).sort_stats(os.environ.get("BENCH_SORT", "cumtime"))
+        stats.print_stats(40)
+        if os.environ.get("BENCH_CALLERS"):
+            stats.print_callers(os.environ["BENCH_CALLERS"])
         return
     profile = cProfile.Profile()
     started = time.process_time()
@@ -242,8 +271,8 @@ def _pids_cpu(pids: list[int]) -> float:
 
 def _compare_ssh(targets: list, concurrency: int) -> None:  # type: ignore[type-arg]
     """The SSH library alone: connect, authenticate, run one script, read the recorded
-    probe output, close, for every target, with paramiko (what cisaudit uses) and with
-    asyncssh, at the same concurrency. Prints CPU per connection for each (issue #12:
+    probe output, close, for every target, with paramiko (what cisaudit used) and with
+    asyncssh (what it uses), at the same concurrency. Prints CPU per connection for each (issue #12:
     measure the alternatives before choosing)."""
     import concurrent.futures as cf
 
@@ -285,7 +314,7 @@ def _compare_ssh(targets: list, concurrency: int) -> None:  # type: ignore[type-
             return list(pool.map(one_paramiko, targets))
 
     def with_asyncssh() -> list[int]:
-        import asyncssh  # not a cisaudit dependency: pip install asyncssh to compare
+        import asyncssh
 
         async def one(target, gate) -> int:  # type: ignore[no-untyped-def]
             async with (
@@ -403,6 +432,7 @@ def main() -> None:
             server_before = _server_cpu(lab)
             workers_before = _pids_cpu(cluster[1]) if cluster else 0.0
             before = resource.getrusage(resource.RUSAGE_SELF)
+            main_before = time.thread_time()
             started = time.perf_counter()
             outcome = audit(
                 targets,
@@ -410,7 +440,9 @@ def main() -> None:
                 executor=f"dask://{cluster[0]}" if cluster else None,
             )
             audited_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            main_audit = time.thread_time() - main_before
             outcome.write(tmp / "out")
+            main_write = time.thread_time() - main_before - main_audit
             wall = time.perf_counter() - started
             after = resource.getrusage(resource.RUSAGE_SELF)
             server_cpu = _server_cpu(lab) - server_before
@@ -429,6 +461,19 @@ def main() -> None:
             )
             print(f"wall: {wall:.1f} s")
             print(f"client CPU per host: {1000 * cpu / args.hosts:.1f} ms")
+            if not cluster:
+                ssh = _thread_cpu("cisaudit-ssh")
+                print(
+                    f"  of which the SSH loop (handshakes, crypto, transfer): "
+                    f"{1000 * ssh / args.hosts:.1f} ms"
+                )
+                print(
+                    "  judging, scoring and roll-up (the main thread): "
+                    f"{1000 * main_audit / args.hosts:.1f} ms; writing results and evidence:"
+                    f" {1000 * main_write / args.hosts:.1f} ms; the rest (collection threads:"
+                    " parsing, redaction):"
+                    f" {1000 * (cpu - ssh - main_audit - main_write) / args.hosts:.1f} ms"
+                )
             print(
                 f"peak RSS: {after.ru_maxrss / 1024:.0f} MB (before writing: {audited_rss:.0f} MB)"
             )

@@ -225,24 +225,34 @@ class Outcome:
         return results
 
 
+# The parts of results.json that grow with the fleet: written compact, one target (or one
+# framework) a line, by the json module's C encoder. Indented output goes through its
+# pure-Python encoder, which took 4 of the client's 30 ms a host at 1,000 hosts.
+_FLEET_SIZED = frozenset({"targets", "frameworks", "controls"})
+
+
 def dump_run(run: Run, fh: Any) -> None:
     """results.json, written a target at a time: the whole run is never one dict tree
     (or one string) beside the run itself."""
     head = replace(run, targets=[]).to_dict()
     encoder = json.JSONEncoder(indent=1, ensure_ascii=False)
+    compact = json.JSONEncoder(ensure_ascii=False)
     fh.write("{")
     for n, (key, value) in enumerate(head.items()):
         fh.write(("," if n else "") + f"\n {json.dumps(key)}: ")
-        if key != "targets":
+        if key not in _FLEET_SIZED:
             for chunk in encoder.iterencode(value):
                 fh.write(chunk)
             continue
-        fh.write("[")
-        for m, target in enumerate(run.targets):
-            fh.write(("," if m else "") + "\n")
-            for chunk in encoder.iterencode(target.to_dict()):
-                fh.write(chunk)
-        fh.write("\n ]")
+        fh.write("[" if key == "targets" else "{")
+        items = run.targets if key == "targets" else value.items()
+        for m, item in enumerate(items):
+            fh.write(("," if m else "") + "\n  ")
+            if key == "targets":
+                fh.write(compact.encode(item.to_dict()))
+            else:
+                fh.write(f"{json.dumps(item[0], ensure_ascii=False)}: {compact.encode(item[1])}")
+        fh.write("\n ]" if key == "targets" else "\n }")
     fh.write("\n}\n")
 
 

@@ -266,10 +266,12 @@ def main(ctx: click.Context) -> None:
         "stored_run": stored_run_for_report,
         "history_for": history_for_results,
     }
-    # paramiko logs every dropped connection with a traceback; cisaudit reports the reason
-    # per target itself, so its log stays quiet unless asked for (CISAUDIT_DEBUG=1).
+    # The SSH libraries log every dropped connection (paramiko with a traceback);
+    # cisaudit reports the reason per target itself, so their logs stay quiet unless
+    # asked for (CISAUDIT_DEBUG=1).
     if not os.environ.get("CISAUDIT_DEBUG"):
-        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+        for name in ("asyncssh", "paramiko"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @main.command(epilog=EXIT_CODES_HELP)

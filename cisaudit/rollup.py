@@ -188,10 +188,18 @@ def _framework_verdicts(run: Run, framework_id: str, framework: dict[str, Any]) 
     verdicts: dict[str, dict[str, Any]] = {}
     per_target: dict[str, list[tuple[str, str]]] = {t.name: [] for t in run.targets}
     fleet_pairs: list[tuple[str, str]] = []
+    # whether an item applies depends only on a target's kind and packs, which a fleet
+    # shares: decided once per item and shape, not once per item and target
+    shapes = [(t, (t.kind, t.benchmark, tuple(t.packs))) for t in run.targets]
+    one_of = {shape: target for target, shape in shapes}
     for item in framework.get("items", []):
         targets: dict[str, list[str]] = {}
-        for target in run.targets:
-            if item.get("coverage") == "none" or not applies(item, target):
+        if item.get("coverage") == "none":
+            shapes_in: set[Any] = set()
+        else:
+            shapes_in = {shape for shape, target in one_of.items() if applies(item, target)}
+        for target, shape in shapes:
+            if shape not in shapes_in:
                 continue
             with_w, without, _ = item_on_target(item, target, lookups[target.name])
             targets[target.name] = [with_w, without]

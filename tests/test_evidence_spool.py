@@ -55,3 +55,16 @@ def test_dump_run_is_the_run_as_json() -> None:
     out = io.StringIO()
     api.dump_run(outcome.run, out)
     assert json.loads(out.getvalue()) == json.loads(json.dumps(outcome.run.to_dict()))
+
+
+def test_to_dict_is_every_field_with_sections_as_evidence_last() -> None:
+    import dataclasses
+
+    for target in load_bundle(BUNDLE).targets:
+        target.params = {"docker": {"allowed_registries": ["r.example"]}}
+        expected = dataclasses.asdict(target)
+        expected["evidence"] = expected.pop("sections")
+        got = target.to_dict()
+        assert got == expected and list(got) == list(expected)
+        got["groups"].append("changed")  # a copy: the target is not changed through it
+        assert "changed" not in target.groups

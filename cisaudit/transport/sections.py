@@ -34,37 +34,55 @@ def new_evidence(target: Target) -> TargetEvidence:
 
 
 def parse_sections(text: str, nonce: str, script: str) -> dict[str, Section]:
-    """Split probe output into sections by the nonce-tagged boundary lines."""
+    """Split probe output into sections by the nonce-tagged boundary lines.
+
+    Boundaries are found with ``str.find`` and each section is cut out whole: a probe's
+    output is about 100 KB, and walking it line by line cost more than the SSH that
+    brought it."""
+    commands = _commands(script)
     sections: dict[str, Section] = {}
+    tag = nonce + " "
+    boundaries: list[tuple[int, int, list[str]]] = []  # (line start, line end, fields)
+    at = 0 if text.startswith(tag) else text.find("\n" + tag)
+    while at != -1:
+        start = at if at == 0 and text.startswith(tag) else at + 1
+        stop = text.find("\n", start)
+        stop = len(text) if stop == -1 else stop
+        boundaries.append((start, stop, text[start + len(tag) : stop].split(" ")))
+        at = text.find("\n" + tag, stop)
     name: str | None = None
-    part: str | None = None
-    out: list[str] = []
-    err: list[str] = []
-    for line in text.split("\n"):
-        if line.startswith(nonce + " "):
-            _, tag, *rest = line.split(" ")
-            if tag == "BEGIN":
-                name, part, out, err = rest[0], "out", [], []
-            elif tag == "STDERR":
-                part = "err"
-            elif tag == "END" and name is not None:
-                rc = int(rest[1]) if len(rest) > 1 and rest[1].lstrip("-").isdigit() else -1
-                sections[name] = Section(
-                    command=_command_of(script, name),
-                    rc=rc,
-                    output="\n".join(out),
-                    stderr="\n".join(err),
-                )
-                name = None
-            continue
-        if name is not None:
-            (out if part == "out" else err).append(line)
+    out_from = err_from = out_to = -1
+    for start, stop, fields in boundaries:
+        kind, rest = fields[0], fields[1:]
+        if kind == "BEGIN" and rest:
+            name, out_from, out_to, err_from = rest[0], stop + 1, -1, -1
+        elif kind == "STDERR" and name is not None and out_to == -1:
+            out_to, err_from = start, stop + 1
+        elif kind == "END" and name is not None:
+            rc = int(rest[1]) if len(rest) > 1 and rest[1].lstrip("-").isdigit() else -1
+            out_end = out_to if out_to != -1 else start
+            sections[name] = Section(
+                command=commands.get(name, name),
+                rc=rc,
+                output=_between(text, out_from, out_end),
+                stderr=_between(text, err_from, start) if err_from != -1 else "",
+            )
+            name = None
     return sections
 
 
-def _command_of(script: str, name: str) -> str:
-    marker = f"sec {name} "
+def _between(text: str, start: int, end: int) -> str:
+    """The lines from ``start`` up to the boundary line at ``end`` (its newline dropped)."""
+    if end <= start:
+        return ""
+    return text[start : end - 1]
+
+
+def _commands(script: str) -> dict[str, str]:
+    """Each section's command, from its ``sec NAME COMMAND`` line in the script."""
+    found: dict[str, str] = {}
     for line in script.splitlines():
-        if line.startswith(marker):
-            return line[len(marker) :].strip()
-    return name
+        if line.startswith("sec "):
+            name, _, command = line[4:].partition(" ")
+            found.setdefault(name, command.strip())
+    return found

@@ -193,7 +193,7 @@ class _Session:
             use_ssh_client=True,
         )
         adapter = api._custom_adapter
-        adapter.ssh_client = self.ssh.client
+        adapter.ssh_client = self.ssh.dial_stdio()
         adapter.pools.clear()
         return api
 
