@@ -56,38 +56,57 @@ from cisaudit.inventory import load_inventory  # noqa: E402
 BUNDLE = ROOT / "tests" / "data" / "bundles" / "lab-docker.json"
 PROFILES = ("lab-hardened", "lab-weak", "lab-traps", "lab-bare")
 
-REPLAY = r"""#!/bin/sh
-# Replays a recorded probe: the nonce of the script on standard input frames the
-# recorded sections of the profile this connection's address is given (REPLAY_DIR/N).
-script=$(cat)
-nonce=$(printf '%s\n' "$script" | sed -n '1s/^CISAUDIT_NONCE=//p')
-addr=${SSH_CONNECTION%% *}
-n=$(( $(printf '%s' "$addr" | cksum | cut -d' ' -f1) % $(ls /srv/replay | grep -c '^p') ))
-dir=/srv/replay/p$n
-case $script in *"BEGIN host.stat"*) part=2 ;; *) part=1 ;; esac
-for f in "$dir"/$part.*.out; do
-  [ -e "$f" ] || continue
-  base=${f%.out}; name=${base##*/}; name=${name#$part.}
-  printf '\n%s BEGIN %s\n' "$nonce" "$name"
-  cat "$f"
-  printf '\n%s STDERR %s\n' "$nonce" "$name"
-  cat "$base.err"
-  printf '\n%s END %s %s\n' "$nonce" "$name" "$(cat "$base.rc")"
-done
+REPLAY = r"""#!/usr/bin/perl
+# Replays a recorded probe: the profile this connection's address is given
+# (/srv/replay/pN), its sections framed as the real probe frames them, with the nonce
+# of the script on standard input. Written as the probe's emit loop writes (a boundary
+# line, the output, a boundary line, the errors, a boundary line: one write each, a
+# moment apart), so the client receives as many SSH packets as from a real host, about
+# 100; one process instead of the ~100 the shell loop forks, since the simulated
+# servers share the client's two cores.
+use strict;
+my $script = do { local $/; <STDIN> };
+my ($nonce) = $script =~ /\ACISAUDIT_NONCE=([^\n]*)/;
+my ($address) = split / /, $ENV{SSH_CONNECTION};
+my ($last) = $address =~ /(\d+)$/;
+my $n = $last % PROFILES;
+my $part = index($script, "BEGIN host.stat") >= 0 ? 2 : 1;
+open(my $fh, "<", "/srv/replay/p$n/$part.framed") or die "no replay: $!";
+binmode $fh;
+binmode STDOUT;
+my $framed = do { local $/; <$fh> };
+$framed =~ s/\@\@NONCE\@\@/$nonce/g;
+for my $piece (split /\0/, $framed) {
+    syswrite(STDOUT, $piece) if length $piece;
+    select(undef, undef, undef, 0.0005);
+}
 """
 
 
 def _write_replays(folder: Path) -> None:
+    """Each profile's recorded sections, framed once here (``@@NONCE@@`` stands for the
+    nonce), as the probe's framing prints them: byte for byte what that host answered."""
     targets = {t.name: t for t in load_bundle(BUNDLE).targets}
     for n, name in enumerate(PROFILES):
         d = folder / f"p{n}"
         d.mkdir(parents=True)
-        for section, s in targets[name].sections.items():
-            part = 2 if section == "host.stat" else 1
-            (d / f"{part}.{section}.out").write_text(s.output)
-            (d / f"{part}.{section}.err").write_text(s.stderr)
-            (d / f"{part}.{section}.rc").write_text(str(s.rc))
-    (folder / "replay.sh").write_text(REPLAY)
+        parts: dict[int, list[str]] = {1: [], 2: []}
+        for section, s in sorted(targets[name].sections.items()):
+            tag = "@@NONCE@@"
+            parts[2 if section == "host.stat" else 1].append(
+                "\0".join(  # the pieces the emit loop writes one by one
+                    (
+                        f"\n{tag} BEGIN {section}\n",
+                        s.output,
+                        f"\n{tag} STDERR {section}\n",
+                        s.stderr,
+                        f"\n{tag} END {section} {s.rc}\n",
+                    )
+                )
+            )
+        for part, texts in parts.items():
+            (d / f"{part}.framed").write_text("\0".join(texts))
+    (folder / "replay.sh").write_text(REPLAY.replace("PROFILES", str(len(PROFILES))))
 
 
 # -- the latency relay ---------------------------------------------------------------
