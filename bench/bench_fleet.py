@@ -12,20 +12,24 @@ What is real and what is simulated:
   address (127.1.x.y) with its own known_hosts line; all reach the same sshd, whose key
   for the bench runs a forced command that *replays* a recorded probe of a real lab host
   (tests/data/bundles/lab-docker.json, profiles in turn) framed with the nonce of the
-  script it received, byte for byte what that host answered. The round trip comes from
+  script it received, byte for byte what that host answered, and in as many writes as
+  the probe's own emit loop makes (so the client handles as many SSH packets, about 100
+  a host; a real lab host gave 98 to 101). The round trip comes from
   a user-space TCP relay (a separate process; the kernel here has no ``netem``) that holds
   every chunk for RTT/2 in each direction; its own CPU is printed so that it can be seen
   not to be the bottleneck. The sshd and the replay run on the same 2 cores as the
   client, so wall time includes the server side of every host.
 
-Prints one line per figure: wall seconds, client CPU per host, peak RSS, remote commands
-per host, relay CPU.
+Prints one line per figure: wall seconds, client CPU per host (and where it went: the
+SSH loop, the main thread's judging and roll-up, writing, the collection threads), peak
+RSS, remote commands per host, relay CPU, the server side's CPU.
 
 ``--compare-ssh`` measures the SSH libraries alone on the same simulated fleet (connect,
 authenticate, run one script, read the ~105 KB recorded probe): asyncssh, which cisaudit
 uses since issue #12 on these figures, and paramiko, which it used before.
-``--profile N`` profiles the client path; with ``BENCH_YAPPI=1`` (``pip install yappi``)
-every thread is included, the SSH loop's too.
+``--profile N`` profiles the client path on N hosts: collection in one thread by default,
+the whole audit's main thread with ``BENCH_MAIN=1`` (``BENCH_SORT``, ``BENCH_CALLERS``),
+every thread with ``BENCH_YAPPI=1`` (``pip install yappi``), the SSH loop's too.
 """
 
 from __future__ import annotations
