@@ -123,6 +123,21 @@ def write_bundle(
     return path
 
 
+_BLOCK = 1 << 20
+
+
+def _write_json_value(fh: IO[bytes], value: Any) -> None:
+    """``value`` as JSON, a long string escaped a block at a time (a str never splits a
+    character, so the blocks join to what one json.dumps gives)."""
+    if not isinstance(value, str) or len(value) <= _BLOCK:
+        fh.write(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        return
+    fh.write(b'"')
+    for at in range(0, len(value), _BLOCK):
+        fh.write(json.dumps(value[at : at + _BLOCK], ensure_ascii=False)[1:-1].encode("utf-8"))
+    fh.write(b'"')
+
+
 class EvidenceSpool(Sequence[TargetEvidence]):
     """Targets' evidence kept on disk as they finish, so that a fleet's raw outputs are
     not held in memory until the run is written. Each target is appended to an anonymous
@@ -136,13 +151,26 @@ class EvidenceSpool(Sequence[TargetEvidence]):
         self._order: list[str] = []
 
     def add(self, item: TargetEvidence) -> None:
-        """Keep ``item`` (a later one of the same name replaces it)."""
-        data = json.dumps(item.to_dict(), ensure_ascii=False).encode("utf-8")
-        self._file.seek(0, io.SEEK_END)
+        """Keep ``item`` (a later one of the same name replaces it). Written a section
+        at a time and a large output in blocks, so a cluster's 100 MB pod list is not
+        copied whole twice more (as JSON text, then as bytes) on its way to disk."""
+        data = item.to_dict()
+        evidence = data.pop("evidence")
+        fh = self._file
+        fh.seek(0, io.SEEK_END)
+        start = fh.tell()
+        fh.write(json.dumps(data, ensure_ascii=False)[:-1].encode("utf-8"))
+        fh.write(b', "evidence": {' if data else b'"evidence": {')
+        for n, (key, section) in enumerate(evidence.items()):
+            fh.write(f"{', ' if n else ''}{json.dumps(key, ensure_ascii=False)}: {{".encode())
+            for m, (field_name, value) in enumerate(section.items()):
+                fh.write(f"{', ' if m else ''}{json.dumps(field_name)}: ".encode())
+                _write_json_value(fh, value)
+            fh.write(b"}")
+        fh.write(b"}}")
         if item.name not in self._index:
             self._order.append(item.name)
-        self._index[item.name] = (self._file.tell(), len(data))
-        self._file.write(data)
+        self._index[item.name] = (start, fh.tell() - start)
 
     def order(self, names: Sequence[str]) -> None:
         """Put the targets in this order (the inventory's), whatever order they finished in."""

@@ -688,6 +688,14 @@ def redact_json_value(doc: Any) -> tuple[Any, bool]:
     return doc, changed[0]
 
 
+def redact_json_item(item: Any, within: str) -> Any:
+    """One element of a list that sits under key ``within`` of a JSON document (an object
+    of a Kubernetes List's ``items``), redacted in place exactly as ``redact_json_value``
+    redacts it inside the whole document. Lists are built element by element this way,
+    so a large one is never one tree of objects. RecursionError propagates."""
+    return _json_walk(item, within, [False])
+
+
 def redact_json_text(text: str, *, indent: int | None = None) -> str:
     """A JSON document as text; text that is not JSON is scrubbed as free text."""
     try:

@@ -68,3 +68,20 @@ def test_to_dict_is_every_field_with_sections_as_evidence_last() -> None:
         assert got == expected and list(got) == list(expected)
         got["groups"].append("changed")  # a copy: the target is not changed through it
         assert "changed" not in target.groups
+
+
+def test_a_large_output_is_spooled_in_blocks_and_reads_back_the_same(tmp_path: Path) -> None:
+    from cisaudit import evidence
+
+    big = ('é"\\\n\t\x01 ' * 50_000) + "end"  # escapes and non-ASCII across block edges
+    item = _item("big", big)
+    spool = EvidenceSpool(tmp_path)
+    old_block = evidence._BLOCK
+    evidence._BLOCK = 4099  # an odd size, so blocks end mid-escape as often as not
+    try:
+        spool.add(item)
+    finally:
+        evidence._BLOCK = old_block
+    back = spool.get("big")
+    assert back is not None and back.sections["docker.info"].output == big
+    assert json.loads(spool._text("big")) == item.to_dict()

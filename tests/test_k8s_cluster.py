@@ -38,6 +38,7 @@ from cisaudit.evidence import Section, write_bundle
 from cisaudit.kinds.k8s_cluster import collect as k8s_cluster
 from cisaudit.kinds.k8s_cluster.collect import collect_k8s_cluster
 from cisaudit.kinds.k8s_cluster.derive import (
+    BY_NAME,
     RESOURCES,
     derive,
     is_component,
@@ -1146,3 +1147,77 @@ def test_lists_are_redacted_as_objects_and_failures_as_text() -> None:
     k8s_cluster.redact_sections(sections, k8s_cluster.REDACTION)
     assert sections["k8s.api.pods"].output == built
     assert token not in sections["k8s.api.version"].output
+
+
+def _pod_object(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": namespace, "uid": f"u-{name}"},
+        "spec": {"containers": [{"name": "app", "image": "nginx"}], **spec},
+        "status": {"phase": "Running"},
+    }
+
+
+def test_lists_are_one_object_a_line_sorted_and_read_back_an_object_at_a_time() -> None:
+    from cisaudit.kinds.k8s_cluster.derive.common import section_stream
+
+    pods = BY_NAME["pods"]
+    built = k8s_cluster.ListText(pods)
+    built.add([_pod_object("b", "web-2"), _pod_object("a", "z")])  # two pages
+    built.add([_pod_object("b", "web-1", hostNetwork=True)])
+    text = built.text("42")
+    lines = text.split("\n")
+    assert (
+        lines[0]
+        == '{"apiVersion":"v1","kind":"PodList","metadata":{"resourceVersion":"42"},"items":['
+    )
+    assert lines[-1] == "]}" and len(lines) == 5
+    whole = json.loads(text)  # still one JSON document for any reader
+    names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in whole["items"]]
+    assert names == [("a", "z"), ("b", "web-1"), ("b", "web-2")]
+    section = {pods.section: Section("test", 0, text)}
+    stream, why = section_stream(section, pods)
+    assert stream is not None and why == "" and list(stream) == whole["items"]
+    # an empty list, and a list written by anything else (kubectl), are read whole
+    assert k8s_cluster.list_object(pods, []).endswith('"items":[]}')
+    indented = {pods.section: Section("test", 0, json.dumps(whole, indent=2))}
+    stream, _ = section_stream(indented, pods)
+    assert stream is not None and list(stream) == whole["items"]
+
+
+def test_a_damaged_line_makes_the_pods_unavailable_with_the_line_named() -> None:
+    pods = BY_NAME["pods"]
+    text = k8s_cluster.list_object(pods, [_pod_object("a", "x"), _pod_object("a", "y")])
+    damaged = text.replace('"name":"y"', '"name":y"')
+    sa = Section("test", 0, k8s_cluster.list_object(BY_NAME["serviceaccounts"], []))
+    values, errors = derive(
+        {pods.section: Section("test", 0, damaged), BY_NAME["serviceaccounts"].section: sa}
+    )
+    assert "pods" not in values["cluster"]
+    assert "not valid JSON (line 3" in errors["cluster.pods"]
+    values, errors = derive(
+        {pods.section: Section("test", 0, text), BY_NAME["serviceaccounts"].section: sa}
+    )
+    assert [p["metadata"]["name"] for p in values["cluster"]["pods"]] == ["x", "y"]
+
+
+def test_a_pods_facts_keep_its_identity_not_its_whole_object() -> None:
+    pods = BY_NAME["pods"]
+    pod = _pod_object("shop", "web", hostPID=True)
+    pod["metadata"]["labels"] = {"app": "web"}
+    pod["metadata"]["annotations"] = {"big": "x" * 1000}
+    sa = Section("test", 0, k8s_cluster.list_object(BY_NAME["serviceaccounts"], []))
+    values, _ = derive(
+        {
+            pods.section: Section("test", 0, k8s_cluster.list_object(pods, [pod])),
+            BY_NAME["serviceaccounts"].section: sa,
+        }
+    )
+    [facts] = values["cluster"]["pods"]
+    assert set(facts) == {"apiVersion", "kind", "metadata", "cis"}
+    assert facts["metadata"] == {
+        "name": "web",
+        "namespace": "shop",
+        "uid": "u-web",
+        "labels": {"app": "web"},
+    }
+    assert facts["cis"]["host_pid"] is True and facts["cis"]["name"] == "shop/Pod/web"

@@ -42,6 +42,7 @@ from cisaudit.kinds.k8s_cluster.derive import (
 )
 from cisaudit.redact import (
     Redactor,
+    redact_json_item,
     redact_json_text,
     redact_json_value,
     redact_sections,
@@ -214,37 +215,61 @@ METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 def list_object(
     resource: Resource, items: list[dict[str, Any]], resource_version: str | None = None
 ) -> str:
-    """The JSON text of one List, items sorted by namespace and name and carrying their
-    ``apiVersion``/``kind`` (as kubectl prints them); ``managedFields`` are left out, and
-    of a metadata-only kind nothing but the metadata is kept, whatever was answered."""
-    if resource.metadata_only:
-        items = [{"metadata": dict(i.get("metadata") or {})} for i in items]
-        for item in items:
-            item["metadata"].pop("annotations", None)  # may quote the contents
-    for item in items:
-        item["apiVersion"] = item.get("apiVersion") or resource.api_version
-        item["kind"] = item.get("kind") or resource.kind
-        (item.get("metadata") or {}).pop("managedFields", None)
-    items.sort(
-        key=lambda o: (
-            (o.get("metadata") or {}).get("namespace") or "",
-            (o.get("metadata") or {}).get("name") or "",
+    """The JSON text of one List (see ``ListText``)."""
+    text = ListText(resource)
+    text.add(items)
+    return text.text(resource_version)
+
+
+class ListText:
+    """One List's JSON text, built page by page: items carry their ``apiVersion``/``kind``
+    (as kubectl prints them), ``managedFields`` are left out, and of a metadata-only kind
+    nothing but the metadata is kept, whatever was answered.
+
+    Each object is redacted (the one policy of cisaudit.redact, exactly as
+    redact_json_text applies it to the whole document) and becomes its own line of
+    compact JSON as its page arrives, so a 50,000-pod list is never one tree of objects;
+    the lines are sorted by namespace and name at the end. The text stays one JSON
+    document, which any JSON reader reads whole; ``iter_list_items`` reads it an object
+    at a time."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self.lines: list[tuple[str, str, str]] = []
+
+    def add(self, items: list[dict[str, Any]]) -> None:
+        resource = self.resource
+        for raw in items:
+            item = raw
+            if resource.metadata_only:
+                item = {"metadata": dict(raw.get("metadata") or {})}
+                item["metadata"].pop("annotations", None)  # may quote the contents
+            item["apiVersion"] = item.get("apiVersion") or resource.api_version
+            item["kind"] = item.get("kind") or resource.kind
+            meta = item.get("metadata") or {}
+            meta.pop("managedFields", None)
+            key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+            try:
+                redact_json_item(item, "items")
+                line = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+            except RecursionError:
+                line = scrub_text(json.dumps(item, separators=(",", ":"), ensure_ascii=False))
+            self.lines.append((*key, line))
+
+    def text(self, resource_version: str | None = None) -> str:
+        resource = self.resource
+        head, _ = redact_json_value(
+            {
+                "apiVersion": resource.api_version,
+                "kind": f"{resource.kind}List",
+                "metadata": {"resourceVersion": resource_version or ""},
+            }
         )
-    )
-    doc = {
-        "apiVersion": resource.api_version,
-        "kind": f"{resource.kind}List",
-        "metadata": {"resourceVersion": resource_version or ""},
-        "items": items,
-    }
-    # Redacted here, while it is objects (the one policy of cisaudit.redact, as
-    # redact_json_text applies it to text): parsing 100 MB of pods again only to redact
-    # them doubled the peak memory of a large cluster's audit.
-    try:
-        doc, _ = redact_json_value(doc)
-    except RecursionError:
-        return scrub_text(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+        self.lines.sort(key=lambda entry: (entry[0], entry[1]))
+        body = ",\n".join(line for _, _, line in self.lines)
+        self.lines = []
+        opening = json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1]
+        return f'{opening},"items":[\n{body}\n]}}' if body else f'{opening},"items":[]}}'
 
 
 # -- live, over the API -------------------------------------------------------------------
@@ -340,7 +365,7 @@ class ApiReader:
                 stderr=f"{resource.name}: this kubernetes client has no {method};"
                 " upgrade the kubernetes package",
             )
-        items: list[dict[str, Any]] = []
+        built = ListText(resource)
         token: str | None = None
         pages = restarts = 0
         resource_version = None
@@ -356,7 +381,7 @@ class ApiReader:
                 )
             except ApiException as exc:
                 if exc.status == 410 and token and restarts < 2:
-                    items, token, pages, restarts = [], None, 0, restarts + 1
+                    built, token, pages, restarts = ListText(resource), None, 0, restarts + 1
                     continue
                 if exc.status == 404 and resource.optional and not pages:
                     return Section(
@@ -389,7 +414,7 @@ class ApiReader:
                     stderr=f"{resource.name}: the answer is not JSON ({exc})",
                 )
             pages += 1
-            items.extend(page.get("items") or [])
+            built.add([i for i in page.get("items") or [] if isinstance(i, dict)])
             meta = page.get("metadata") or {}
             resource_version = meta.get("resourceVersion") or resource_version
             token = meta.get("continue") or None
@@ -401,7 +426,7 @@ class ApiReader:
         return Section(
             command=command + note + ")",
             rc=0,
-            output=list_object(resource, items, resource_version),
+            output=built.text(resource_version),
         )
 
 

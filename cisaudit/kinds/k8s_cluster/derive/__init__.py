@@ -12,6 +12,7 @@ from typing import Any
 
 from cisaudit.evidence import Section
 from cisaudit.kinds.k8s_cluster.derive.common import (  # noqa: F401
+    BadList,
     _base_cis,
     _controller,
     _meta,
@@ -19,6 +20,7 @@ from cisaudit.kinds.k8s_cluster.derive.common import (  # noqa: F401
     _reason,
     object_name,
     section_items,
+    section_stream,
 )
 from cisaudit.kinds.k8s_cluster.derive.pods import (
     MalformedSpec,
@@ -71,16 +73,13 @@ def _derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str
     raw: Raw = {}
     malformed: list[dict[str, str]] = []
     for resource in RESOURCES:
+        if resource.name == "pods":
+            continue  # read last, an object at a time (_pods)
         raw[resource.name], why = section_items(sections, resource)
         if raw[resource.name] is not None:
             raw[resource.name] = _well_formed(resource, raw[resource.name] or [], malformed)
         if raw[resource.name] is None:
-            if resource.optional:
-                # recorded on its own: it blinds no fact it shares with required kinds
-                errors[f"cluster.{resource.name}"] = why
-                continue
-            key = f"cluster.{resource.fact}"
-            errors[key] = f"{errors[key]}; {why}" if key in errors else why
+            _unavailable(resource, why, errors)
     inventory = _inventory(sections)
     cluster: dict[str, Any] = {
         "managed": bool(inventory.get("managed")),
@@ -89,14 +88,50 @@ def _derive(sections: dict[str, Section]) -> tuple[dict[str, Any], dict[str, str
     sa_automount = _automount_lookup(raw["serviceaccounts"], errors)
     owners = _owner_index(raw)
     cluster["malformed"] = malformed
-    if raw["pods"] is not None:
-        cluster["pods"] = [_guarded(_pod, p, sa_automount, owners) for p in raw["pods"]]
+    pods, why = _pods(sections, malformed, sa_automount, owners)
+    raw["pods"] = pods  # their facts: what the namespace counts and the summary need
+    if pods is None:
+        _unavailable(BY_NAME["pods"], why, errors)
+    else:
+        cluster["pods"] = pods
     _add_workloads(cluster, raw, errors, sa_automount, owners)
     _add_pod_specs(cluster, errors)
     _add_rbac(cluster, raw, errors)
     _add_network(cluster, raw, errors)
     _add_admission(cluster, raw, errors)
     return {"cluster": cluster, "summary": _summary(cluster, raw, inventory)}, errors
+
+
+def _unavailable(resource: Resource, why: str, errors: dict[str, str]) -> None:
+    if resource.optional:
+        # recorded on its own: it blinds no fact it shares with required kinds
+        errors[f"cluster.{resource.name}"] = why
+        return
+    key = f"cluster.{resource.fact}"
+    errors[key] = f"{errors[key]}; {why}" if key in errors else why
+
+
+def _pods(
+    sections: dict[str, Section],
+    malformed: list[dict[str, str]],
+    sa_automount: AutomountFn,
+    owners: dict[tuple[str, str, str], str],
+) -> tuple[list[dict[str, Any]] | None, str]:
+    """Every pod's facts, reading the list an object at a time: a pod's object is dropped
+    as soon as its facts are taken, so a large cluster's pods are never all in memory as
+    objects (the peak of a 50,000-pod audit was here)."""
+    resource = BY_NAME["pods"]
+    stream, why = section_stream(sections, resource)
+    if stream is None:
+        return None, why
+    pods: list[dict[str, Any]] = []
+    try:
+        for obj in stream:
+            for kept in _well_formed(resource, [obj], malformed):
+                pods.append(_guarded(_pod, kept, sa_automount, owners))
+    except BadList as exc:
+        return None, str(exc)
+    return pods, ""
 
 
 def _automount_lookup(accounts: list[dict[str, Any]] | None, errors: dict[str, str]) -> AutomountFn:
@@ -610,7 +645,18 @@ def _pod(
         # The mirror pod of a static pod: admission gives it no service account and
         # the kubelet mounts no token for it.
         cis.update(service_account=None, automount_token=False)
-    return {**obj, "cis": cis}
+    # what controls and reports read of a pod: its identity and facts, not the whole
+    # object (spec, status, annotations), so 50,000 pods' facts stay small
+    meta = _meta(obj)
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {k: meta[k] for k in _POD_METADATA if k in meta},
+        "cis": cis,
+    }
+
+
+_POD_METADATA = ("name", "namespace", "uid", "labels")
 
 
 def _workload(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from cisaudit.evidence import Section
@@ -12,6 +13,71 @@ from cisaudit.kinds.k8s_cluster.derive.resources import Resource
 
 def section_items(sections: dict[str, Section], resource: Resource) -> tuple[list[Any] | None, str]:
     """The items of one kind, or None and the reason it is unavailable."""
+    stream, why = section_stream(sections, resource)
+    if stream is None:
+        return None, why
+    try:
+        return list(stream), ""
+    except BadList as exc:
+        return None, str(exc)
+
+
+class BadList(Exception):
+    """A recorded list turned out not to be valid JSON part-way through reading it."""
+
+
+def section_stream(
+    sections: dict[str, Section], resource: Resource
+) -> tuple[Iterator[dict[str, Any]] | None, str]:
+    """The items of one kind one at a time, or None and the reason it is unavailable.
+
+    A list as cisaudit records it (one object a line, see ``ListText``) is read an object
+    at a time, so that a 50,000-pod list never becomes one tree of objects; any other
+    JSON List is parsed whole. Iterating raises BadList if a line is not JSON: the kind is
+    then unavailable, as when the whole text is not."""
+    section = sections.get(resource.section)
+    if section is not None and section.rc == 0:
+        lines = _object_lines(section.output)
+        if lines is not None:
+            return _objects_by_line(lines, resource.name), ""
+    items, why = _parsed_items(sections, resource)
+    return (None, why) if items is None else (iter(items), "")
+
+
+_OPENING = re.compile(
+    r'\A\{"apiVersion":"[^"\\\n]*","kind":"[^"\\\n]*List","metadata":\{[^\n]*\},"items":\[\Z'
+)
+
+
+def _object_lines(text: str) -> Iterator[str] | None:
+    """The object lines of a list in cisaudit's own layout, or None for any other text."""
+    first = text.find("\n")
+    if first == -1 or not text.endswith("\n]}") or not _OPENING.match(text[:first]):
+        return None
+    return _lines_between(text, first + 1, len(text) - 3)
+
+
+def _lines_between(text: str, start: int, end: int) -> Iterator[str]:
+    while start < end:
+        stop = text.find("\n", start, end)
+        stop = end if stop == -1 else stop
+        yield text[start:stop]
+        start = stop + 1
+
+
+def _objects_by_line(lines: Iterator[str], what: str) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(lines, 2):
+        try:
+            item = json.loads(line[:-1] if line.endswith(",") else line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise BadList(
+                f"{what}: the recorded list is not valid JSON (line {number}: {exc})"
+            ) from None
+        if isinstance(item, dict):
+            yield item
+
+
+def _parsed_items(sections: dict[str, Section], resource: Resource) -> tuple[list[Any] | None, str]:
     section = sections.get(resource.section)
     if section is None:
         if resource.optional:
