@@ -637,12 +637,7 @@ def _json_walk(value: Any, key: str, changed: list[bool]) -> Any:
             changed[0] = True
         return masked
     if kind is str:
-        if key in _REFERENCE_NAMES:
-            new = named_value(key, value)  # masked when it looks generated
-        elif not key or key in TEXT_KEYS or key in ARGV_KEYS or not _secret_name(key):
-            new = scrub_text(value)
-        else:
-            new = named_value(key, value, person_set=False)
+        new = _json_text(value, key)
     elif (kind is int or kind is float) and key and _secret_name(key):
         new = named_value(key, value, person_set=False)
     else:
@@ -652,26 +647,63 @@ def _json_walk(value: Any, key: str, changed: list[bool]) -> Any:
     return new
 
 
+# How a string under a key is judged, decided once per key name (a cluster's objects
+# repeat the same few hundred keys millions of times).
+_SCRUB, _NAMED, _NAMED_CONFIG = 0, 1, 2
+_KEY_MODES: dict[str, int] = {}
+
+
+def _key_mode(key: str) -> int:
+    mode = _KEY_MODES.get(key)
+    if mode is None:
+        if key in _REFERENCE_NAMES:
+            mode = _NAMED  # masked when it looks generated
+        elif not key or key in TEXT_KEYS or key in ARGV_KEYS or not _secret_name(key):
+            mode = _SCRUB
+        else:
+            mode = _NAMED_CONFIG
+        if len(_KEY_MODES) < 65536:
+            _KEY_MODES[key] = mode
+    return mode
+
+
+def _json_text(value: str, key: str) -> str:
+    mode = _key_mode(key)
+    if mode == _SCRUB:
+        if len(value) <= 256:
+            return _scrub_short(value) if value else value
+        return _scrub(value)
+    return str(named_value(key, value, person_set=mode == _NAMED))
+
+
 def _json_mapping(mapping: dict[str, Any], key: str, changed: list[bool]) -> None:
     is_env_entry = "name" in mapping and "value" in mapping and type(mapping["value"]) is str
     if is_env_entry:  # a Kubernetes env entry: {name: X, value: V}
         new = named_value(str(mapping["name"]), mapping["value"])
         if new != mapping["value"]:
             mapping["value"], changed[0] = new, True
-    in_ref = key.endswith(("Ref", "ref"))
+    if key.endswith(("Ref", "ref")):
+        return  # secretKeyRef: {name, key} names a Secret's key, holds no value
     named_map = key in NAMED_MAP_KEYS
     for child_key, child in mapping.items():
-        if (is_env_entry and child_key == "value") or in_ref:
+        if is_env_entry and child_key == "value":
             continue
-        name = str(child_key)
-        if name.endswith(("KeyRef", "Ref")):
-            continue  # secretKeyRef: {name, key} names a Secret's key, holds no value
-        if named_map and type(child) is str:
-            new = _annotation(name, child)
+        name = child_key if type(child_key) is str else str(child_key)
+        if name.endswith("Ref"):
+            continue  # secretKeyRef, configMapKeyRef ...: a reference, no value
+        kind = type(child)
+        if kind is str:
+            new = _annotation(name, child) if named_map else _json_text(child, name)
             if new != child:
                 mapping[child_key], changed[0] = new, True
-        else:
+        elif kind is dict:
+            _json_mapping(child, name, changed)
+        elif kind is list:
             mapping[child_key] = _json_walk(child, name, changed)
+        elif (kind is int or kind is float) and name and _secret_name(name):
+            new = named_value(name, child, person_set=False)
+            if new != child:
+                mapping[child_key], changed[0] = new, True
 
 
 def _annotation(name: str, value: str) -> str:

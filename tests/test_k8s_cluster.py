@@ -1221,3 +1221,61 @@ def test_a_pods_facts_keep_its_identity_not_its_whole_object() -> None:
         "labels": {"app": "web"},
     }
     assert facts["cis"]["host_pid"] is True and facts["cis"]["name"] == "shop/Pod/web"
+
+
+@pytest.mark.parametrize("standin", [{"expire": {"pods"}}], indirect=True)
+def test_large_pages_go_to_the_page_process_with_the_same_evidence(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages above PAGE_POOL_ABOVE are parsed and redacted in a worker process (here every
+    page, down to 3 objects); the evidence is the same as read in this process, a 410
+    restart included, and no secret reaches it."""
+    monkeypatch.setattr(k8s_cluster, "PAGE_POOL_ABOVE", 0)
+    started: list[object] = []
+    real_pool = k8s_cluster._PagePool.pool
+
+    def pool(self):  # type: ignore[no-untyped-def]
+        made = real_pool(self)
+        started.append(made)
+        return made
+
+    monkeypatch.setattr(k8s_cluster._PagePool, "pool", pool)
+    pooled = collect_k8s_cluster(live_target(standin, tmp_path), page_size=3)  # 410 once
+    assert started and started[0] is not None  # a worker process really did the pages
+    monkeypatch.setattr(k8s_cluster, "PAGE_POOL_ABOVE", 1 << 40)
+    in_process = collect_k8s_cluster(live_target(standin, tmp_path), page_size=3)
+    assert {k: s.output for k, s in pooled.sections.items() if k.startswith("k8s.api.")} == {
+        k: s.output for k, s in in_process.sections.items() if k.startswith("k8s.api.")
+    }
+    assert "restarted 1x after 410 Gone" in pooled.sections["k8s.api.pods"].command
+    text = json.dumps(pooled.to_dict())
+    assert not [v for v in SECRET_VALUES if v in text]
+
+
+def test_a_list_head_is_read_without_its_items() -> None:
+    head = k8s_cluster._list_head(
+        '{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"9",'
+        '"continue":"eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ"},"items":[{"metadata":{"name":"a"}}]}'
+    )
+    assert head == {"resourceVersion": "9", "continue": "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ"}
+    # items first, or not a List: read whole instead
+    assert k8s_cluster._list_head('{"items":[],"metadata":{"continue":"x"}}') is None
+    assert k8s_cluster._list_head('{"kind":"Status","message":"items: none"}') is None
+
+
+def test_a_page_process_that_dies_makes_the_kind_unavailable_not_empty(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import Future
+
+    class Dead:
+        def submit(self, *args: object) -> Future[object]:
+            future: Future[object] = Future()
+            future.set_exception(RuntimeError("killed"))
+            return future
+
+    monkeypatch.setattr(k8s_cluster, "PAGE_POOL_ABOVE", 0)
+    monkeypatch.setattr(k8s_cluster._PagePool, "pool", lambda self: Dead())
+    evidence = collect_k8s_cluster(live_target(standin, tmp_path), page_size=3)
+    pods = evidence.sections["k8s.api.pods"]
+    assert pods.rc == -1 and "reading the pages failed (RuntimeError: killed)" in pods.stderr

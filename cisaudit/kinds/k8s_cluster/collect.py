@@ -25,11 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -294,9 +295,11 @@ class ApiReader:
         self._lock = threading.Lock()
         self.api = _api_client(target)
         self.server = str(self.api.configuration.host)
+        self.pages = _PagePool()
 
     def close(self) -> None:
         self.api.close()
+        self.pages.close()
 
     def _count(self) -> None:
         with self._lock:
@@ -366,6 +369,7 @@ class ApiReader:
                 " upgrade the kubernetes package",
             )
         built = ListText(resource)
+        pending: list[Future[list[tuple[str, str, str]]]] = []
         token: str | None = None
         pages = restarts = 0
         resource_version = None
@@ -381,7 +385,10 @@ class ApiReader:
                 )
             except ApiException as exc:
                 if exc.status == 410 and token and restarts < 2:
+                    for future in pending:
+                        future.cancel()
                     built, token, pages, restarts = ListText(resource), None, 0, restarts + 1
+                    pending = []
                     continue
                 if exc.status == 404 and resource.optional and not pages:
                     return Section(
@@ -404,22 +411,39 @@ class ApiReader:
                     output="",
                     stderr=f"{resource.name}: cannot get credentials: {exc}",
                 )
+            text = _read(response)
+            meta = _list_head(text) if len(text) >= PAGE_POOL_ABOVE else None
+            pool = self.pages.pool() if meta is not None else None
             try:
-                page = json.loads(_read(response))
+                if pool is not None and meta is not None:
+                    # parsed and redacted in the other process while this one asks for
+                    # the next page: only the metadata ahead of the items is read here
+                    pending.append(pool.submit(page_lines, resource, text))
+                else:
+                    page = json.loads(text)
+                    built.add([i for i in page.get("items") or [] if isinstance(i, dict)])
+                    meta = page.get("metadata") or {}
             except json.JSONDecodeError as exc:
-                return Section(
-                    command=command,
-                    rc=-1,
-                    output="",
-                    stderr=f"{resource.name}: the answer is not JSON ({exc})",
-                )
+                return _not_json(command, resource, exc)
+            del text
             pages += 1
-            built.add([i for i in page.get("items") or [] if isinstance(i, dict)])
-            meta = page.get("metadata") or {}
             resource_version = meta.get("resourceVersion") or resource_version
             token = meta.get("continue") or None
             if not token:
                 break
+        try:
+            for future in pending:
+                built.lines.extend(future.result())
+        except json.JSONDecodeError as exc:
+            return _not_json(command, resource, exc)
+        except Exception as exc:  # the page process died (killed, out of memory) or failed
+            return Section(
+                command=command,
+                rc=-1,
+                output="",
+                stderr=f"{resource.name}: reading the pages failed"
+                f" ({type(exc).__name__}: {exc or 'the page process ended'})",
+            )
         note = f" ({pages} page{'s' if pages != 1 else ''}" + (
             f", restarted {restarts}x after 410 Gone" if restarts else ""
         )
@@ -428,6 +452,76 @@ class ApiReader:
             rc=0,
             output=built.text(resource_version),
         )
+
+
+def _not_json(command: str, resource: Resource, exc: json.JSONDecodeError) -> Section:
+    return Section(
+        command=command,
+        rc=-1,
+        output="",
+        stderr=f"{resource.name}: the answer is not JSON ({exc})",
+    )
+
+
+# -- long lists: pages in another process ---------------------------------------------------
+
+# Pages this large (500 pods are about 1.2 MB) are parsed, redacted and written as lines in
+# a worker process. On two cores that overlaps a 50,000-pod list's 7 s of parsing and
+# redaction with the HTTP, the other kinds and the rest of the audit (bench_k8s_cluster).
+PAGE_POOL_ABOVE = 256 * 1024
+PAGE_PROCESSES = 2  # 50,000 pods: collection 12.7 s in-process, 8.3 s with one, 5.3 s with two
+
+
+class _PagePool:
+    """One worker process for a reader's large pages, started on the first one. Where no
+    process can be started (a daemonic process, such as a Dask worker, may have no
+    children; a sandbox may forbid it), pages are handled in this process instead."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._usable = (os.cpu_count() or 1) > 1 and not multiprocessing.current_process().daemon
+        self._lock = threading.Lock()
+
+    def pool(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            if self._pool is None and self._usable:
+                methods = multiprocessing.get_all_start_methods()
+                method = "forkserver" if "forkserver" in methods else "spawn"
+                try:
+                    self._pool = ProcessPoolExecutor(
+                        PAGE_PROCESSES, mp_context=multiprocessing.get_context(method)
+                    )
+                except (OSError, ValueError, NotImplementedError):
+                    self._usable = False
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+
+def page_lines(resource: Resource, text: str) -> list[tuple[str, str, str]]:
+    """One page of a List as ``ListText`` lines (run in the page process)."""
+    page = json.loads(text)
+    built = ListText(resource)
+    built.add([i for i in (page.get("items") or []) if isinstance(i, dict)])
+    return built.lines
+
+
+def _list_head(text: str) -> dict[str, Any] | None:
+    """A List page's ``metadata`` (``continue``, ``resourceVersion``), read without the
+    items when they come last, as the API server writes a List; None otherwise."""
+    at = text.find('"items":')
+    if at <= 0 or not text.rstrip().endswith("]}"):
+        return None
+    try:
+        head = json.loads(text[:at] + '"items":[]}')
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    meta = head.get("metadata") if isinstance(head, dict) else None
+    return meta if isinstance(meta, dict) else None
 
 
 def _api_client(target: Target) -> Any:
