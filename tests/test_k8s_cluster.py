@@ -1279,3 +1279,10 @@ def test_a_page_process_that_dies_makes_the_kind_unavailable_not_empty(
     evidence = collect_k8s_cluster(live_target(standin, tmp_path), page_size=3)
     pods = evidence.sections["k8s.api.pods"]
     assert pods.rc == -1 and "reading the pages failed (RuntimeError: killed)" in pods.stderr
+
+
+def test_page_processes_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CISAUDIT_PAGE_PROCESSES", "0")
+    assert k8s_cluster._PagePool().pool() is None
+    monkeypatch.setenv("CISAUDIT_PAGE_PROCESSES", "junk")  # not a number: the default
+    assert k8s_cluster._page_processes() == k8s_cluster.PAGE_PROCESSES

@@ -469,17 +469,32 @@ def _not_json(command: str, resource: Resource, exc: json.JSONDecodeError) -> Se
 # a worker process. On two cores that overlaps a 50,000-pod list's 7 s of parsing and
 # redaction with the HTTP, the other kinds and the rest of the audit (bench_k8s_cluster).
 PAGE_POOL_ABOVE = 256 * 1024
-PAGE_PROCESSES = 2  # 50,000 pods: collection 12.7 s in-process, 8.3 s with one, 5.3 s with two
+# 50,000 pods: collection 12.7 s in-process, 8.3 s with one process, 5.3 s with two.
+# CISAUDIT_PAGE_PROCESSES=0 keeps every page in-process.
+PAGE_PROCESSES = 2
+
+
+def _page_processes() -> int:
+    wanted = os.environ.get("CISAUDIT_PAGE_PROCESSES", "").strip()
+    return int(wanted) if wanted.isdigit() else PAGE_PROCESSES
 
 
 class _PagePool:
-    """One worker process for a reader's large pages, started on the first one. Where no
+    """Worker processes for a reader's large pages, started on the first one. Where no
     process can be started (a daemonic process, such as a Dask worker, may have no
-    children; a sandbox may forbid it), pages are handled in this process instead."""
+    children; a sandbox may forbid it), or CISAUDIT_PAGE_PROCESSES=0, pages are handled
+    in this process instead. The processes start from a fork server, which imports the
+    calling script as multiprocessing does: a script calling cisaudit.api must guard its
+    entry point with ``if __name__ == "__main__":``."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
-        self._usable = (os.cpu_count() or 1) > 1 and not multiprocessing.current_process().daemon
+        self._processes = _page_processes()
+        self._usable = (
+            self._processes > 0
+            and (os.cpu_count() or 1) > 1
+            and not multiprocessing.current_process().daemon
+        )
         self._lock = threading.Lock()
 
     def pool(self) -> ProcessPoolExecutor | None:
@@ -488,8 +503,9 @@ class _PagePool:
                 methods = multiprocessing.get_all_start_methods()
                 method = "forkserver" if "forkserver" in methods else "spawn"
                 try:
+                    # not fork: other threads (SSH, the other kinds) may hold locks
                     self._pool = ProcessPoolExecutor(
-                        PAGE_PROCESSES, mp_context=multiprocessing.get_context(method)
+                        self._processes, mp_context=multiprocessing.get_context(method)
                     )
                 except (OSError, ValueError, NotImplementedError):
                     self._usable = False
