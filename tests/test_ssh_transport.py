@@ -134,3 +134,11 @@ def test_connections_from_many_threads_share_one_loop(tmp_path: Path, server: Ju
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: _connects(target), range(24)))
     assert len(server.servers) == 24
+
+
+def test_a_revoked_key_is_refused_even_when_also_listed(tmp_path: Path, server: JumpServer) -> None:
+    known = tmp_path / "known_hosts"
+    line = server.known_hosts_line()
+    known.write_text(line + "@revoked " + line)
+    with pytest.raises(TransportError, match="revoked"):
+        _connects(_target(server, client_key(tmp_path), known))

@@ -542,11 +542,12 @@ class _KnownHosts:
         except ValueError:
             pass
 
-    def keys(self, host: str, port: int) -> list[asyncssh.SSHKey]:
-        """The keys recorded for this host, as OpenSSH looks them up: ``[host]:port``
+    def keys(self, host: str, port: int) -> tuple[list[Any], list[Any], list[Any]]:
+        """The host keys, certificate authorities (``@cert-authority``) and revoked keys
+        (``@revoked``) recorded for this host, as OpenSSH looks them up: ``[host]:port``
         off port 22, and no falling back to the bare name for another port."""
         found = self.index._match(host, "", None if port == 22 else port)
-        return list(found[0])
+        return list(found[0]), list(found[1]), list(found[2])
 
 
 _KNOWN: dict[str, _KnownHosts] = {}
@@ -593,9 +594,11 @@ class _HostKeyCheck:
         self, host: str, addr: str, port: int | None
     ) -> tuple[list[Any], list[Any], list[Any]]:
         known = _known(self.path)
-        keys = known.keys(self.end.address, self.end.port) if known else []
-        self.known_any = bool(keys)
-        return keys, [], []
+        keys, authorities, revoked = (
+            known.keys(self.end.address, self.end.port) if known else ([], [], [])
+        )
+        self.known_any = bool(keys or authorities)
+        return keys, authorities, revoked
 
     def client(self) -> asyncssh.SSHClient:
         return _Client(self)
