@@ -231,8 +231,8 @@ class ListText:
     redact_json_text applies it to the whole document) and becomes its own line of
     compact JSON as its page arrives, so a 50,000-pod list is never one tree of objects;
     the lines are sorted by namespace and name at the end. The text stays one JSON
-    document, which any JSON reader reads whole; ``iter_list_items`` reads it an object
-    at a time."""
+    document, which any JSON reader reads whole; ``derive.common.section_stream`` reads
+    it an object at a time."""
 
     def __init__(self, resource: Resource) -> None:
         self.resource = resource
