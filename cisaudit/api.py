@@ -303,7 +303,7 @@ def audit(
     ) -> None:
         # judged (here, or on a Dask worker) and written to disk as each target answers;
         # only its results stay in memory
-        judged[position] = result if result is not None else builder.judge(evidence)
+        judged[position] = builder.share(result if result is not None else builder.judge(evidence))
         spool.add(evidence)
         if progress is not None:
             progress(evidence.name, evidence)
@@ -580,6 +580,7 @@ class RunBuilder:
         self.catalog, self.selection = catalog, selection
         self.controls: dict[str, Any] = {}
         self.sections: dict[str, dict[str, dict[str, str]]] = {}
+        self._texts: dict[str, str] = {}
 
     def judge(self, item: TargetEvidence) -> TargetResult:
         """Evaluate one target (and the other kinds it was also audited as)."""
@@ -597,6 +598,23 @@ class RunBuilder:
         for control in judged:
             self.controls[control.key] = control.info()
             self.sections[control.benchmark] = catalog.packs[control.benchmark].sections
+        return result
+
+    def share(self, result: TargetResult) -> TargetResult:
+        """The same texts once for the whole fleet: a control's reason, expectation and
+        remediation snippet mostly read alike on every target, and each target's copies
+        (or a Dask worker's, unpickled here) would otherwise cost 16 KB a target."""
+        shared = self._texts
+        for r in (*result.results, *(x for rs in result.variants.values() for x in rs)):
+            for name in ("reason", "remediation", "expected"):
+                text = getattr(r, name)
+                if type(text) is str and len(text) < 4096:
+                    kept = shared.get(text)
+                    if kept is None:
+                        if len(shared) >= 200_000:
+                            continue
+                        kept = shared[text] = text
+                    setattr(r, name, kept)
         return result
 
     def absorb(

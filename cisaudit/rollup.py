@@ -183,6 +183,11 @@ def roll_up(run: Run) -> None:
     }
 
 
+# (with waivers, without) per item and target: the verdicts are a handful of words, so the
+# pairs are a few dozen, each held once
+_PAIRS: dict[tuple[str, str], tuple[str, str]] = {}
+
+
 def _framework_verdicts(run: Run, framework_id: str, framework: dict[str, Any]) -> dict[str, Any]:
     lookups = {t.name: results_for(t, framework_id) for t in run.targets}
     verdicts: dict[str, dict[str, Any]] = {}
@@ -193,7 +198,7 @@ def _framework_verdicts(run: Run, framework_id: str, framework: dict[str, Any]) 
     shapes = [(t, (t.kind, t.benchmark, tuple(t.packs))) for t in run.targets]
     one_of = {shape: target for target, shape in shapes}
     for item in framework.get("items", []):
-        targets: dict[str, list[str]] = {}
+        targets: dict[str, tuple[str, str]] = {}
         if item.get("coverage") == "none":
             shapes_in: set[Any] = set()
         else:
@@ -202,7 +207,10 @@ def _framework_verdicts(run: Run, framework_id: str, framework: dict[str, Any]) 
             if shape not in shapes_in:
                 continue
             with_w, without, _ = item_on_target(item, target, lookups[target.name])
-            targets[target.name] = [with_w, without]
+            # one shared pair per combination: a fleet has a few dozen, and 10,000 targets
+            # times each framework's items would otherwise hold millions of small lists
+            pair = _PAIRS.setdefault((with_w, without), (with_w, without))
+            targets[target.name] = pair
             per_target[target.name].append((with_w, without))
         if item.get("coverage") == "none":
             fleet, fleet_without = NOT_COVERED, NOT_COVERED

@@ -1,0 +1,61 @@
+"""What keeps a large fleet's results small on the client: texts and verdict pairs that
+every target repeats are held once (issue #12)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from cisaudit import api
+from cisaudit.evidence import load_bundle
+
+BUNDLE = Path(__file__).resolve().parent / "data" / "bundles" / "lab-docker.json"
+
+
+def _fleet(size: int) -> tuple[api.RunBuilder, list]:  # type: ignore[type-arg]
+    base = load_bundle(BUNDLE).targets
+    builder = api.RunBuilder(api.load_catalog(), api.Selection())
+    judged = [
+        builder.share(builder.judge(dataclasses.replace(base[i % 2], name=f"h{i}")))
+        for i in range(size)
+    ]
+    return builder, judged
+
+
+def test_repeated_texts_are_held_once_and_unchanged() -> None:
+    builder, (a, b, c, d) = _fleet(4)  # a and c are the same host, b and d another
+    alone = api.RunBuilder(api.load_catalog(), api.Selection()).judge(
+        dataclasses.replace(load_bundle(BUNDLE).targets[0], name="h0")
+    )
+    assert [r.to_dict() for r in a.results] == [r.to_dict() for r in alone.results]
+    shared = [
+        (x, y)
+        for x, y in zip(a.results, c.results, strict=True)
+        if x.remediation and x.remediation == y.remediation
+    ]
+    assert shared and all(x.remediation is y.remediation for x, y in shared)
+    assert all(
+        x.reason is y.reason
+        for x, y in zip(a.results, c.results, strict=True)
+        if x.reason == y.reason
+    )
+
+
+def test_verdict_pairs_are_shared_across_targets_and_written_as_lists(tmp_path: Path) -> None:
+    builder, judged = _fleet(6)
+    run = builder.run(judged, started="", options={})
+    pairs = [
+        pair
+        for framework in run.frameworks.values()
+        for verdict in framework["verdicts"].values()
+        for pair in verdict["targets"].values()
+    ]
+    assert pairs and len({id(p) for p in pairs}) <= len(set(pairs))
+    outcome_file = tmp_path / "results.json"
+    with open(outcome_file, "w", encoding="utf-8") as fh:
+        api.dump_run(run, fh)
+    import json
+
+    written = json.loads(outcome_file.read_text())
+    some = next(iter(next(iter(written["frameworks"].values()))["verdicts"].values()))
+    assert all(isinstance(v, list) and len(v) == 2 for v in some["targets"].values())
