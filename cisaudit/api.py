@@ -251,9 +251,25 @@ def dump_run(run: Run, fh: Any) -> None:
             if key == "targets":
                 fh.write(compact.encode(item.to_dict()))
             else:
-                fh.write(f"{json.dumps(item[0], ensure_ascii=False)}: {compact.encode(item[1])}")
+                fh.write(f"{json.dumps(item[0], ensure_ascii=False)}: ")
+                # a framework's verdicts hold an entry per item and target: written an
+                # item at a time, not as one string of tens of MB at 10,000 targets
+                _write_compact(fh, item[1], compact, depth=2 if key == "frameworks" else 0)
         fh.write("\n ]" if key == "targets" else "\n }")
     fh.write("\n}\n")
+
+
+def _write_compact(fh: Any, value: Any, compact: json.JSONEncoder, depth: int) -> None:
+    """What ``compact.encode(value)`` gives, written piece by piece ``depth`` levels of
+    mappings down."""
+    if depth <= 0 or not isinstance(value, dict):
+        fh.write(compact.encode(value))
+        return
+    fh.write("{")
+    for n, (key, child) in enumerate(value.items()):
+        fh.write(f"{', ' if n else ''}{json.dumps(key, ensure_ascii=False)}: ")
+        _write_compact(fh, child, compact, depth - 1)
+    fh.write("}")
 
 
 ProgressFn = Callable[[str, TargetEvidence | None], None]

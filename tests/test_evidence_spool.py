@@ -85,3 +85,12 @@ def test_a_large_output_is_spooled_in_blocks_and_reads_back_the_same(tmp_path: P
     back = spool.get("big")
     assert back is not None and back.sections["docker.info"].output == big
     assert json.loads(spool._text("big")) == item.to_dict()
+
+
+def test_frameworks_are_written_piece_by_piece_as_one_encoding_would() -> None:
+    value = {"mlps": {"verdicts": {"a": {"targets": {"h": ["x", "y"]}}, "b": {}}, "n": 1.5}}
+    whole = json.JSONEncoder(ensure_ascii=False).encode(value)
+    for depth in (0, 1, 2, 3):
+        out = io.StringIO()
+        api._write_compact(out, value, json.JSONEncoder(ensure_ascii=False), depth)
+        assert out.getvalue() == whole
