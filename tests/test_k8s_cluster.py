@@ -1286,3 +1286,15 @@ def test_page_processes_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> No
     assert k8s_cluster._PagePool().pool() is None
     monkeypatch.setenv("CISAUDIT_PAGE_PROCESSES", "junk")  # not a number: the default
     assert k8s_cluster._page_processes() == k8s_cluster.PAGE_PROCESSES
+
+
+def test_a_list_without_end_is_an_error_not_an_endless_audit(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(k8s_cluster, "MAX_PAGES", 2)
+    evidence = collect_k8s_cluster(live_target(standin, tmp_path), page_size=1)
+    pods = evidence.sections["k8s.api.pods"]
+    assert standin.cluster.count("pods") > 2  # so the list really had more pages
+    assert pods.rc == -1 and "the list had no end after 2 pages" in pods.stderr
+    values, errors = derive(evidence.sections)
+    assert "pods" not in values["cluster"] and "no end after 2 pages" in errors["cluster.pods"]

@@ -428,9 +428,21 @@ class ApiReader:
             del text
             pages += 1
             resource_version = meta.get("resourceVersion") or resource_version
-            token = meta.get("continue") or None
+            previous, token = token, meta.get("continue") or None
             if not token:
                 break
+            if token == previous or pages >= MAX_PAGES:
+                # a server that never ends the list must not keep the audit forever
+                for future in pending:
+                    future.cancel()
+                why = "the same continue token twice" if token == previous else "no end"
+                return Section(
+                    command=command,
+                    rc=-1,
+                    output="",
+                    stderr=f"{resource.name}: the list had {why} after {pages} pages;"
+                    " it is not judged",
+                )
         try:
             for future in pending:
                 built.lines.extend(future.result())
@@ -469,6 +481,7 @@ def _not_json(command: str, resource: Resource, exc: json.JSONDecodeError) -> Se
 # a worker process. On two cores that overlaps a 50,000-pod list's 7 s of parsing and
 # redaction with the HTTP, the other kinds and the rest of the audit (bench_k8s_cluster).
 PAGE_POOL_ABOVE = 256 * 1024
+MAX_PAGES = 100_000  # 50 million objects at the default page size
 # 50,000 pods: collection 12.7 s in-process, 8.3 s with one process, 5.3 s with two.
 # CISAUDIT_PAGE_PROCESSES=0 keeps every page in-process.
 PAGE_PROCESSES = 2
