@@ -211,7 +211,7 @@ def _framework_verdicts(run: Run, framework_id: str, framework: dict[str, Any]) 
             # times each framework's items would otherwise hold millions of small lists
             pair = _PAIRS.setdefault((with_w, without), (with_w, without))
             targets[target.name] = pair
-            per_target[target.name].append((with_w, without))
+            per_target[target.name].append(pair)
         if item.get("coverage") == "none":
             fleet, fleet_without = NOT_COVERED, NOT_COVERED
         else:

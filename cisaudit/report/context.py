@@ -125,15 +125,7 @@ class _Ctx:
         first: the targets it failed on, and the control. Built once per context: the
         summary and the fleet chapter both read it."""
         if self._failures is None:
-            failing: dict[str, list[str]] = defaultdict(list)
-            infos: dict[str, ControlInfo] = {}
-            for target in self.run.targets:
-                for result in target.results:
-                    if result.status is Status.FAIL:
-                        info = self.control(target, result)
-                        key = f"{info.benchmark}/{info.id}"
-                        failing[key].append(target.name)
-                        infos[key] = info
+            failing, infos = self.with_status(Status.FAIL)
             ranked = sorted(
                 failing,
                 key=lambda k: (
@@ -145,6 +137,20 @@ class _Ctx:
             )
             self._failures = ({k: failing[k] for k in ranked}, infos)
         return self._failures
+
+    def with_status(self, status: Status) -> tuple[dict[str, list[str]], dict[str, ControlInfo]]:
+        """The controls with this status somewhere (by ``benchmark/id``): the targets it
+        has it on, in run order, and the control."""
+        targets: dict[str, list[str]] = defaultdict(list)
+        infos: dict[str, ControlInfo] = {}
+        for target in self.run.targets:
+            for result in target.results:
+                if result.status is status:
+                    info = self.control(target, result)
+                    key = f"{info.benchmark}/{info.id}"
+                    targets[key].append(target.name)
+                    infos[key] = info
+        return targets, infos
 
     def by_name(self) -> dict[str, TargetResult]:
         if not self._by_name:
@@ -772,15 +778,7 @@ def _waivers(ctx: _Ctx) -> dict[str, Any] | None:
 
 
 def _manual(ctx: _Ctx) -> list[dict[str, Any]]:
-    targets: dict[str, list[str]] = defaultdict(list)
-    infos: dict[str, ControlInfo] = {}
-    for target in ctx.run.targets:
-        for result in target.results:
-            if result.status is Status.MANUAL:
-                info = ctx.control(target, result)
-                key = f"{info.benchmark}/{info.id}"
-                targets[key].append(target.name)
-                infos[key] = info
+    targets, infos = ctx.with_status(Status.MANUAL)
     return [
         {
             "key": key,

@@ -421,7 +421,7 @@ class ApiReader:
                     pending.append(pool.submit(page_lines, resource, text))
                 else:
                     page = json.loads(text)
-                    built.add([i for i in page.get("items") or [] if isinstance(i, dict)])
+                    built.add(_page_items(page))
                     meta = page.get("metadata") or {}
             except json.JSONDecodeError as exc:
                 return _not_json(command, resource, exc)
@@ -533,10 +533,14 @@ class _PagePool:
 
 def page_lines(resource: Resource, text: str) -> list[tuple[str, str, str]]:
     """One page of a List as ``ListText`` lines (run in the page process)."""
-    page = json.loads(text)
     built = ListText(resource)
-    built.add([i for i in (page.get("items") or []) if isinstance(i, dict)])
+    built.add(_page_items(json.loads(text)))
     return built.lines
+
+
+def _page_items(page: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects of one List page (an entry that is not an object is left out)."""
+    return [i for i in page.get("items") or [] if isinstance(i, dict)]
 
 
 def _list_head(text: str) -> dict[str, Any] | None:
