@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
-import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,7 +36,7 @@ from cisaudit.evidence import (
 from cisaudit.imagepolicy.policy import ImagePolicy
 from cisaudit.imagepolicy.scans import ScanIndex
 from cisaudit.kinds import CONTRACT, KINDS
-from cisaudit.model import Result, Run, Status, TargetResult
+from cisaudit.model import Result, Run, Status, TargetResult, dump_run
 from cisaudit.rollup import rescore
 from cisaudit.score import Report
 from cisaudit.targets import Target
@@ -223,53 +222,6 @@ class Outcome:
         with open(results, "w", encoding="utf-8") as fh:
             dump_run(self.run, fh)
         return results
-
-
-# The parts of results.json that grow with the fleet: written compact, one target (or one
-# framework) a line, by the json module's C encoder. Indented output goes through its
-# pure-Python encoder, which took 4 of the client's 30 ms a host at 1,000 hosts.
-_FLEET_SIZED = frozenset({"targets", "frameworks", "controls"})
-
-
-def dump_run(run: Run, fh: Any) -> None:
-    """results.json, written a target at a time: the whole run is never one dict tree
-    (or one string) beside the run itself."""
-    head = replace(run, targets=[]).to_dict()
-    encoder = json.JSONEncoder(indent=1, ensure_ascii=False)
-    compact = json.JSONEncoder(ensure_ascii=False)
-    fh.write("{")
-    for n, (key, value) in enumerate(head.items()):
-        fh.write(("," if n else "") + f"\n {json.dumps(key)}: ")
-        if key not in _FLEET_SIZED:
-            for chunk in encoder.iterencode(value):
-                fh.write(chunk)
-            continue
-        fh.write("[" if key == "targets" else "{")
-        items = run.targets if key == "targets" else value.items()
-        for m, item in enumerate(items):
-            fh.write(("," if m else "") + "\n  ")
-            if key == "targets":
-                fh.write(compact.encode(item.to_dict()))
-            else:
-                fh.write(f"{json.dumps(item[0], ensure_ascii=False)}: ")
-                # a framework's verdicts hold an entry per item and target: written an
-                # item at a time, not as one string of tens of MB at 10,000 targets
-                _write_compact(fh, item[1], compact, depth=2 if key == "frameworks" else 0)
-        fh.write("\n ]" if key == "targets" else "\n }")
-    fh.write("\n}\n")
-
-
-def _write_compact(fh: Any, value: Any, compact: json.JSONEncoder, depth: int) -> None:
-    """What ``compact.encode(value)`` gives, written piece by piece ``depth`` levels of
-    mappings down."""
-    if depth <= 0 or not isinstance(value, dict):
-        fh.write(compact.encode(value))
-        return
-    fh.write("{")
-    for n, (key, child) in enumerate(value.items()):
-        fh.write(f"{', ' if n else ''}{json.dumps(key, ensure_ascii=False)}: ")
-        _write_compact(fh, child, compact, depth - 1)
-    fh.write("}")
 
 
 ProgressFn = Callable[[str, TargetEvidence | None], None]

@@ -1092,19 +1092,23 @@ def _finish(
     wanted = [f for f in _split((formats,)) if f != "json"]
     if wanted:
         from cisaudit.report import render
+        from cisaudit.report.cli import detail_progress
         from cisaudit.report.split import SplitError, group_written
 
+        split = split_by if "pdf" in wanted else None
         try:
-            written = render(
-                outcome.run,
-                outdir,
-                formats=wanted,
-                lang=report_lang,
-                evidence_path=evidence,
-                history=past,
-                sign=sign,
-                split_by=split_by if "pdf" in wanted else None,
-            )
+            with detail_progress(split) as progress:
+                written = render(
+                    outcome.run,
+                    outdir,
+                    formats=wanted,
+                    lang=report_lang,
+                    evidence_path=evidence,
+                    history=past,
+                    sign=sign,
+                    split_by=split,
+                    progress=progress,
+                )
         except SplitError as exc:  # the audit stands; the reports that failed are named
             written = exc.written
             for failure in exc.failures:

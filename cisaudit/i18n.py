@@ -21,6 +21,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "fleet": {"en": "Fleet", "zh": "整体"},
     "unreachable": {"en": "not audited", "zh": "未能审计"},
     "auditing": {"en": "Auditing", "zh": "正在审计"},
+    "rendering_details": {"en": "Detail reports", "zh": "正在生成明细报告"},
     "wrote": {"en": "Wrote", "zh": "已写入"},
     "interrupted": {
         "en": "Interrupted: results of finished targets were kept.",

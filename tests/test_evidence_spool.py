@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cisaudit import api
+from cisaudit import api, model
 from cisaudit.evidence import EvidenceSpool, Section, TargetEvidence, load_bundle, write_bundle
 
 BUNDLE = Path(__file__).resolve().parent / "data" / "bundles" / "lab-docker.json"
@@ -92,5 +92,5 @@ def test_frameworks_are_written_piece_by_piece_as_one_encoding_would() -> None:
     whole = json.JSONEncoder(ensure_ascii=False).encode(value)
     for depth in (0, 1, 2, 3):
         out = io.StringIO()
-        api._write_compact(out, value, json.JSONEncoder(ensure_ascii=False), depth)
+        model._write_compact(out, value, json.JSONEncoder(ensure_ascii=False), depth)
         assert out.getvalue() == whole

@@ -145,6 +145,35 @@ def test_every_target_gets_a_signed_detail_report(
     assert "Client Co" in text and "report.pdf" in text
 
 
+def test_a_target_report_is_its_findings_each_with_its_fix(
+    fleet: tuple[Run, Path], split_signed: Path
+) -> None:
+    run, _ = fleet
+    target = run.targets[3]
+    text = _text(split_signed / "targets" / f"{target.name}.pdf")
+    failures = [r for r in target.results if r.status is Status.FAIL]
+    assert failures
+    for result in failures:
+        # the fix for this target is the shaded box under its failure, with no label
+        assert result.remediation and " ".join(result.remediation.split()) in text
+    assert "Fix for this target:" not in text
+    # one target: the score heads its findings; the fleet's cards and counts are not
+    # repeated above, and the sign-off belongs to the fleet report
+    assert "Score: " in text and "Targets audited" not in text
+    assert "Signature" in text and "Sign-off" not in text
+    fleet_text = _text(split_signed / "report.pdf")
+    assert "Sign-off" in fleet_text
+
+
+def test_the_full_report_still_labels_each_fix(tmp_path: Path) -> None:
+    run, evidence = _samples().synthetic_run(2, 30)
+    path = tmp_path / "evidence.json"
+    path.write_text(json.dumps(evidence))
+    written = render(run, tmp_path / "out", formats=["pdf"], lang="en", evidence_path=path)
+    text = _text(next(p for p in written if p.name == "report.pdf"))
+    assert "Fix for this target:" in text and "Sign-off" in text
+
+
 def test_detail_report_carries_only_its_own_evidence(
     fleet: tuple[Run, Path], split_signed: Path, tmp_path: Path
 ) -> None:
@@ -204,6 +233,9 @@ def test_split_by_group_puts_each_target_in_each_of_its_groups(
     assert groups == sorted({g for t in run.targets for g in t.groups})
     text = _text(tmp_path / "groups" / "payments.pdf")
     assert first.name in text and run.targets[1].name not in text
+    # a group has several targets: its report opens with their score and counts
+    several = next(g for g in groups if sum(g in t.groups for t in run.targets) > 1)
+    assert "Targets audited" in _text(tmp_path / "groups" / f"{several}.pdf")
 
 
 def test_hostile_names_stay_inside_the_folder() -> None:

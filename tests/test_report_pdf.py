@@ -185,3 +185,52 @@ def test_framework_chapter_and_waiver_register(bilingual_pdf: Path) -> None:
         "不计豁免得分",
     ):
         assert needle in register, needle
+
+
+def test_one_font_set_up_per_process_and_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import threading
+
+    from cisaudit.report import pdf
+
+    first = pdf._font_config("<html></html>")
+    assert first is not None and pdf._font_config("<p>again</p>") is first
+    # a template that brings its own fonts gets a fresh set-up each time
+    assert pdf._font_config("<style>@font-face { font-family: x }</style>") is None
+    other: list[object] = []
+    worker = threading.Thread(target=lambda: other.append(pdf._font_config("<p/>")))
+    worker.start()
+    worker.join()
+    assert other[0] is not None and other[0] is not first
+    # a forked worker has another process id: it makes its own
+    pid = os.getpid()
+    monkeypatch.setattr(pdf.os, "getpid", lambda: pid + 1)
+    assert pdf._font_config("<p/>") is not first
+
+
+def test_reports_rendered_in_turn_read_the_same(tmp_path: Path) -> None:
+    """Fonts kept across documents change nothing in them: the same report twice, and a
+    Chinese one between, give the same text and fonts."""
+    run, evidence = _samples().sample_run()
+    path = tmp_path / "evidence.json"
+    path.write_text(json.dumps(evidence, ensure_ascii=False), encoding="utf-8")
+    texts, fonts = [], []
+    for n, lang in enumerate(["en", "zh", "en"]):
+        written = render(
+            run,
+            tmp_path / str(n),
+            formats=["pdf"],
+            lang=lang,
+            evidence_path=path,
+            meta=ReportMeta(generated_at="2026-12-05T00:00:00Z"),
+        )
+        pdf_path = next(p for p in written if p.suffix == ".pdf")
+        texts.append(_tool("pdftotext", "-enc", "UTF-8", str(pdf_path), "-"))
+        fonts.append(
+            sorted(
+                line.split()[0].split("+")[-1]
+                for line in _tool("pdffonts", str(pdf_path)).splitlines()[2:]
+            )
+        )
+    assert texts[0] == texts[2] and fonts[0] == fonts[2]
+    assert texts[1] != texts[0]

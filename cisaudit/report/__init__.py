@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
 import shutil
 from collections.abc import Callable, Iterable
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cisaudit.digest import text_sha256
-from cisaudit.model import Run
+from cisaudit.model import Run, dump_run
 from cisaudit.report import evidence_file
 from cisaudit.report.context import Attachment, ReportMeta, SignatureInfo, build_context
 from cisaudit.report.csv import render_csv
@@ -126,7 +127,9 @@ def attachments_for(
     from cisaudit.report.signing import MANIFEST_NAME
 
     if results_bytes is None:
-        results_bytes = json.dumps(run.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
+        text = io.StringIO()
+        dump_run(run, text)  # the layout of results.json, by the json module's C encoder
+        results_bytes = text.getvalue().encode("utf-8")
     files = [
         (
             Attachment(
@@ -199,6 +202,7 @@ def render(
     split_by: str | None = None,
     attach_max: int = ATTACH_MAX,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write the requested ``formats`` of ``run`` into ``outdir``; return the files written.
 
@@ -213,8 +217,9 @@ def render(
     ``layout`` (:func:`resolve_layout`) chooses between every target's findings and the
     fleet layout. ``split_by`` "target" or "group" also writes one signed detail PDF per
     target or group under ``targets/`` or ``groups/``, rendered by ``workers`` processes
-    (default: one per CPU); the fleet PDF attaches their list with each SHA-256. The
-    evidence is embedded up to ``attach_max`` bytes.
+    (default: one per CPU); the fleet PDF attaches their list with each SHA-256, and
+    ``progress(done, total)`` is called as each one is finished. The evidence is embedded
+    up to ``attach_max`` bytes.
     """
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -257,6 +262,14 @@ def render(
         from cisaudit.report import split
 
         parts = split.plan(run, split_by)
+        finished = 0
+
+        def part_done(_: split.Part) -> None:
+            nonlocal finished
+            finished += 1
+            if progress is not None:
+                progress(finished, len(parts))
+
         done, failures = split.render_parts(
             run,
             parts,
@@ -269,6 +282,7 @@ def render(
             sign=sign,
             fleet_report=OUTPUT_NAMES["pdf"],
             workers=workers,
+            progress=part_done,
         )
         written += [path for _, path in done]
         files = split.files_by_target([part for part, _ in done])

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import fnmatch
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cisaudit.model import Run
 from cisaudit.report import ATTACH_MAX, FORMATS, LAYOUTS, SPLIT_BY, ReportMeta, render
@@ -20,7 +23,7 @@ from cisaudit.report.i18n import LANG_CHOICES
 from cisaudit.report.signing import SignConfig, SigningError, Verification, init_keys, verify
 from cisaudit.report.split import SplitError, group_written
 from cisaudit.rollup import rescore
-from cisaudit.termtext import printable
+from cisaudit.termtext import console, printable
 from cisaudit.waivers import DEFAULT_MAX_DAYS
 
 EXIT_VERIFY_FAILED = 1
@@ -347,25 +350,27 @@ def report_command(
     if patterns:
         run = _limit(run, patterns)
     try:
-        written = render(
-            run,
-            outdir,
-            formats=wanted,
-            lang=lang,
-            theme=theme,
-            template_dir=template_dir,
-            evidence_path=evidence_path,
-            sign=sign,
-            meta=ReportMeta(org=org, client=client, assessor=assessor),
-            # The results as rendered: re-serialised when waivers or frameworks changed them.
-            results_bytes=None if changed else raw,
-            history=history,
-            allow_modified_evidence=allow_modified_evidence,
-            layout=layout,
-            split_by=split_by,
-            attach_max=attach_max_mb << 20,
-            workers=jobs,
-        )
+        with detail_progress(split_by) as progress:
+            written = render(
+                run,
+                outdir,
+                formats=wanted,
+                lang=lang,
+                theme=theme,
+                template_dir=template_dir,
+                evidence_path=evidence_path,
+                sign=sign,
+                meta=ReportMeta(org=org, client=client, assessor=assessor),
+                # The results as rendered: re-serialised when waivers or frameworks changed them.
+                results_bytes=None if changed else raw,
+                history=history,
+                allow_modified_evidence=allow_modified_evidence,
+                layout=layout,
+                split_by=split_by,
+                attach_max=attach_max_mb << 20,
+                workers=jobs,
+                progress=progress,
+            )
     except SplitError as exc:
         # the other reports were written: say which, then name every part that failed
         for path in exc.written:
@@ -381,6 +386,26 @@ def report_command(
         click.echo(f"error: {printable(exc)}", err=True)
         sys.exit(EXIT_USAGE)
     _echo_written(written)
+
+
+@contextlib.contextmanager
+def detail_progress(split_by: str | None) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar for ``--split-by`` detail reports when stderr is a terminal: a
+    fleet has thousands of them, minutes of work with nothing else to show."""
+    err = console(stderr=True)
+    if split_by is None or not err.is_terminal:
+        yield None
+        return
+    from cisaudit.i18n import t
+
+    columns = (TextColumn(t("rendering_details")), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("details", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield tick
 
 
 def _echo_written(written: list[Path]) -> None:

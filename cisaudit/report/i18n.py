@@ -114,9 +114,9 @@ LABELS: dict[str, dict[str, str]] = {
     "fleet_report": {"en": "Fleet report", "zh": "整体报告"},
     "detail_why_note": {
         "en": "Why each control matters and how to fix it in general are printed once per "
-        "control in the fleet report (findings by control); here each failure has the fix "
-        "for this target.",
-        "zh": "各控制项的重要性及通用整改方法在整体报告（按控制项汇总的检查发现）中按控制项列出一次；此处每项不通过均给出针对该对象的整改命令。",
+        "control in the fleet report (findings by control); here the shaded box under each "
+        "failure is the fix for this target.",
+        "zh": "各控制项的重要性及通用整改方法在整体报告（按控制项汇总的检查发现）中按控制项列出一次；此处每项不通过下方的灰底框即针对该对象的整改命令。",
     },
     "source_evidence": {"en": "Taken from evidence", "zh": "证据来源"},
     "report_file": {"en": "Report file", "zh": "报告文件"},

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from cisaudit.model import Run, TargetResult
 from cisaudit.report.context import Attachment, ReportMeta, build_context
 from cisaudit.report.evidence_file import EvidenceInfo, Spool, spool
+from cisaudit.report.pdf import load_weasyprint
 
 if TYPE_CHECKING:
     from cisaudit.report.signing import SignConfig
@@ -257,6 +258,9 @@ def render_parts(
         # frozen first, so that workers collecting garbage do not copy the parent's pages.
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        if context.get_start_method() == "fork":
+            # imported once here rather than in every worker (about a second each)
+            load_weasyprint()
         gc.freeze()
         try:
             _pool(workers, context, jobs(), finish)
