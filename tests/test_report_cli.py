@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from cisaudit.report.cli import keys_group, report_command, verify_command
@@ -127,3 +129,22 @@ def test_limit_renders_a_group_and_scores_it_again(tmp_path: Path) -> None:
         ["report", str(DATA / "sample-results.json"), "-o", str(tmp_path), "--limit", "nothing-*"],
     )
     assert none.exit_code == 2 and "no target or group matches" in none.output
+
+
+def test_detail_reports_show_a_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from cisaudit.report import cli as report_cli
+
+    with report_cli.detail_progress("target") as quiet:
+        assert quiet is None  # not a terminal (a pipe, cron, CI): no bar at all
+    shown = io.StringIO()
+    terminal = Console(file=shown, force_terminal=True, width=100)
+    monkeypatch.setattr(report_cli, "console", lambda stderr=False: terminal)
+    with report_cli.detail_progress(None) as none:
+        assert none is None  # nothing to count without --split-by
+    with report_cli.detail_progress("target") as tick:
+        assert tick is not None
+        for n in range(1, 4):
+            tick(n, 3)
+    assert "Detail reports" in shown.getvalue() and "3/3" in shown.getvalue()
