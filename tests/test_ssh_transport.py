@@ -1,7 +1,8 @@
 """Host keys on the SSH transport (asyncssh since issue #12), against a real SSH server on
 loopback (paramiko's server side, tests/fake_servers.py): strict by default, OpenSSH's
 accept-new, hashed entries, port-specific entries, a changed key named by its
-fingerprint, unreadable lines and keys."""
+fingerprint, unreadable lines and keys. Host certificates (``@cert-authority``) against
+asyncssh's server side, which can present one."""
 
 from __future__ import annotations
 
@@ -142,3 +143,140 @@ def test_a_revoked_key_is_refused_even_when_also_listed(tmp_path: Path, server: 
     known.write_text(line + "@revoked " + line)
     with pytest.raises(TransportError, match="revoked"):
         _connects(_target(server, client_key(tmp_path), known))
+
+
+# ------------------------------------------------------------- host certificates
+
+
+class _CertServer:
+    """An SSH server on loopback (asyncssh's server side, on its own event loop) that
+    proves its identity with a host certificate, and lets any user in."""
+
+    def __init__(self, ca: object, **cert: object) -> None:
+        import asyncio
+        import threading
+
+        import asyncssh
+
+        self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        certificate = ca.generate_host_certificate(  # type: ignore[attr-defined]
+            self.host_key, "lab-host", **{"principals": ["127.0.0.1"], **cert}
+        )
+
+        class Open(asyncssh.SSHServer):
+            def begin_auth(self, username: str) -> bool:
+                return False  # no authentication asked: only the host's proof is tested
+
+        async def start() -> object:
+            return await asyncssh.create_server(
+                Open, "127.0.0.1", 0, server_host_keys=[(self.host_key, certificate)]
+            )
+
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result()
+        self.port = self.server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)  # type: ignore[attr-defined]
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def _public(key: object) -> str:
+    return key.export_public_key().decode().strip()  # type: ignore[attr-defined]
+
+
+def _cert_target(tmp_path: Path, port: int, known_hosts: str) -> Target:
+    import asyncssh
+
+    key = tmp_path / "id_client"
+    key.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+    key.chmod(0o600)
+    known = tmp_path / "known_hosts"
+    known.write_text(known_hosts)
+    return Target(
+        name="t",
+        address="127.0.0.1",
+        port=port,
+        user="audit",
+        key=str(key),
+        known_hosts=str(known),
+        connect_timeout=3.0,
+    )
+
+
+@pytest.fixture
+def ca() -> object:
+    import asyncssh
+
+    return asyncssh.generate_private_key("ssh-ed25519")
+
+
+@pytest.mark.parametrize("pattern", ["*", "[127.0.0.*]:*", "[127.0.0.1]:{port}"])
+def test_a_trusted_authority_vouches_for_the_hosts_it_certifies(
+    tmp_path: Path, ca: object, pattern: str
+) -> None:
+    server = _CertServer(ca, valid_after="-1h", valid_before="+1h")
+    try:
+        host = pattern.format(port=server.port)
+        _connects(_cert_target(tmp_path, server.port, f"@cert-authority {host} {_public(ca)}\n"))
+    finally:
+        server.close()
+
+
+def test_a_certificate_from_an_unknown_authority_is_refused(tmp_path: Path, ca: object) -> None:
+    import asyncssh
+
+    other = asyncssh.generate_private_key("ssh-ed25519")
+    server = _CertServer(ca)
+    try:
+        target = _cert_target(tmp_path, server.port, f"@cert-authority * {_public(other)}\n")
+        with pytest.raises(TransportError, match="host key refused .Host CA key is not trusted"):
+            _connects(target)
+        with pytest.raises(TransportError, match="host key refused .Host CA key is not trusted"):
+            _connects(target, accept_new_host_keys=True)  # accept-new does not bypass a CA
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("cert", "why"),
+    [
+        ({"principals": ["db.example.com"]}, "host key refused .Certificate principal mismatch"),
+        ({"valid_after": "-2d", "valid_before": "-1d"}, "host key refused .Certificate expired"),
+    ],
+)
+def test_a_certificate_for_another_host_or_out_of_date_is_refused(
+    tmp_path: Path, ca: object, cert: dict[str, object], why: str
+) -> None:
+    server = _CertServer(ca, **cert)
+    try:
+        target = _cert_target(tmp_path, server.port, f"@cert-authority * {_public(ca)}\n")
+        with pytest.raises(TransportError, match=why):
+            _connects(target)
+    finally:
+        server.close()
+
+
+# OpenSSH names a host off port 22 "[host]:port": "127.0.0.*" vouches for port 22 only
+@pytest.mark.parametrize("pattern", ["*.example.com", "127.0.0.*"])
+def test_an_authority_for_other_names_says_nothing_of_this_host(
+    tmp_path: Path, ca: object, pattern: str
+) -> None:
+    server = _CertServer(ca)
+    try:
+        known = f"@cert-authority {pattern} {_public(ca)}\n"
+        with pytest.raises(TransportError, match="host key is not in"):
+            _connects(_cert_target(tmp_path, server.port, known))
+    finally:
+        server.close()
+
+
+def test_a_revoked_host_key_is_refused_despite_its_certificate(tmp_path: Path, ca: object) -> None:
+    server = _CertServer(ca)
+    try:
+        known = f"@cert-authority * {_public(ca)}\n@revoked * {_public(server.host_key)}\n"
+        with pytest.raises(TransportError, match="revoked"):
+            _connects(_cert_target(tmp_path, server.port, known))
+    finally:
+        server.close()
