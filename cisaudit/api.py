@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,7 +37,7 @@ from cisaudit.evidence import (
 from cisaudit.imagepolicy.policy import ImagePolicy
 from cisaudit.imagepolicy.scans import ScanIndex
 from cisaudit.kinds import CONTRACT, KINDS
-from cisaudit.model import Result, Run, Status, TargetResult, dump_run
+from cisaudit.model import Offender, Result, Run, Status, TargetResult, dump_run
 from cisaudit.rollup import rescore
 from cisaudit.score import Report
 from cisaudit.targets import Target
@@ -540,6 +541,18 @@ def plan(item: TargetEvidence, catalog: Catalog, selection: Selection) -> _Plann
     return _Planned(chosen.pack, chosen.reason, [chosen.pack, *extra])
 
 
+_SHARED_MAX = 200_000  # entries in each of RunBuilder's tables of shared texts and values
+
+
+def _offender_json(value: Any) -> Any:
+    if isinstance(value, Offender):
+        return [value.kind, value.name, value.id, value.observed]
+    raise TypeError(type(value).__name__)
+
+
+_VALUE_JSON = json.JSONEncoder(ensure_ascii=False, default=_offender_json)
+
+
 class RunBuilder:
     """Judges targets one at a time as their evidence arrives, then makes the Run: a
     fleet's evidence need not be held until every target has answered."""
@@ -549,6 +562,8 @@ class RunBuilder:
         self.controls: dict[str, Any] = {}
         self.sections: dict[str, dict[str, dict[str, str]]] = {}
         self._texts: dict[str, str] = {}
+        self._values: dict[bytes, Any] = {}
+        self._lists: dict[tuple[str, ...], list[str]] = {}
 
     def judge(self, item: TargetEvidence) -> TargetResult:
         """Evaluate one target (and the other kinds it was also audited as)."""
@@ -569,9 +584,14 @@ class RunBuilder:
         return result
 
     def share(self, result: TargetResult) -> TargetResult:
-        """The same texts once for the whole fleet: a control's reason, expectation and
-        remediation snippet mostly read alike on every target, and each target's copies
-        (or a Dask worker's, unpickled here) would otherwise cost 16 KB a target."""
+        """The same texts and values once for the whole fleet.
+
+        A control's reason, expectation and remediation snippet mostly read alike on
+        every target, and so do what it observed, the objects that broke it and the
+        evidence it read, where the hosts are built alike. Each target's copies (or a
+        Dask worker's, unpickled here) would cost 16 KB a target for the texts and about
+        30 more for the rest. Results are never changed once judged, so sharing is safe.
+        """
         shared = self._texts
         for r in (*result.results, *(x for rs in result.variants.values() for x in rs)):
             for name in ("reason", "remediation", "expected"):
@@ -579,11 +599,41 @@ class RunBuilder:
                 if type(text) is str and len(text) < 4096:
                     kept = shared.get(text)
                     if kept is None:
-                        if len(shared) >= 200_000:
+                        if len(shared) >= _SHARED_MAX:
                             continue
                         kept = shared[text] = text
                     setattr(r, name, kept)
+            if r.evidence:
+                key = tuple(r.evidence)
+                kept_list = self._lists.get(key)
+                if kept_list is None and len(self._lists) < _SHARED_MAX:
+                    kept_list = self._lists[key] = r.evidence
+                r.evidence = kept_list or r.evidence
+            for name in ("observed", "expected"):
+                value = getattr(r, name)
+                if type(value) is dict or type(value) is list:
+                    setattr(r, name, self._value(value))
+            if r.offenders:
+                r.offenders = self._value(r.offenders)
         return result
+
+    def _value(self, value: Any) -> Any:
+        """``value``, or an equal one already held. Equal means the same JSON, which is
+        all a result is ever turned into; the table is keyed by a digest of it, so values
+        that no other target repeats cost a few bytes more, not a second copy."""
+        try:
+            text = _VALUE_JSON.encode(value)
+        except (TypeError, ValueError):
+            return value
+        if len(text) >= 4096:
+            return value
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        kept = self._values.get(digest)
+        if kept is None:
+            if len(self._values) >= _SHARED_MAX:
+                return value
+            kept = self._values[digest] = value
+        return kept
 
     def absorb(
         self, controls: Mapping[str, Any], sections: Mapping[str, dict[str, dict[str, str]]]

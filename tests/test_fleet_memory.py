@@ -59,3 +59,51 @@ def test_verdict_pairs_are_shared_across_targets_and_written_as_lists(tmp_path: 
     written = json.loads(outcome_file.read_text())
     some = next(iter(next(iter(written["frameworks"].values()))["verdicts"].values()))
     assert all(isinstance(v, list) and len(v) == 2 for v in some["targets"].values())
+
+
+def test_values_alike_on_hosts_built_alike_are_held_once() -> None:
+    _, (a, b, c, _) = _fleet(4)
+    pairs = list(zip(a.results, c.results, strict=True))
+    observed = [(x, y) for x, y in pairs if isinstance(x.observed, dict) and x.observed]
+    assert observed and all(x.observed is y.observed for x, y in observed)
+    assert all(x.evidence is y.evidence for x, y in pairs if x.evidence)
+    offenders = [(x, y) for x, y in pairs if x.offenders]
+    assert offenders and all(x.offenders is y.offenders for x, y in offenders)
+    # another host's different values are its own
+    assert any(
+        x.observed != y.observed and x.observed is not y.observed
+        for x, y in zip(a.results, b.results, strict=True)
+    )
+
+
+def test_a_waiver_on_one_target_leaves_the_objects_it_shares_with_another() -> None:
+    import datetime as dt
+
+    from cisaudit.waivers import KnownControl, KnownControls, apply_waivers, parse_waivers
+
+    weak = next(t for t in load_bundle(BUNDLE).targets if t.name == "lab-weak")
+    builder = api.RunBuilder(api.load_catalog(), api.Selection())
+    judged = [builder.share(builder.judge(dataclasses.replace(weak, name=n))) for n in "ac"]
+    a, c = judged  # the same host under two names
+    index, failing = next((i, r) for i, r in enumerate(a.results) if len(r.offenders) > 1)
+    assert c.results[index].offenders is failing.offenders
+    before = [o.name for o in c.results[index].offenders]
+    first = failing.offenders[0]
+    run = builder.run(judged, started="", options={})
+    catalog = api.load_catalog()
+    known = KnownControls(
+        KnownControl(p.id, k.id, k.check_slug)
+        for p in catalog.packs.values()
+        for k in p.controls.values()
+    )
+    text = (
+        "waivers:\n  - id: W-1\n"
+        f'    controls: ["{failing.control_id}"]\n'
+        f'    targets: ["{a.name}"]\n'
+        f'    objects: ["{first.kind}:{first.name}"]\n'
+        "    reason: accepted\n    approved_by: A\n    expires: 2027-01-31\n"
+    )
+    today = dt.date(2026, 12, 1)
+    apply_waivers(run, parse_waivers(text, "w.yaml", known, today=today), as_of=today)
+    assert first.name not in [o.name for o in a.results[index].offenders]
+    assert [o.name for o in c.results[index].offenders] == before
