@@ -398,3 +398,26 @@ def test_split_needs_pdf(fleet: tuple[Run, Path], tmp_path: Path) -> None:
     run, _ = fleet
     with pytest.raises(ValueError, match="add pdf"):
         render(run, tmp_path, formats=["html"], split_by="target")
+
+
+def test_chinese_detail_reports_need_no_bold_cjk_face(
+    fleet: tuple[Run, Path], tmp_path: Path
+) -> None:
+    run, evidence = fleet
+    small = dataclasses.replace(run, targets=run.targets[:2])
+    fonts = {}
+    for lang in ("zh", "en"):
+        render(
+            small,
+            tmp_path / lang,
+            formats=["pdf"],
+            lang=lang,
+            evidence_path=evidence,
+            split_by="target",
+            workers=1,
+        )
+        part = tmp_path / lang / "targets" / f"{small.targets[0].name}.pdf"
+        fonts[lang] = _tool("pdffonts", str(part))
+    # emphasis by colour and size: the bold CJK face would be subset for every report
+    assert "Noto-Sans-CJK-SC" in fonts["zh"] and "CJK-SC-Bold" not in fonts["zh"]
+    assert "Bold" in fonts["en"]  # English keeps its bold (DejaVu, cheap to subset)
