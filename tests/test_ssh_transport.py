@@ -177,7 +177,10 @@ class _CertServer:
         self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result()
         self.port = self.server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
-    def close(self) -> None:
+    def __enter__(self) -> _CertServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
         self.loop.call_soon_threadsafe(self.server.close)  # type: ignore[attr-defined]
         self.loop.call_soon_threadsafe(self.loop.stop)
 
@@ -216,27 +219,21 @@ def ca() -> object:
 def test_a_trusted_authority_vouches_for_the_hosts_it_certifies(
     tmp_path: Path, ca: object, pattern: str
 ) -> None:
-    server = _CertServer(ca, valid_after="-1h", valid_before="+1h")
-    try:
+    with _CertServer(ca, valid_after="-1h", valid_before="+1h") as server:
         host = pattern.format(port=server.port)
         _connects(_cert_target(tmp_path, server.port, f"@cert-authority {host} {_public(ca)}\n"))
-    finally:
-        server.close()
 
 
 def test_a_certificate_from_an_unknown_authority_is_refused(tmp_path: Path, ca: object) -> None:
     import asyncssh
 
     other = asyncssh.generate_private_key("ssh-ed25519")
-    server = _CertServer(ca)
-    try:
+    with _CertServer(ca) as server:
         target = _cert_target(tmp_path, server.port, f"@cert-authority * {_public(other)}\n")
         with pytest.raises(TransportError, match="host key refused .Host CA key is not trusted"):
             _connects(target)
         with pytest.raises(TransportError, match="host key refused .Host CA key is not trusted"):
             _connects(target, accept_new_host_keys=True)  # accept-new does not bypass a CA
-    finally:
-        server.close()
 
 
 @pytest.mark.parametrize(
@@ -249,13 +246,10 @@ def test_a_certificate_from_an_unknown_authority_is_refused(tmp_path: Path, ca: 
 def test_a_certificate_for_another_host_or_out_of_date_is_refused(
     tmp_path: Path, ca: object, cert: dict[str, object], why: str
 ) -> None:
-    server = _CertServer(ca, **cert)
-    try:
+    with _CertServer(ca, **cert) as server:
         target = _cert_target(tmp_path, server.port, f"@cert-authority * {_public(ca)}\n")
         with pytest.raises(TransportError, match=why):
             _connects(target)
-    finally:
-        server.close()
 
 
 # OpenSSH names a host off port 22 "[host]:port": "127.0.0.*" vouches for port 22 only
@@ -263,20 +257,14 @@ def test_a_certificate_for_another_host_or_out_of_date_is_refused(
 def test_an_authority_for_other_names_says_nothing_of_this_host(
     tmp_path: Path, ca: object, pattern: str
 ) -> None:
-    server = _CertServer(ca)
-    try:
+    with _CertServer(ca) as server:
         known = f"@cert-authority {pattern} {_public(ca)}\n"
         with pytest.raises(TransportError, match="host key is not in"):
             _connects(_cert_target(tmp_path, server.port, known))
-    finally:
-        server.close()
 
 
 def test_a_revoked_host_key_is_refused_despite_its_certificate(tmp_path: Path, ca: object) -> None:
-    server = _CertServer(ca)
-    try:
+    with _CertServer(ca) as server:
         known = f"@cert-authority * {_public(ca)}\n@revoked * {_public(server.host_key)}\n"
         with pytest.raises(TransportError, match="revoked"):
             _connects(_cert_target(tmp_path, server.port, known))
-    finally:
-        server.close()
