@@ -542,6 +542,7 @@ def plan(item: TargetEvidence, catalog: Catalog, selection: Selection) -> _Plann
 
 
 _SHARED_MAX = 200_000  # entries in each of RunBuilder's tables of shared texts and values
+_SHARED_ITEMS = 64  # longer lists and mappings are not looked up
 
 
 def _offender_json(value: Any) -> Any:
@@ -621,6 +622,8 @@ class RunBuilder:
         """``value``, or an equal one already held. Equal means the same JSON, which is
         all a result is ever turned into; the table is keyed by a digest of it, so values
         that no other target repeats cost a few bytes more, not a second copy."""
+        if len(value) > _SHARED_ITEMS:
+            return value  # a cluster's thousands of offending pods: unique, and costly to encode
         try:
             text = _VALUE_JSON.encode(value)
         except (TypeError, ValueError):

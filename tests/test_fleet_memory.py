@@ -107,3 +107,21 @@ def test_a_waiver_on_one_target_leaves_the_objects_it_shares_with_another() -> N
     apply_waivers(run, parse_waivers(text, "w.yaml", known, today=today), as_of=today)
     assert first.name not in [o.name for o in a.results[index].offenders]
     assert [o.name for o in c.results[index].offenders] == before
+
+
+def test_long_lists_are_left_alone() -> None:
+    """A cluster's thousands of offending pods are its own: not encoded to be looked up."""
+    from cisaudit.model import Offender, Result, Status, TargetResult
+
+    builder = api.RunBuilder(api.load_catalog(), api.Selection())
+
+    def target(name: str, count: int) -> TargetResult:
+        pods = [Offender("pod", f"ns/p{i}", {"privileged": True}) for i in range(count)]
+        result = Result("5.2.2", Status.FAIL, offenders=pods, evidence=["cluster.pods"])
+        return builder.share(TargetResult(name=name, kind="k8s-cluster", results=[result]))
+
+    long_a, long_b = target("a", 5000), target("b", 5000)
+    assert long_a.results[0].offenders is not long_b.results[0].offenders
+    short_a, short_b = target("c", 3), target("d", 3)
+    assert short_a.results[0].offenders is short_b.results[0].offenders
+    assert long_a.results[0].evidence is short_b.results[0].evidence  # keys: always shared
