@@ -259,7 +259,7 @@ def render_parts(
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         if context.get_start_method() == "fork":
-            # imported once here rather than in every worker (about a second each)
+            # imported once here rather than in every worker (0.3 s each)
             load_weasyprint()
         gc.freeze()
         try:
